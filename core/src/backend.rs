@@ -1,0 +1,273 @@
+//! The `Backend` trait: what the scheme spends its time on, behind one interface that the CPU
+//! (scalar, AVX2, AVX-512) and GPU backends implement.
+//!
+//! A backend owns device-resident batches ([`Backend::Batch`]) and per-ring precomputation
+//! ([`Backend::Plan`]). Only [`Backend::upload`] and [`Backend::download`] cross the host/device
+//! boundary. Every operation acts on a whole batch and returns `Result`. Outputs are fully
+//! reduced (`< q`) unless the name says `_lazy`.
+//!
+//! # Shape rules, the same for every backend (checked by [`checks`])
+//! - Element-wise ops need equal limb lists. A second operand `b` may have the same `count` as
+//!   the output or `count == 1`, in which case it is broadcast to every polynomial (a key or a
+//!   plaintext applied to many ciphertexts).
+//! - The trait is deliberately not object-safe: dispatch happens once per batch call.
+
+use std::sync::Arc;
+
+use crate::Error;
+use crate::ring::{BatchShape, Coeff, Domain, HasShape, Ntt, PolyBatch, RingContext};
+use crate::rns::BasisConversion;
+
+/// What a backend can hold and compute.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caps {
+    /// Largest number of residues in one batch.
+    pub max_batch_residues: usize,
+    /// Widest supported modulus, in bits.
+    pub max_modulus_bits: u32,
+    /// Largest ring degree.
+    pub max_degree: usize,
+}
+
+/// A compute backend. See the module docs for the contract.
+pub trait Backend: Send + Sync {
+    /// Per-ring precomputation (twiddles, constants), built once by [`Backend::plan`].
+    type Plan: AsRef<RingContext> + Send + Sync;
+    /// A device-resident batch in domain `D`.
+    type Batch<D: Domain>: HasShape + Send + Sync;
+
+    /// A short name with the level, e.g. `cpu-avx512`.
+    fn name(&self) -> String;
+
+    /// The backend's limits.
+    fn caps(&self) -> Caps;
+
+    /// Builds the plan for a ring, checking it against [`Backend::caps`].
+    ///
+    /// # Errors
+    /// A modulus or degree beyond the caps; device failures.
+    fn plan(&self, ring: Arc<RingContext>) -> Result<Self::Plan, Error>;
+
+    /// Copies a host batch to the device.
+    ///
+    /// # Errors
+    /// A shape not of this plan's ring; device failures.
+    fn upload<D: Domain>(&self, plan: &Self::Plan, host: &PolyBatch<D>) -> Result<Self::Batch<D>, Error>;
+
+    /// Copies a batch back to the host (the only synchronisation point).
+    ///
+    /// # Errors
+    /// Device failures.
+    fn download<D: Domain>(&self, plan: &Self::Plan, batch: &Self::Batch<D>) -> Result<PolyBatch<D>, Error>;
+
+    /// A batch of zeros on the device.
+    ///
+    /// # Errors
+    /// A shape not of this plan's ring or beyond the caps; device failures.
+    fn zeros<D: Domain>(&self, plan: &Self::Plan, shape: BatchShape) -> Result<Self::Batch<D>, Error>;
+
+    /// A copy of a batch on the device.
+    ///
+    /// # Errors
+    /// Device failures.
+    fn duplicate<D: Domain>(&self, plan: &Self::Plan, a: &Self::Batch<D>) -> Result<Self::Batch<D>, Error>;
+
+    /// Forward negacyclic NTT of every row ([`crate::ntt`] defines the output order).
+    ///
+    /// # Errors
+    /// Device failures.
+    fn ntt_forward(&self, plan: &Self::Plan, a: Self::Batch<Coeff>) -> Result<Self::Batch<Ntt>, Error>;
+
+    /// Inverse NTT of every row, including the `n⁻¹` scaling.
+    ///
+    /// # Errors
+    /// Device failures.
+    fn ntt_inverse(&self, plan: &Self::Plan, a: Self::Batch<Ntt>) -> Result<Self::Batch<Coeff>, Error>;
+
+    /// `acc += b` (b broadcast if `b.count == 1`).
+    ///
+    /// # Errors
+    /// Shape errors of [`checks::elementwise`]; device failures.
+    fn add_assign<D: Domain>(&self, plan: &Self::Plan, acc: &mut Self::Batch<D>, b: &Self::Batch<D>) -> Result<(), Error>;
+
+    /// `acc −= b` (b broadcast if `b.count == 1`).
+    ///
+    /// # Errors
+    /// As [`Backend::add_assign`].
+    fn sub_assign<D: Domain>(&self, plan: &Self::Plan, acc: &mut Self::Batch<D>, b: &Self::Batch<D>) -> Result<(), Error>;
+
+    /// `a = −a`.
+    ///
+    /// # Errors
+    /// Device failures.
+    fn negate_assign<D: Domain>(&self, plan: &Self::Plan, a: &mut Self::Batch<D>) -> Result<(), Error>;
+
+    /// Pointwise product `acc ⊙= b` in the NTT domain (b broadcast if `b.count == 1`).
+    ///
+    /// # Errors
+    /// As [`Backend::add_assign`].
+    fn mul_pointwise_assign(&self, plan: &Self::Plan, acc: &mut Self::Batch<Ntt>, b: &Self::Batch<Ntt>) -> Result<(), Error>;
+
+    /// Multiply-accumulate `acc += a ⊙ b` (b broadcast if `b.count == 1`; `a` has `acc`'s
+    /// shape).
+    ///
+    /// # Errors
+    /// As [`Backend::add_assign`].
+    fn mul_pointwise_acc(&self, plan: &Self::Plan, a: &Self::Batch<Ntt>, b: &Self::Batch<Ntt>, acc: &mut Self::Batch<Ntt>) -> Result<(), Error>;
+
+    /// Multiplies limb `l` of every polynomial by `constants[l]` (each `< ` its prime).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if `constants.len()` is not the limb count;
+    /// [`Error::ResidueOutOfRange`] for a constant not below its prime; device failures.
+    fn mul_limb_constants_assign<D: Domain>(&self, plan: &Self::Plan, a: &mut Self::Batch<D>, constants: &[u32]) -> Result<(), Error>;
+
+    /// Basis extension of one limb: for every polynomial, limb `limb` of `a` (values `< q_limb`)
+    /// reduced modulo each prime of `out`'s limbs. The digit step of key switching.
+    ///
+    /// # Errors
+    /// Shape errors of [`checks::reduce_limb`]; device failures.
+    fn reduce_limb_into(&self, plan: &Self::Plan, a: &Self::Batch<Coeff>, limb: usize, out: &mut Self::Batch<Coeff>) -> Result<(), Error>;
+
+    /// Fast basis conversion ([`crate::rns`]) of every polynomial from `a`'s primes to `out`'s,
+    /// which must be `conv.from()` and `conv.to()`.
+    ///
+    /// # Errors
+    /// Shape errors of [`checks::convert_basis`]; device failures.
+    fn convert_basis_into(&self, plan: &Self::Plan, conv: &BasisConversion, a: &Self::Batch<Coeff>, out: &mut Self::Batch<Coeff>) -> Result<(), Error>;
+
+    /// Modulus switching: drops the last limb of every polynomial, dividing by its prime with
+    /// the rounding of [`crate::ring::kernels::drop_last_limb_poly`] (`t = 1`: plain rounding).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for a one-limb batch; [`Error::NotInvertible`] if `t` shares a
+    /// factor with the dropped prime; device failures.
+    fn drop_last_limb(&self, plan: &Self::Plan, a: Self::Batch<Coeff>, t: u32) -> Result<Self::Batch<Coeff>, Error>;
+
+    /// The Galois automorphism `x → x^k` (`k` odd, `< 2n`) of every row, in either domain.
+    ///
+    /// # Errors
+    /// [`Error::InvalidGaloisElement`]; shape errors of [`checks::same_shape`]; device failures.
+    fn automorphism_into<D: Domain>(&self, plan: &Self::Plan, a: &Self::Batch<D>, k: usize, out: &mut Self::Batch<D>) -> Result<(), Error>;
+}
+
+/// The shape checks of every op, shared so that all backends reject the same inputs.
+pub mod checks {
+    use super::*;
+
+    /// `a` and `b` have the same limbs and degree.
+    ///
+    /// # Errors
+    /// [`Error::LimbMismatch`] or [`Error::ShapeMismatch`].
+    pub fn same_limbs(a: &BatchShape, b: &BatchShape) -> Result<(), Error> {
+        if a.n != b.n {
+            return Err(Error::ShapeMismatch { what: "ring degree", expected: a.n, found: b.n });
+        }
+        if a.limbs != b.limbs {
+            return Err(Error::LimbMismatch { expected: a.limbs.clone(), found: b.limbs.clone() });
+        }
+        Ok(())
+    }
+
+    /// `a` and `b` have identical shapes.
+    ///
+    /// # Errors
+    /// As [`same_limbs`], or a count mismatch.
+    pub fn same_shape(a: &BatchShape, b: &BatchShape) -> Result<(), Error> {
+        same_limbs(a, b)?;
+        if a.count != b.count {
+            return Err(Error::ShapeMismatch { what: "polynomial count", expected: a.count, found: b.count });
+        }
+        Ok(())
+    }
+
+    /// `b` can be combined element-wise into `acc`: same limbs, and `b.count` equal to
+    /// `acc.count` or 1. Returns true when `b` is broadcast.
+    ///
+    /// # Errors
+    /// As [`same_limbs`], or a count mismatch.
+    pub fn elementwise(acc: &BatchShape, b: &BatchShape) -> Result<bool, Error> {
+        same_limbs(acc, b)?;
+        if b.count == acc.count {
+            Ok(false)
+        } else if b.count == 1 {
+            Ok(true)
+        } else {
+            Err(Error::ShapeMismatch { what: "polynomial count", expected: acc.count, found: b.count })
+        }
+    }
+
+    /// `constants` has one value per limb, each below its prime.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`], [`Error::ResidueOutOfRange`].
+    pub fn limb_constants(ring: &RingContext, a: &BatchShape, constants: &[u32]) -> Result<(), Error> {
+        if constants.len() != a.limbs.len() {
+            return Err(Error::ShapeMismatch { what: "limb constants", expected: a.limbs.len(), found: constants.len() });
+        }
+        for (&c, &l) in constants.iter().zip(&a.limbs) {
+            let q = ring.modulus(l).value();
+            if c >= q {
+                return Err(Error::ResidueOutOfRange { value: c, q });
+            }
+        }
+        Ok(())
+    }
+
+    /// `limb` exists in `a`, and `out` has `a`'s count and degree.
+    ///
+    /// # Errors
+    /// [`Error::LimbOutOfRange`], [`Error::ShapeMismatch`].
+    pub fn reduce_limb(a: &BatchShape, limb: usize, out: &BatchShape) -> Result<(), Error> {
+        if limb >= a.limbs.len() {
+            return Err(Error::LimbOutOfRange { limb, primes: a.limbs.len() });
+        }
+        if a.n != out.n {
+            return Err(Error::ShapeMismatch { what: "ring degree", expected: a.n, found: out.n });
+        }
+        if a.count != out.count {
+            return Err(Error::ShapeMismatch { what: "polynomial count", expected: a.count, found: out.count });
+        }
+        Ok(())
+    }
+
+    /// `a` is over `conv.from()`, `out` over `conv.to()`, same count and degree.
+    ///
+    /// # Errors
+    /// [`Error::LimbMismatch`], [`Error::ShapeMismatch`].
+    pub fn convert_basis(ring: &RingContext, conv: &BasisConversion, a: &BatchShape, out: &BatchShape) -> Result<(), Error> {
+        let primes = |s: &BatchShape| s.limbs.iter().map(|&l| ring.modulus(l).value() as usize).collect::<Vec<_>>();
+        let want_from: Vec<usize> = conv.from().moduli().iter().map(|m| m.value() as usize).collect();
+        let want_to: Vec<usize> = conv.to().iter().map(|m| m.value() as usize).collect();
+        if primes(a) != want_from {
+            return Err(Error::LimbMismatch { expected: want_from, found: primes(a) });
+        }
+        if primes(out) != want_to {
+            return Err(Error::LimbMismatch { expected: want_to, found: primes(out) });
+        }
+        reduce_limb(a, 0, out)
+    }
+
+    /// `k` is an odd element below `2n`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidGaloisElement`].
+    pub fn galois_element(n: usize, k: usize) -> Result<(), Error> {
+        if k % 2 == 1 && k < 2 * n {
+            Ok(())
+        } else {
+            Err(Error::InvalidGaloisElement { k, two_n: 2 * n })
+        }
+    }
+
+    /// `a` has at least two limbs.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`].
+    pub fn droppable(a: &BatchShape) -> Result<(), Error> {
+        if a.limbs.len() < 2 {
+            return Err(Error::ShapeMismatch { what: "limbs to drop from (at least 2)", expected: 2, found: a.limbs.len() });
+        }
+        Ok(())
+    }
+}

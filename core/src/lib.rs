@@ -1,0 +1,40 @@
+//! # ringvault-core
+//!
+//! The core of RingVault: RNS ring arithmetic, the [`Backend`](backend::Backend) trait that
+//! every compute backend implements, and (in later layers) the Ring-LWE scheme, encodings and
+//! encrypted statistics. It names neither `std::arch` nor any GPU API.
+//!
+//! Layers, each using only the ones before it:
+//! [`zq`] (one modulus) → [`prime`] (NTT-friendly primes) → [`ntt`] (tables and the scalar
+//! reference transform) → [`rns`] (CRT and basis conversion) → [`ring`] (typed polynomial
+//! batches and reference kernels) → [`backend`] (the trait).
+//!
+//! ## Features
+//! - `testing`: the backend conformance suite ([`testing`]) and its macro.
+//!
+//! ## Example
+//! ```
+//! use ringvault_core::{ntt::NttTable, prime::ntt_primes};
+//! let n = 1024;
+//! let q = ntt_primes(30, n, 1)?[0];
+//! let table = NttTable::new(n, q)?;
+//! let mut a: Vec<u32> = (0..n as u32).collect();
+//! table.forward(&mut a);
+//! table.inverse(&mut a);
+//! assert_eq!(a, (0..n as u32).collect::<Vec<_>>());
+//! # Ok::<(), ringvault_core::Error>(())
+//! ```
+
+pub mod backend;
+mod error;
+pub mod ntt;
+pub mod prime;
+pub mod ring;
+pub mod rns;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+pub mod zq;
+
+pub use backend::{Backend, Caps};
+pub use error::Error;
+pub use ring::{BatchShape, Coeff, Domain, HasShape, Ntt, PolyBatch, RingContext};

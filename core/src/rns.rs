@@ -1,0 +1,230 @@
+//! Residue number system: a basis of word-sized primes, exact CRT to big integers, and fast
+//! basis conversion between two bases.
+//!
+//! An integer `x ∈ [0, Q)`, `Q = q₀·…·q_{L−1}`, is stored as its residues `xᵢ = x mod qᵢ`.
+//! CRT reconstruction is `x = Σ [xᵢ·q̃ᵢ]_{qᵢ} · Q/qᵢ mod Q` with `q̃ᵢ = (Q/qᵢ)⁻¹ mod qᵢ`.
+//! **Fast basis conversion** (Bajard–Eynard–Hasan–Zucca 2016) drops the final `mod Q`:
+//! for a target prime `p`, `conv(x)_p = Σ [xᵢ·q̃ᵢ]_{qᵢ} · (Q/qᵢ mod p) mod p`, which is
+//! `(x + α·Q) mod p` for an integer `0 ≤ α < L`.
+
+use num_bigint::BigUint;
+use num_traits::{ToPrimitive, Zero};
+
+use crate::Error;
+use crate::zq::Modulus;
+
+/// A basis of distinct primes below `2^30` with the CRT constants.
+#[derive(Clone, Debug)]
+pub struct RnsBasis {
+    moduli: Vec<Modulus>,
+    product: BigUint,
+    /// `Q / qᵢ`.
+    punctured: Vec<BigUint>,
+    /// `(Q / qᵢ)⁻¹ mod qᵢ` and its Shoup companion.
+    punctured_inv: Vec<(u32, u32)>,
+}
+
+impl RnsBasis {
+    /// Builds a basis from distinct primes.
+    ///
+    /// # Errors
+    /// [`Error::EmptyBasis`], a modulus error, or [`Error::NotInvertible`] if two moduli share a
+    /// factor (e.g. a repeated prime).
+    pub fn new(primes: &[u32]) -> Result<Self, Error> {
+        if primes.is_empty() {
+            return Err(Error::EmptyBasis);
+        }
+        let moduli = primes.iter().map(|&q| Modulus::new(q)).collect::<Result<Vec<_>, _>>()?;
+        let product = primes.iter().fold(BigUint::from(1u32), |acc, &q| acc * q);
+        let punctured: Vec<BigUint> = primes.iter().map(|&q| &product / q).collect();
+        let punctured_inv = moduli
+            .iter()
+            .zip(&punctured)
+            .map(|(m, p)| {
+                let r = big_mod(p, m);
+                let inv = m.inv(r)?;
+                Ok((inv, m.shoup(inv)))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(Self { moduli, product, punctured, punctured_inv })
+    }
+
+    /// The moduli.
+    pub fn moduli(&self) -> &[Modulus] {
+        &self.moduli
+    }
+    /// Number of primes `L`.
+    pub fn len(&self) -> usize {
+        self.moduli.len()
+    }
+    /// Always false: a basis has at least one prime.
+    pub fn is_empty(&self) -> bool {
+        self.moduli.is_empty()
+    }
+    /// `Q`, the product of the primes.
+    pub fn product(&self) -> &BigUint {
+        &self.product
+    }
+
+    /// Residues of `x mod Q`.
+    pub fn decompose(&self, x: &BigUint) -> Vec<u32> {
+        self.moduli.iter().map(|m| big_mod(x, m)).collect()
+    }
+
+    /// Exact CRT reconstruction: the unique `x ∈ [0, Q)` with the given residues.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] if `residues.len() != L`; [`Error::ResidueOutOfRange`] if a
+    /// residue is not below its prime.
+    pub fn reconstruct(&self, residues: &[u32]) -> Result<BigUint, Error> {
+        if residues.len() != self.len() {
+            return Err(Error::ShapeMismatch { what: "residues", expected: self.len(), found: residues.len() });
+        }
+        let mut acc = BigUint::zero();
+        for (i, (&x, m)) in residues.iter().zip(&self.moduli).enumerate() {
+            if x >= m.value() {
+                return Err(Error::ResidueOutOfRange { value: x, q: m.value() });
+            }
+            let (inv, inv_shoup) = self.punctured_inv[i];
+            acc += &self.punctured[i] * m.mul_shoup(x, inv, inv_shoup);
+        }
+        Ok(acc % &self.product)
+    }
+}
+
+/// `x mod q` for a big integer.
+fn big_mod(x: &BigUint, m: &Modulus) -> u32 {
+    (x % m.value()).to_u32().unwrap_or(0)
+}
+
+/// Precomputed constants of the fast basis conversion from a basis `Q` to a basis `P`.
+///
+/// Backends use [`Self::source_factors`] (`q̃ᵢ` with Shoup companions) and
+/// [`Self::cross_factors`] (`Q/qᵢ mod pⱼ`, row `j`, column `i`, with companions).
+#[derive(Clone, Debug)]
+pub struct BasisConversion {
+    from: RnsBasis,
+    to: Vec<Modulus>,
+    source_factors: Vec<(u32, u32)>,
+    cross_factors: Vec<Vec<(u32, u32)>>,
+}
+
+impl BasisConversion {
+    /// Conversion constants from `from` to the primes `to`.
+    ///
+    /// # Errors
+    /// [`Error::EmptyBasis`] or a modulus error for `to`.
+    pub fn new(from: &RnsBasis, to: &[u32]) -> Result<Self, Error> {
+        if to.is_empty() {
+            return Err(Error::EmptyBasis);
+        }
+        let to = to.iter().map(|&p| Modulus::new(p)).collect::<Result<Vec<_>, _>>()?;
+        let cross_factors = to
+            .iter()
+            .map(|p| {
+                from.punctured
+                    .iter()
+                    .map(|qi_hat| {
+                        let c = big_mod(qi_hat, p);
+                        (c, p.shoup(c))
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(Self { from: from.clone(), to, source_factors: from.punctured_inv.clone(), cross_factors })
+    }
+
+    /// The source basis `Q`.
+    pub fn from(&self) -> &RnsBasis {
+        &self.from
+    }
+    /// The target primes `P`.
+    pub fn to(&self) -> &[Modulus] {
+        &self.to
+    }
+    /// `(q̃ᵢ, shoup)` for each source prime.
+    pub fn source_factors(&self) -> &[(u32, u32)] {
+        &self.source_factors
+    }
+    /// `(Q/qᵢ mod pⱼ, shoup)`: row `j` (target), column `i` (source).
+    pub fn cross_factors(&self) -> &[Vec<(u32, u32)>] {
+        &self.cross_factors
+    }
+
+    /// Scalar reference: converts one coefficient given by its source residues into `out`
+    /// (one value per target prime).
+    ///
+    /// # Preconditions
+    /// `x.len() == |Q|`, `out.len() == |P|`, every `xᵢ < qᵢ`.
+    /// # Postconditions
+    /// `out[j] = (Σᵢ [xᵢ·q̃ᵢ]_{qᵢ} · (Q/qᵢ)) mod pⱼ`, fully reduced. Constant time.
+    pub fn convert_one(&self, x: &[u32], scratch: &mut [u32], out: &mut [u32]) {
+        for ((y, &xi), (m, &(f, fs))) in scratch.iter_mut().zip(x).zip(self.from.moduli.iter().zip(&self.source_factors)) {
+            *y = m.mul_shoup(xi, f, fs);
+        }
+        for ((o, p), row) in out.iter_mut().zip(&self.to).zip(&self.cross_factors) {
+            let two_p = 2 * p.value();
+            let mut acc = 0u32;
+            for (&y, &(c, cs)) in scratch.iter().zip(row) {
+                // acc < 2p, term < 2p: sum < 4p < 2^32, then back below 2p.
+                acc = crate::ntt::reduce_once(acc + p.mul_shoup_lazy(y, c, cs), two_p);
+            }
+            *o = crate::ntt::reduce_once(acc, p.value());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prime::ntt_primes;
+    use proptest::prelude::*;
+
+    fn basis() -> impl Strategy<Value = Vec<u32>> {
+        (1usize..8, 20u32..=30).prop_map(|(l, bits)| ntt_primes(bits, 1024, l).unwrap())
+    }
+
+    #[test]
+    fn known_answer_small_crt() {
+        // Q = 17·97 = 1649; x = 1000: 1000 mod 17 = 14, 1000 mod 97 = 30.
+        let b = RnsBasis::new(&[17, 97]).unwrap();
+        assert_eq!(b.decompose(&BigUint::from(1000u32)), vec![14, 30]);
+        assert_eq!(b.reconstruct(&[14, 30]).unwrap(), BigUint::from(1000u32));
+        assert!(matches!(b.reconstruct(&[17, 0]), Err(Error::ResidueOutOfRange { value: 17, q: 17 })));
+        assert!(matches!(RnsBasis::new(&[17, 17]), Err(Error::NotInvertible { .. })));
+    }
+
+    proptest! {
+        #[test]
+        fn crt_round_trip(primes in basis(), seed: u64) {
+            let b = RnsBasis::new(&primes).unwrap();
+            let x = (BigUint::from(seed) * BigUint::from(seed | 1)).pow(3) % b.product();
+            let r = b.decompose(&x);
+            prop_assert_eq!(b.reconstruct(&r).unwrap(), x);
+        }
+
+        #[test]
+        fn fast_conversion_is_exact_against_big_integers(primes in basis(), seed: u64) {
+            let src = RnsBasis::new(&primes).unwrap();
+            let dst = ntt_primes(29, 1024, 3).unwrap();
+            let conv = BasisConversion::new(&src, &dst).unwrap();
+            let x = (BigUint::from(seed) << 40u32 | BigUint::from(seed.rotate_left(17))) % src.product();
+            let residues = src.decompose(&x);
+            let mut scratch = vec![0; primes.len()];
+            let mut out = vec![0; dst.len()];
+            conv.convert_one(&residues, &mut scratch, &mut out);
+            // Exact big-integer value of the un-reduced CRT sum.
+            let sum: BigUint = residues.iter().enumerate().map(|(i, &xi)| {
+                let m = src.moduli()[i];
+                let (f, _) = src.punctured_inv[i];
+                &src.punctured[i] * m.mul(xi, f)
+            }).sum();
+            let alpha = (&sum - &x) / src.product();
+            prop_assert_eq!(&alpha * src.product() + &x, sum.clone());
+            prop_assert!(alpha < BigUint::from(primes.len()));
+            for (j, &p) in dst.iter().enumerate() {
+                prop_assert_eq!(BigUint::from(out[j]), &sum % p);
+            }
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! The backend conformance suite: every [`Backend`] op checked bit for bit against the scalar
+//! reference kernels of [`crate::ring::kernels`] and [`crate::ntt`], on random inputs and edge
+//! values (0, q − 1), plus the shape errors every backend must return.
+//!
+//! Enabled by the `testing` feature. A backend crate instantiates it with
+//! [`backend_conformance_tests!`](crate::backend_conformance_tests):
+//!
+//! ```ignore
+//! ringvault_core::backend_conformance_tests!(scalar, CpuBackend::with_level(CpuLevel::Scalar).unwrap());
+//! ```
+
+use std::sync::Arc;
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+
+use crate::backend::Backend;
+use crate::prime::ntt_primes;
+use crate::ring::{BatchShape, Coeff, Domain, HasShape, Ntt, PolyBatch, RingContext, kernels};
+use crate::rns::{BasisConversion, RnsBasis};
+
+/// Ring degrees the suite runs at (the GPU suite on lavapipe stays at `n ≤ 2^12`).
+pub const DEGREES: [usize; 4] = [16, 256, 1024, 4096];
+
+/// A context of six primes of mixed widths (30, 30, 29, 27, 24, 20 bits) for degree `n`.
+pub fn test_ring(n: usize) -> Arc<RingContext> {
+    let mut primes = ntt_primes(30, n, 2).expect("30-bit primes");
+    for bits in [29, 27, 24, 20] {
+        primes.push(ntt_primes(bits, n, 1).expect("primes")[0]);
+    }
+    Arc::new(RingContext::new(n, &primes).expect("test ring"))
+}
+
+/// Random residues for `shape`; polynomial 0 is replaced by edge values (rows of 0, of
+/// `q − 1`, and alternating `0, q − 1, 1, q − 2, …`) when `edges` is set.
+pub fn random_batch<D: Domain>(ring: &RingContext, shape: BatchShape, seed: u64, edges: bool) -> PolyBatch<D> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let n = shape.n;
+    let mut data = vec![0u32; shape.len()];
+    for (r, row) in data.chunks_exact_mut(n).enumerate() {
+        let q = ring.modulus(shape.prime_of_row(r)).value();
+        let limb = r % shape.limbs.len();
+        let poly = r / shape.limbs.len();
+        for (i, x) in row.iter_mut().enumerate() {
+            *x = if edges && poly == 0 {
+                match limb % 3 {
+                    0 => q - 1,
+                    1 => 0,
+                    _ => if i % 2 == 0 { (i as u32 / 2) % q } else { q - 1 - (i as u32 / 2) % q },
+                }
+            } else {
+                rng.next_u32() % q
+            };
+        }
+    }
+    PolyBatch::from_residues(ring, shape, data).expect("valid random batch")
+}
+
+/// Applies `f(row_in_out, row_b, modulus)` to every row of `acc`, broadcasting `b` when it has
+/// one polynomial.
+fn reference_rows<D: Domain>(ring: &RingContext, acc: &mut PolyBatch<D>, b: &PolyBatch<D>, f: impl Fn(&mut [u32], &[u32], &crate::zq::Modulus)) {
+    let shape = acc.shape().clone();
+    let width = shape.limbs.len();
+    for r in 0..shape.rows() {
+        let m = *ring.modulus(shape.prime_of_row(r));
+        let rb = if b.shape().count == 1 { r % width } else { r };
+        let brow = b.row(rb).to_vec();
+        let n = shape.n;
+        f(&mut acc.data_mut()[r * n..(r + 1) * n], &brow, &m);
+    }
+}
+
+fn up<B: Backend, D: Domain>(be: &B, plan: &B::Plan, h: &PolyBatch<D>) -> B::Batch<D> {
+    be.upload(plan, h).expect("upload")
+}
+
+fn down<B: Backend, D: Domain>(be: &B, plan: &B::Plan, d: &B::Batch<D>) -> PolyBatch<D> {
+    be.download(plan, d).expect("download")
+}
+
+/// Shapes exercised per degree: one row; three polynomials on three limbs; many polynomials
+/// on the full ring (enough rows for a backend to go parallel).
+fn shapes(n: usize) -> Vec<BatchShape> {
+    vec![
+        BatchShape::new(1, n, vec![0]),
+        BatchShape::new(3, n, vec![5, 1, 3]),
+        BatchShape::new(12, n, vec![0, 1, 2, 3, 4, 5]),
+    ]
+}
+
+/// Runs `check` for every degree and shape with a fresh plan.
+fn for_each_case<B: Backend>(be: &B, degrees: &[usize], mut check: impl FnMut(&B, &B::Plan, &RingContext, BatchShape, u64)) {
+    for &n in degrees {
+        let ring = test_ring(n);
+        let plan = be.plan(ring.clone()).expect("plan");
+        for (s, shape) in shapes(n).into_iter().enumerate() {
+            check(be, &plan, &ring, shape, (n * 31 + s) as u64);
+        }
+    }
+}
+
+/// Upload then download returns the same residues.
+pub fn upload_download_round_trip<B: Backend>(be: &B, degrees: &[usize]) {
+    for_each_case(be, degrees, |be, plan, ring, shape, seed| {
+        let h = random_batch::<Coeff>(ring, shape, seed, true);
+        assert_eq!(down(be, plan, &up(be, plan, &h)), h, "{}: round trip", be.name());
+        let z = be.zeros::<Ntt>(plan, h.shape().clone()).expect("zeros");
+        assert!(down(be, plan, &z).data().iter().all(|&x| x == 0));
+    });
+}
+
+/// Forward and inverse NTT equal the scalar reference, and round-trip.
+pub fn ntt_matches_reference<B: Backend>(be: &B, degrees: &[usize]) {
+    for_each_case(be, degrees, |be, plan, ring, shape, seed| {
+        let h = random_batch::<Coeff>(ring, shape.clone(), seed, true);
+        let mut expect = h.clone();
+        for r in 0..shape.rows() {
+            let n = shape.n;
+            ring.table(shape.prime_of_row(r)).forward(&mut expect.data_mut()[r * n..(r + 1) * n]);
+        }
+        let fwd = be.ntt_forward(plan, up(be, plan, &h)).expect("forward");
+        let got = down(be, plan, &fwd);
+        assert_eq!(got.data(), expect.data(), "{}: forward NTT n={} shape={:?}", be.name(), shape.n, shape);
+        // Inverse on arbitrary (edge-valued) NTT-domain input.
+        let hn = random_batch::<Ntt>(ring, shape.clone(), seed ^ 0x55, true);
+        let mut expect_inv = hn.clone();
+        for r in 0..shape.rows() {
+            let n = shape.n;
+            ring.table(shape.prime_of_row(r)).inverse(&mut expect_inv.data_mut()[r * n..(r + 1) * n]);
+        }
+        let inv = be.ntt_inverse(plan, up(be, plan, &hn)).expect("inverse");
+        assert_eq!(down(be, plan, &inv).data(), expect_inv.data(), "{}: inverse NTT n={}", be.name(), shape.n);
+        let back = be.ntt_inverse(plan, fwd).expect("inverse");
+        assert_eq!(down(be, plan, &back), h, "{}: NTT round trip", be.name());
+    });
+}
+
+/// Add, subtract, negate, pointwise multiply, multiply-accumulate and per-limb constants equal
+/// the reference, with and without broadcasting.
+pub fn elementwise_matches_reference<B: Backend>(be: &B, degrees: &[usize]) {
+    for_each_case(be, degrees, |be, plan, ring, shape, seed| {
+        let a = random_batch::<Ntt>(ring, shape.clone(), seed, true);
+        let b = random_batch::<Ntt>(ring, shape.clone(), seed + 1, false);
+        let one = random_batch::<Ntt>(ring, BatchShape::new(1, shape.n, shape.limbs.clone()), seed + 2, true);
+        let name = be.name();
+        for (label, other) in [("same", &b), ("broadcast", &one)] {
+            let run = |op: &dyn Fn(&mut B::Batch<Ntt>, &B::Batch<Ntt>)| {
+                let mut d = up(be, plan, &a);
+                op(&mut d, &up(be, plan, other));
+                down(be, plan, &d)
+            };
+            let mut e = a.clone();
+            reference_rows(ring, &mut e, other, kernels::add_row);
+            assert_eq!(run(&|x, y| be.add_assign(plan, x, y).expect("add")), e, "{name}: add ({label})");
+            let mut e = a.clone();
+            reference_rows(ring, &mut e, other, kernels::sub_row);
+            assert_eq!(run(&|x, y| be.sub_assign(plan, x, y).expect("sub")), e, "{name}: sub ({label})");
+            let mut e = a.clone();
+            reference_rows(ring, &mut e, other, kernels::mul_row);
+            assert_eq!(run(&|x, y| be.mul_pointwise_assign(plan, x, y).expect("mul")), e, "{name}: mul ({label})");
+            // acc += a ⊙ other, with acc = b.
+            let mut e = b.clone();
+            let mut prod = a.clone();
+            reference_rows(ring, &mut prod, other, kernels::mul_row);
+            reference_rows(ring, &mut e, &prod, kernels::add_row);
+            let mut acc = up(be, plan, &b);
+            be.mul_pointwise_acc(plan, &up(be, plan, &a), &up(be, plan, other), &mut acc).expect("mac");
+            assert_eq!(down(be, plan, &acc), e, "{name}: mul_acc ({label})");
+        }
+        let mut e = a.clone();
+        reference_rows(ring, &mut e, &a.clone(), |x, _, m| kernels::negate_row(x, m));
+        let mut d = up(be, plan, &a);
+        be.negate_assign(plan, &mut d).expect("negate");
+        assert_eq!(down(be, plan, &d), e, "{name}: negate");
+        let constants: Vec<u32> = shape.limbs.iter().enumerate().map(|(i, &l)| {
+            let q = ring.modulus(l).value();
+            [q - 1, 0, 1, q / 3 + 7, 2, q - 2][i % 6]
+        }).collect();
+        let mut e = a.clone();
+        reference_rows(ring, &mut e, &a.clone(), |_, _, _| {});
+        let n = shape.n;
+        for r in 0..shape.rows() {
+            let m = *ring.modulus(shape.prime_of_row(r));
+            kernels::mul_constant_row(&mut e.data_mut()[r * n..(r + 1) * n], constants[r % shape.limbs.len()], &m);
+        }
+        let mut d = up(be, plan, &a);
+        be.mul_limb_constants_assign(plan, &mut d, &constants).expect("constants");
+        assert_eq!(down(be, plan, &d), e, "{name}: mul_limb_constants");
+    });
+}
+
+/// Basis extension of one limb and fast basis conversion equal the reference.
+pub fn basis_ops_match_reference<B: Backend>(be: &B, degrees: &[usize]) {
+    for_each_case(be, degrees, |be, plan, ring, shape, seed| {
+        let n = shape.n;
+        let a = random_batch::<Coeff>(ring, shape.clone(), seed, true);
+        let targets = vec![4, 0, 2];
+        let out_shape = BatchShape::new(shape.count, n, targets.clone());
+        for limb in 0..shape.limbs.len() {
+            let mut e = PolyBatch::<Coeff>::zeros(ring, out_shape.clone()).expect("zeros");
+            for p in 0..shape.count {
+                let src = a.row(p * shape.limbs.len() + limb).to_vec();
+                for (j, &t) in targets.iter().enumerate() {
+                    let r = p * targets.len() + j;
+                    kernels::reduce_row(&src, &mut e.data_mut()[r * n..(r + 1) * n], ring.modulus(t));
+                }
+            }
+            let mut d = be.zeros::<Coeff>(plan, out_shape.clone()).expect("zeros");
+            be.reduce_limb_into(plan, &up(be, plan, &a), limb, &mut d).expect("reduce_limb");
+            assert_eq!(down(be, plan, &d), e, "{}: reduce_limb_into limb {limb}", be.name());
+        }
+        // Convert from the batch's primes to the other primes of the ring.
+        let to: Vec<usize> = (0..ring.len()).filter(|l| !shape.limbs.contains(l)).collect();
+        if to.is_empty() {
+            return;
+        }
+        let from_primes: Vec<u32> = shape.limbs.iter().map(|&l| ring.modulus(l).value()).collect();
+        let to_primes: Vec<u32> = to.iter().map(|&l| ring.modulus(l).value()).collect();
+        let conv = BasisConversion::new(&RnsBasis::new(&from_primes).expect("basis"), &to_primes).expect("conv");
+        let out_shape = BatchShape::new(shape.count, n, to.clone());
+        let mut e = PolyBatch::<Coeff>::zeros(ring, out_shape.clone()).expect("zeros");
+        let (lf, lt) = (shape.limbs.len(), to.len());
+        let mut x = vec![0; lf];
+        let mut scratch = vec![0; lf];
+        let mut y = vec![0; lt];
+        for p in 0..shape.count {
+            for i in 0..n {
+                for (l, xl) in x.iter_mut().enumerate() {
+                    *xl = a.row(p * lf + l)[i];
+                }
+                conv.convert_one(&x, &mut scratch, &mut y);
+                for (j, &yj) in y.iter().enumerate() {
+                    e.data_mut()[(p * lt + j) * n + i] = yj;
+                }
+            }
+        }
+        let mut d = be.zeros::<Coeff>(plan, out_shape).expect("zeros");
+        be.convert_basis_into(plan, &conv, &up(be, plan, &a), &mut d).expect("convert");
+        assert_eq!(down(be, plan, &d), e, "{}: convert_basis_into", be.name());
+    });
+}
+
+/// Dropping the last limb (plain rounding and `t`-preserving) equals the reference.
+pub fn drop_last_limb_matches_reference<B: Backend>(be: &B, degrees: &[usize]) {
+    for_each_case(be, degrees, |be, plan, ring, shape, seed| {
+        if shape.limbs.len() < 2 {
+            let d = up(be, plan, &random_batch::<Coeff>(ring, shape, seed, false));
+            assert!(be.drop_last_limb(plan, d, 1).is_err(), "{}: dropping the only limb", be.name());
+            return;
+        }
+        let n = shape.n;
+        let a = random_batch::<Coeff>(ring, shape.clone(), seed, true);
+        let l = shape.limbs.len();
+        for t in [1u32, 65537, 3] {
+            let last = ring.modulus(shape.limbs[l - 1]);
+            let remaining: Vec<_> = shape.limbs[..l - 1].iter().map(|&x| ring.modulus(x)).collect();
+            let (tinv, consts) = kernels::drop_limb_constants(last, &remaining, t).expect("constants");
+            let out_shape = BatchShape::new(shape.count, n, shape.limbs[..l - 1].to_vec());
+            let mut e = PolyBatch::<Coeff>::zeros(ring, out_shape).expect("zeros");
+            for p in 0..shape.count {
+                let w = (l - 1) * n;
+                kernels::drop_last_limb_poly(a.poly(p), &mut e.data_mut()[p * w..(p + 1) * w], n, last, tinv, &remaining, &consts);
+            }
+            let d = be.drop_last_limb(plan, up(be, plan, &a), t).expect("drop");
+            assert_eq!(down(be, plan, &d), e, "{}: drop_last_limb t={t}", be.name());
+        }
+    });
+}
+
+/// Galois automorphisms in both domains equal the reference and commute with the NTT.
+pub fn automorphism_matches_reference<B: Backend>(be: &B, degrees: &[usize]) {
+    for_each_case(be, degrees, |be, plan, ring, shape, seed| {
+        let n = shape.n;
+        let a = random_batch::<Coeff>(ring, shape.clone(), seed, true);
+        for k in [3usize, 5, 2 * n - 1, 1] {
+            let mut e = a.clone();
+            for r in 0..shape.rows() {
+                let m = *ring.modulus(shape.prime_of_row(r));
+                kernels::automorphism_coeff_row(a.row(r), k, &mut e.data_mut()[r * n..(r + 1) * n], &m);
+            }
+            let mut d = be.zeros::<Coeff>(plan, shape.clone()).expect("zeros");
+            be.automorphism_into(plan, &up(be, plan, &a), k, &mut d).expect("automorphism");
+            assert_eq!(down(be, plan, &d), e, "{}: automorphism coeff k={k}", be.name());
+            // NTT domain: σ_k(NTT(a)) = NTT(σ_k(a)).
+            let an = be.ntt_forward(plan, up(be, plan, &a)).expect("fwd");
+            let mut dn = be.zeros::<Ntt>(plan, shape.clone()).expect("zeros");
+            be.automorphism_into(plan, &an, k, &mut dn).expect("automorphism ntt");
+            let en = be.ntt_forward(plan, up(be, plan, &e)).expect("fwd");
+            assert_eq!(down(be, plan, &dn), down(be, plan, &en), "{}: automorphism ntt k={k}", be.name());
+        }
+    });
+}
+
+/// Mismatched shapes, bad constants and bad Galois elements are typed errors.
+pub fn rejects_bad_shapes<B: Backend>(be: &B) {
+    use crate::Error;
+    let ring = test_ring(16);
+    let plan = be.plan(ring.clone()).expect("plan");
+    let a = up(be, &plan, &random_batch::<Ntt>(&ring, BatchShape::new(2, 16, vec![0, 1]), 1, false));
+    let other_limbs = up(be, &plan, &random_batch::<Ntt>(&ring, BatchShape::new(2, 16, vec![0, 2]), 2, false));
+    let three = up(be, &plan, &random_batch::<Ntt>(&ring, BatchShape::new(3, 16, vec![0, 1]), 3, false));
+    let mut acc = be.duplicate(&plan, &a).expect("dup");
+    assert!(matches!(be.add_assign(&plan, &mut acc, &other_limbs), Err(Error::LimbMismatch { .. })));
+    assert!(matches!(be.mul_pointwise_assign(&plan, &mut acc, &three), Err(Error::ShapeMismatch { .. })));
+    assert!(matches!(be.mul_limb_constants_assign(&plan, &mut acc, &[1]), Err(Error::ShapeMismatch { .. })));
+    let q = ring.modulus(0).value();
+    assert!(matches!(be.mul_limb_constants_assign(&plan, &mut acc, &[q, 1]), Err(Error::ResidueOutOfRange { .. })));
+    let mut out = be.zeros::<Ntt>(&plan, a.shape().clone()).expect("zeros");
+    assert!(matches!(be.automorphism_into(&plan, &a, 4, &mut out), Err(Error::InvalidGaloisElement { .. })));
+    assert!(matches!(be.automorphism_into(&plan, &a, 33, &mut out), Err(Error::InvalidGaloisElement { .. })));
+    let other_ring = test_ring(32);
+    let foreign = random_batch::<Ntt>(&other_ring, BatchShape::new(1, 32, vec![0]), 4, false);
+    assert!(be.upload(&plan, &foreign).is_err());
+    let c = up(be, &plan, &random_batch::<Coeff>(&ring, BatchShape::new(2, 16, vec![0, 1]), 5, false));
+    let mut wrong = be.zeros::<Coeff>(&plan, BatchShape::new(3, 16, vec![2])).expect("zeros");
+    assert!(be.reduce_limb_into(&plan, &c, 0, &mut wrong).is_err());
+    let mut right = be.zeros::<Coeff>(&plan, BatchShape::new(2, 16, vec![2])).expect("zeros");
+    assert!(matches!(be.reduce_limb_into(&plan, &c, 2, &mut right), Err(Error::LimbOutOfRange { .. })));
+}
+
+/// Instantiates the conformance suite as a module of tests for one backend.
+///
+/// `$name` names the module; `$backend` is an expression building the backend; optional
+/// `degrees = [..]` overrides [`DEGREES`].
+#[macro_export]
+macro_rules! backend_conformance_tests {
+    ($name:ident, $backend:expr) => {
+        $crate::backend_conformance_tests!($name, $backend, degrees = $crate::testing::DEGREES);
+    };
+    ($name:ident, $backend:expr, degrees = $degrees:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::testing as suite;
+
+            #[test]
+            fn conformance_upload_download() {
+                suite::upload_download_round_trip(&$backend, &$degrees);
+            }
+            #[test]
+            fn conformance_ntt() {
+                suite::ntt_matches_reference(&$backend, &$degrees);
+            }
+            #[test]
+            fn conformance_elementwise() {
+                suite::elementwise_matches_reference(&$backend, &$degrees);
+            }
+            #[test]
+            fn conformance_basis_ops() {
+                suite::basis_ops_match_reference(&$backend, &$degrees);
+            }
+            #[test]
+            fn conformance_drop_last_limb() {
+                suite::drop_last_limb_matches_reference(&$backend, &$degrees);
+            }
+            #[test]
+            fn conformance_automorphism() {
+                suite::automorphism_matches_reference(&$backend, &$degrees);
+            }
+            #[test]
+            fn conformance_rejects_bad_shapes() {
+                suite::rejects_bad_shapes(&$backend);
+            }
+        }
+    };
+}

@@ -1,1 +1,273 @@
-//! placeholder
+//! # ringvault-backend-cpu
+//!
+//! The CPU implementation of [`ringvault_core::Backend`]: a scalar twin of every kernel (the
+//! reference kernels of `ringvault-core`), AVX2 and AVX-512 vector kernels for the NTT and the
+//! element-wise operations, and rayon across rows (polynomials × limbs) for batches large
+//! enough to pay for it. It sits between `ringvault-core` (which it implements) and the facade.
+//!
+//! The SIMD level is detected once when the backend is built ([`CpuBackend::new`]) and can be
+//! forced for tests and benches ([`CpuBackend::with_level`]). Every level gives bit-identical
+//! results. On other architectures only the scalar level exists.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use ringvault_backend_cpu::CpuBackend;
+//! use ringvault_core::{Backend, BatchShape, Coeff, PolyBatch, RingContext, prime::ntt_primes};
+//!
+//! let n = 1024;
+//! let ring = Arc::new(RingContext::new(n, &ntt_primes(30, n, 2)?)?);
+//! let cpu = CpuBackend::new();
+//! let plan = cpu.plan(ring.clone())?;
+//! let x = PolyBatch::<Coeff>::from_residues(&ring, BatchShape::new(1, n, vec![0, 1]), vec![7; 2 * n])?;
+//! let evals = cpu.ntt_forward(&plan, cpu.upload(&plan, &x)?)?;
+//! let back = cpu.download(&plan, &cpu.ntt_inverse(&plan, evals)?)?;
+//! assert_eq!(back, x);
+//! # Ok::<(), ringvault_core::Error>(())
+//! ```
+
+mod elementwise;
+mod level;
+mod ntt;
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use ringvault_core::backend::checks;
+use ringvault_core::ring::kernels;
+use ringvault_core::rns::BasisConversion;
+use ringvault_core::zq::MAX_MODULUS_BITS;
+use ringvault_core::{Backend, BatchShape, Caps, Coeff, Domain, Error, HasShape, Ntt, PolyBatch, RingContext};
+
+pub use level::CpuLevel;
+use ntt::NttKernel;
+
+/// Batches with fewer residues than this run on one thread: below it, rayon's hand-off costs
+/// more than it saves.
+const PARALLEL_MIN_RESIDUES: usize = 1 << 14;
+
+/// The CPU backend at one SIMD level.
+#[derive(Clone, Debug)]
+pub struct CpuBackend {
+    level: CpuLevel,
+}
+
+impl Default for CpuBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CpuBackend {
+    /// The backend at the best level this CPU supports.
+    pub fn new() -> Self {
+        Self { level: CpuLevel::detect() }
+    }
+
+    /// The backend at a forced level.
+    ///
+    /// # Errors
+    /// [`Error::Backend`] if this CPU lacks the level's instructions.
+    pub fn with_level(level: CpuLevel) -> Result<Self, Error> {
+        if level.is_supported() {
+            Ok(Self { level })
+        } else {
+            Err(Error::Backend { backend: format!("cpu-{level}"), reason: format!("this CPU does not support {level}") })
+        }
+    }
+
+    /// The level in use.
+    pub const fn level(&self) -> CpuLevel {
+        self.level
+    }
+
+    /// Runs `f(row_index, row)` over every row of `data`, in parallel when large enough.
+    fn for_rows(&self, data: &mut [u32], n: usize, f: impl Fn(usize, &mut [u32]) + Sync + Send) {
+        if data.len() >= PARALLEL_MIN_RESIDUES && data.len() > n {
+            data.par_chunks_exact_mut(n).enumerate().for_each(|(r, row)| f(r, row));
+        } else {
+            data.chunks_exact_mut(n).enumerate().for_each(|(r, row)| f(r, row));
+        }
+    }
+
+    /// Element-wise `acc ∘= b` with broadcasting, row kernel `f(level, acc_row, b_row, q)`.
+    fn zip_rows<D: Domain>(
+        &self,
+        plan: &CpuPlan,
+        acc: &mut CpuBatch<D>,
+        b: &CpuBatch<D>,
+        f: impl Fn(CpuLevel, &mut [u32], &[u32], &ringvault_core::zq::Modulus) + Sync + Send,
+    ) -> Result<(), Error> {
+        let broadcast = checks::elementwise(acc.shape(), b.shape())?;
+        let shape = acc.shape().clone();
+        let width = shape.limbs.len();
+        let level = self.level;
+        self.for_rows(acc.data_mut(), shape.n, |r, row| {
+            let rb = if broadcast { r % width } else { r };
+            f(level, row, b.row(rb), plan.ring.modulus(shape.prime_of_row(r)));
+        });
+        Ok(())
+    }
+
+    fn check_plan_shape(plan: &CpuPlan, shape: &BatchShape) -> Result<(), Error> {
+        plan.ring.check_shape(shape)
+    }
+}
+
+/// Per-ring precomputation of the CPU backend: the ring and the NTT layout of its level.
+#[derive(Clone, Debug)]
+pub struct CpuPlan {
+    ring: Arc<RingContext>,
+    ntt: Vec<NttKernel>,
+}
+
+impl AsRef<RingContext> for CpuPlan {
+    fn as_ref(&self) -> &RingContext {
+        &self.ring
+    }
+}
+
+/// A CPU batch is a host batch: upload and download are copies.
+pub type CpuBatch<D> = PolyBatch<D>;
+
+impl Backend for CpuBackend {
+    type Plan = CpuPlan;
+    type Batch<D: Domain> = CpuBatch<D>;
+
+    fn name(&self) -> String {
+        format!("cpu-{}", self.level)
+    }
+
+    fn caps(&self) -> Caps {
+        Caps { max_batch_residues: usize::MAX / 4, max_modulus_bits: MAX_MODULUS_BITS, max_degree: 1 << 15 }
+    }
+
+    fn plan(&self, ring: Arc<RingContext>) -> Result<CpuPlan, Error> {
+        let ntt = ring.tables().iter().map(|t| NttKernel::new(t, self.level)).collect();
+        Ok(CpuPlan { ring, ntt })
+    }
+
+    fn upload<D: Domain>(&self, plan: &CpuPlan, host: &PolyBatch<D>) -> Result<CpuBatch<D>, Error> {
+        // Re-validate: a host batch may come from another ring of the same degree.
+        PolyBatch::from_residues(&plan.ring, host.shape().clone(), host.data().to_vec())
+    }
+
+    fn download<D: Domain>(&self, _plan: &CpuPlan, batch: &CpuBatch<D>) -> Result<PolyBatch<D>, Error> {
+        Ok(batch.clone())
+    }
+
+    fn zeros<D: Domain>(&self, plan: &CpuPlan, shape: BatchShape) -> Result<CpuBatch<D>, Error> {
+        PolyBatch::zeros(&plan.ring, shape)
+    }
+
+    fn duplicate<D: Domain>(&self, _plan: &CpuPlan, a: &CpuBatch<D>) -> Result<CpuBatch<D>, Error> {
+        Ok(a.clone())
+    }
+
+    fn ntt_forward(&self, plan: &CpuPlan, mut a: CpuBatch<Coeff>) -> Result<CpuBatch<Ntt>, Error> {
+        Self::check_plan_shape(plan, a.shape())?;
+        let shape = a.shape().clone();
+        self.for_rows(a.data_mut(), shape.n, |r, row| plan.ntt[shape.prime_of_row(r)].forward(row));
+        Ok(a.relabel())
+    }
+
+    fn ntt_inverse(&self, plan: &CpuPlan, mut a: CpuBatch<Ntt>) -> Result<CpuBatch<Coeff>, Error> {
+        Self::check_plan_shape(plan, a.shape())?;
+        let shape = a.shape().clone();
+        self.for_rows(a.data_mut(), shape.n, |r, row| plan.ntt[shape.prime_of_row(r)].inverse(row));
+        Ok(a.relabel())
+    }
+
+    fn add_assign<D: Domain>(&self, plan: &CpuPlan, acc: &mut CpuBatch<D>, b: &CpuBatch<D>) -> Result<(), Error> {
+        self.zip_rows(plan, acc, b, elementwise::add_row)
+    }
+
+    fn sub_assign<D: Domain>(&self, plan: &CpuPlan, acc: &mut CpuBatch<D>, b: &CpuBatch<D>) -> Result<(), Error> {
+        self.zip_rows(plan, acc, b, elementwise::sub_row)
+    }
+
+    fn negate_assign<D: Domain>(&self, plan: &CpuPlan, a: &mut CpuBatch<D>) -> Result<(), Error> {
+        let shape = a.shape().clone();
+        let level = self.level;
+        self.for_rows(a.data_mut(), shape.n, |r, row| elementwise::negate_row(level, row, plan.ring.modulus(shape.prime_of_row(r))));
+        Ok(())
+    }
+
+    fn mul_pointwise_assign(&self, plan: &CpuPlan, acc: &mut CpuBatch<Ntt>, b: &CpuBatch<Ntt>) -> Result<(), Error> {
+        self.zip_rows(plan, acc, b, elementwise::mul_row)
+    }
+
+    fn mul_pointwise_acc(&self, plan: &CpuPlan, a: &CpuBatch<Ntt>, b: &CpuBatch<Ntt>, acc: &mut CpuBatch<Ntt>) -> Result<(), Error> {
+        checks::same_shape(acc.shape(), a.shape())?;
+        let broadcast = checks::elementwise(acc.shape(), b.shape())?;
+        let shape = acc.shape().clone();
+        let width = shape.limbs.len();
+        let level = self.level;
+        self.for_rows(acc.data_mut(), shape.n, |r, row| {
+            let rb = if broadcast { r % width } else { r };
+            elementwise::mul_acc_row(level, a.row(r), b.row(rb), row, plan.ring.modulus(shape.prime_of_row(r)));
+        });
+        Ok(())
+    }
+
+    fn mul_limb_constants_assign<D: Domain>(&self, plan: &CpuPlan, a: &mut CpuBatch<D>, constants: &[u32]) -> Result<(), Error> {
+        checks::limb_constants(&plan.ring, a.shape(), constants)?;
+        let shape = a.shape().clone();
+        let width = shape.limbs.len();
+        let level = self.level;
+        self.for_rows(a.data_mut(), shape.n, |r, row| {
+            elementwise::mul_constant_row(level, row, constants[r % width], plan.ring.modulus(shape.prime_of_row(r)));
+        });
+        Ok(())
+    }
+
+    fn reduce_limb_into(&self, plan: &CpuPlan, a: &CpuBatch<Coeff>, limb: usize, out: &mut CpuBatch<Coeff>) -> Result<(), Error> {
+        checks::reduce_limb(a.shape(), limb, out.shape())?;
+        let (src, dst) = (a.shape().clone(), out.shape().clone());
+        let level = self.level;
+        self.for_rows(out.data_mut(), dst.n, |r, row| {
+            let poly = r / dst.limbs.len();
+            let source = a.row(poly * src.limbs.len() + limb);
+            elementwise::reduce_row(level, source, row, plan.ring.modulus(dst.prime_of_row(r)));
+        });
+        Ok(())
+    }
+
+    fn convert_basis_into(&self, plan: &CpuPlan, conv: &BasisConversion, a: &CpuBatch<Coeff>, out: &mut CpuBatch<Coeff>) -> Result<(), Error> {
+        checks::convert_basis(&plan.ring, conv, a.shape(), out.shape())?;
+        let n = a.shape().n;
+        let width = out.shape().limbs.len() * n;
+        let level = self.level;
+        self.for_rows(out.data_mut(), width, |p, poly| elementwise::convert_basis_poly(level, conv, a.poly(p), poly, n));
+        Ok(())
+    }
+
+    fn drop_last_limb(&self, plan: &CpuPlan, a: CpuBatch<Coeff>, t: u32) -> Result<CpuBatch<Coeff>, Error> {
+        checks::droppable(a.shape())?;
+        let shape = a.shape();
+        let l = shape.limbs.len();
+        let last = plan.ring.modulus(shape.limbs[l - 1]);
+        let remaining: Vec<_> = shape.limbs[..l - 1].iter().map(|&x| plan.ring.modulus(x)).collect();
+        let (t_inv_last, consts) = kernels::drop_limb_constants(last, &remaining, t)?;
+        let n = shape.n;
+        let mut out = PolyBatch::zeros(&plan.ring, BatchShape::new(shape.count, n, shape.limbs[..l - 1].to_vec()))?;
+        self.for_rows(out.data_mut(), (l - 1) * n, |p, poly| {
+            kernels::drop_last_limb_poly(a.poly(p), poly, n, last, t_inv_last, &remaining, &consts);
+        });
+        Ok(out)
+    }
+
+    fn automorphism_into<D: Domain>(&self, plan: &CpuPlan, a: &CpuBatch<D>, k: usize, out: &mut CpuBatch<D>) -> Result<(), Error> {
+        checks::same_shape(a.shape(), out.shape())?;
+        let shape = a.shape().clone();
+        checks::galois_element(shape.n, k)?;
+        if D::IS_NTT {
+            let perm = kernels::galois_permutation_ntt(shape.n, k);
+            self.for_rows(out.data_mut(), shape.n, |r, row| kernels::permute_row(a.row(r), &perm, row));
+        } else {
+            self.for_rows(out.data_mut(), shape.n, |r, row| {
+                kernels::automorphism_coeff_row(a.row(r), k, row, plan.ring.modulus(shape.prime_of_row(r)));
+            });
+        }
+        Ok(())
+    }
+}

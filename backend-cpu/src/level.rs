@@ -1,0 +1,65 @@
+//! The CPU's SIMD level, detected once.
+
+use std::fmt;
+
+/// Which kernels the CPU backend runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CpuLevel {
+    /// Portable scalar code (the twin every SIMD kernel is tested against).
+    Scalar,
+    /// AVX2 (256-bit, 8 × u32 lanes).
+    Avx2,
+    /// AVX-512 F + BW + DQ + VL (512-bit, 16 × u32 lanes).
+    Avx512,
+}
+
+impl CpuLevel {
+    /// The best level this CPU supports.
+    pub fn detect() -> Self {
+        if Self::Avx512.is_supported() {
+            Self::Avx512
+        } else if Self::Avx2.is_supported() {
+            Self::Avx2
+        } else {
+            Self::Scalar
+        }
+    }
+
+    /// Whether this CPU can run the level's kernels.
+    pub fn is_supported(self) -> bool {
+        match self {
+            Self::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512 => {
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx512dq")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// Every level this CPU supports, lowest first.
+    pub fn supported() -> Vec<Self> {
+        [Self::Scalar, Self::Avx2, Self::Avx512].into_iter().filter(|l| l.is_supported()).collect()
+    }
+
+    /// `scalar`, `avx2` or `avx512`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Scalar => "scalar",
+            Self::Avx2 => "avx2",
+            Self::Avx512 => "avx512",
+        }
+    }
+}
+
+impl fmt::Display for CpuLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

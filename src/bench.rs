@@ -1,0 +1,204 @@
+//! `ringvault bench`: times the backend kernels and prints a table or JSON lines.
+//!
+//! Method (the same as the peer harness in `shared/anchors`): after a warm-up, a repetition
+//! count is calibrated so that one sample lasts about [`BenchConfig::sample_ms`]; the figure is
+//! the median per-call time over [`BenchConfig::samples`] samples. Transforms are applied
+//! repeatedly to their own output, so every call sees changing data.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ringvault_backend_cpu::{CpuBackend, CpuLevel};
+use ringvault_core::prime::ntt_primes;
+use ringvault_core::{Backend, BatchShape, Coeff, Error, Ntt, PolyBatch, RingContext};
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    /// CPU levels to run.
+    pub levels: Vec<CpuLevel>,
+    /// Ring degrees.
+    pub degrees: Vec<usize>,
+    /// Polynomials per batch.
+    pub batches: Vec<usize>,
+    /// Target duration of one sample, in milliseconds.
+    pub sample_ms: f64,
+    /// Samples per measurement (the median is reported).
+    pub samples: usize,
+}
+
+impl BenchConfig {
+    /// The default sweep: every supported level, n = 4096, 8192, 16384, batches of 1 and 64.
+    /// About 20 s on a laptop.
+    pub fn standard() -> Self {
+        Self { levels: CpuLevel::supported(), degrees: vec![4096, 8192, 16384], batches: vec![1, 64], sample_ms: 3.0, samples: 11 }
+    }
+
+    /// A fast sweep for smoke tests.
+    pub fn quick() -> Self {
+        Self { levels: CpuLevel::supported(), degrees: vec![4096], batches: vec![1, 8], sample_ms: 0.5, samples: 3 }
+    }
+}
+
+/// One measurement: the JSON object printed by `ringvault bench --json`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Record {
+    /// Operation: `ntt_forward`, `ntt_inverse`, `mul_pointwise`, `add`.
+    pub op: &'static str,
+    /// Backend name with level, e.g. `cpu-avx512`.
+    pub backend: String,
+    /// Ring degree.
+    pub n: usize,
+    /// Limbs per polynomial.
+    pub limbs: usize,
+    /// Polynomials per call.
+    pub batch: usize,
+    /// Median time of one call, in nanoseconds.
+    pub median_ns: f64,
+}
+
+impl Record {
+    /// Coefficients processed per second.
+    pub fn coeffs_per_second(&self) -> f64 {
+        (self.n * self.limbs * self.batch) as f64 / (self.median_ns * 1e-9)
+    }
+}
+
+/// Median per-call time of `f`, in nanoseconds.
+///
+/// # Errors
+/// The first error `f` returns.
+pub fn time_median(sample_ms: f64, samples: usize, mut f: impl FnMut() -> Result<(), Error>) -> Result<f64, Error> {
+    let start = Instant::now();
+    let mut calls = 0u32;
+    while calls < 3 || start.elapsed().as_secs_f64() < sample_ms * 2e-3 {
+        f()?;
+        calls += 1;
+    }
+    let per_call = start.elapsed().as_secs_f64() / f64::from(calls);
+    let reps = ((sample_ms * 1e-3 / per_call).ceil() as usize).max(1);
+    let mut times = Vec::with_capacity(samples);
+    for _ in 0..samples.max(1) {
+        let t = Instant::now();
+        for _ in 0..reps {
+            f()?;
+        }
+        times.push(t.elapsed().as_secs_f64() * 1e9 / reps as f64);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+/// A deterministic pseudo-random batch of `count` one-limb polynomials.
+fn sample_batch<D: ringvault_core::Domain>(ring: &RingContext, count: usize, seed: u32) -> Result<PolyBatch<D>, Error> {
+    let n = ring.n();
+    let q = ring.modulus(0).value();
+    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
+    let data = (0..count * n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x % q
+        })
+        .collect();
+    PolyBatch::from_residues(ring, BatchShape::new(count, n, vec![0]), data)
+}
+
+/// Runs the kernel benchmarks of one CPU level, calling `emit` after each measurement.
+fn run_cpu_level(config: &BenchConfig, level: CpuLevel, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
+    let backend = CpuBackend::with_level(level)?;
+    for &n in &config.degrees {
+        // The anchors' prime: the largest below 2^30 that is ≡ 1 mod 2^16.
+        let q = ntt_primes(30, 1 << 15, 1)?[0];
+        let ring = Arc::new(RingContext::new(n, &[q])?);
+        let plan = backend.plan(ring.clone())?;
+        for &batch in &config.batches {
+            let record = |op, median_ns| Record { op, backend: backend.name(), n, limbs: 1, batch, median_ns };
+            let mut a = Some(backend.upload(&plan, &sample_batch::<Coeff>(&ring, batch, 1)?)?);
+            let ns = time_median(config.sample_ms, config.samples, || {
+                let x = a.take().ok_or(Error::EmptyBasis)?;
+                a = Some(backend.ntt_forward(&plan, black_box(x))?.relabel());
+                Ok(())
+            })?;
+            emit(record("ntt_forward", ns));
+            let mut e = Some(backend.upload(&plan, &sample_batch::<Ntt>(&ring, batch, 2)?)?);
+            let ns = time_median(config.sample_ms, config.samples, || {
+                let x = e.take().ok_or(Error::EmptyBasis)?;
+                e = Some(backend.ntt_inverse(&plan, black_box(x))?.relabel());
+                Ok(())
+            })?;
+            emit(record("ntt_inverse", ns));
+            let mut acc = backend.upload(&plan, &sample_batch::<Ntt>(&ring, batch, 3)?)?;
+            let b = backend.upload(&plan, &sample_batch::<Ntt>(&ring, batch, 4)?)?;
+            let ns = time_median(config.sample_ms, config.samples, || backend.mul_pointwise_assign(&plan, black_box(&mut acc), &b))?;
+            emit(record("mul_pointwise", ns));
+            let ns = time_median(config.sample_ms, config.samples, || backend.add_assign(&plan, black_box(&mut acc), &b))?;
+            emit(record("add", ns));
+        }
+    }
+    Ok(())
+}
+
+/// Runs every configured measurement, calling `emit` after each.
+///
+/// # Errors
+/// A backend error (for example a forced level this CPU lacks).
+pub fn run(config: &BenchConfig, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
+    for &level in &config.levels {
+        run_cpu_level(config, level, emit)?;
+    }
+    Ok(())
+}
+
+/// The header of the table printed by `ringvault bench`.
+pub const TABLE_HEADER: &str = "op             backend        n      batch   median        per poly      Mcoeff/s";
+
+/// One table row.
+pub fn table_row(r: &Record) -> String {
+    format!(
+        "{:<14} {:<14} {:<6} {:<7} {:>11}   {:>11}   {:>9.0}",
+        r.op,
+        r.backend,
+        r.n,
+        r.batch,
+        format_ns(r.median_ns),
+        format_ns(r.median_ns / r.batch as f64),
+        r.coeffs_per_second() / 1e6
+    )
+}
+
+/// `1234.5` → `1.23 µs`.
+pub fn format_ns(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_run_emits_every_op_per_level() {
+        let mut config = BenchConfig::quick();
+        config.degrees = vec![1024];
+        config.batches = vec![2];
+        let mut records = Vec::new();
+        run(&config, &mut |r| records.push(r)).unwrap();
+        assert_eq!(records.len(), 4 * config.levels.len());
+        for r in &records {
+            assert!(r.median_ns > 0.0 && r.median_ns.is_finite());
+            let json = serde_json::to_string(r).unwrap();
+            assert!(json.starts_with(&format!("{{\"op\":\"{}\",\"backend\":\"cpu-", r.op)), "{json}");
+            assert!(json.contains("\"n\":1024,\"limbs\":1,\"batch\":2,\"median_ns\":"), "{json}");
+        }
+        assert!(table_row(&records[0]).contains("cpu-"));
+        assert_eq!(format_ns(1500.0), "1.50 µs");
+    }
+}

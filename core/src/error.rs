@@ -124,6 +124,91 @@ pub enum Error {
         /// The request.
         requested: usize,
     },
+    /// Plaintext modulus not below every prime (decryption would silently fail).
+    #[error("plaintext modulus {t} must be smaller than every prime; the smallest is {smallest_prime}")]
+    PlaintextModulusTooLarge {
+        /// The plaintext modulus.
+        t: u32,
+        /// The smallest prime.
+        smallest_prime: u32,
+    },
+    /// The modulus is too large for the requested security at this degree.
+    #[error("n = {n} with {bits} modulus bits exceeds the {security}-bit security maximum of {max} bits")]
+    InsecureParameters {
+        /// Ring degree.
+        n: usize,
+        /// Total modulus bits (every prime, special primes included).
+        bits: u32,
+        /// The maximum for `n` at this level (0 when no degree-`n` ring is secure).
+        max: u32,
+        /// The requested security level in bits.
+        security: u32,
+    },
+    /// No preset supports the requested circuit.
+    #[error("no preset supports {additions} additions at multiplicative depth {depth} with t = {t}")]
+    NoPresetFits {
+        /// Additions requested.
+        additions: u64,
+        /// Depth requested.
+        depth: usize,
+        /// Plaintext modulus.
+        t: u32,
+    },
+    /// The parameters have no special primes, so no relinearization or rotation.
+    #[error("these parameters have no special primes: relinearization and rotations are unavailable")]
+    KeySwitchingUnavailable,
+    /// The evaluation keys lack a relinearization key.
+    #[error("no relinearization key was provided")]
+    MissingRelinearizationKey,
+    /// The evaluation keys lack the Galois key for an element.
+    #[error("no galois key for element {k}")]
+    MissingGaloisKey {
+        /// The Galois element.
+        k: usize,
+    },
+    /// The noise of a ciphertext is past what decryption can correct.
+    #[error("noise budget exhausted: the ciphertext cannot be decrypted correctly")]
+    NoiseBudgetExhausted,
+    /// Modulus switching below the last ciphertext prime.
+    #[error("cannot switch below level 1")]
+    LevelExhausted,
+    /// An operation needs a ciphertext of a given length.
+    #[error("{operation} needs a ciphertext of length {expected}, found {found}")]
+    CiphertextLength {
+        /// The operation.
+        operation: &'static str,
+        /// Required length.
+        expected: usize,
+        /// Length found.
+        found: usize,
+    },
+    /// Objects built for different parameters.
+    #[error("objects belong to different parameters")]
+    ParameterMismatch,
+    /// A value that does not fit the plaintext space or an encoding.
+    #[error("{what}: {value} does not fit (limit {limit})")]
+    ValueOutOfRange {
+        /// What was encoded.
+        what: &'static str,
+        /// The value, printed.
+        value: String,
+        /// The limit, printed.
+        limit: String,
+    },
+    /// A decoded value wrapped around the plaintext modulus.
+    #[error("a decoded value wrapped around the plaintext modulus (coefficient {index})")]
+    PlaintextOverflow {
+        /// The coefficient or slot.
+        index: usize,
+    },
+    /// An encoding's requirement on the parameters is not met.
+    #[error("{encoding} encoding needs {requirement}")]
+    EncodingUnavailable {
+        /// The encoding.
+        encoding: &'static str,
+        /// What it needs.
+        requirement: &'static str,
+    },
     /// A backend failed (device lost, out of memory, rejected pipeline, ...).
     #[error("backend {backend} failed: {reason}")]
     Backend {

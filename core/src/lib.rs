@@ -7,7 +7,7 @@
 //! Layers, each using only the ones before it:
 //! [`zq`] (one modulus) → [`prime`] (NTT-friendly primes) → [`ntt`] (tables and the scalar
 //! reference transform) → [`rns`] (CRT and basis conversion) → [`ring`] (typed polynomial
-//! batches and reference kernels) → [`backend`] (the trait).
+//! batches and reference kernels) → [`backend`] (the trait) → [`scheme`] (parameters, keys, encryption, evaluation).
 //!
 //! ## Features
 //! - `testing`: the backend conformance suite ([`testing`]) and its macro.
@@ -31,6 +31,7 @@ pub mod ntt;
 pub mod prime;
 pub mod ring;
 pub mod rns;
+pub mod scheme;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod zq;

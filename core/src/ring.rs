@@ -212,6 +212,18 @@ impl<D: Domain> PolyBatch<D> {
         PolyBatch { shape: self.shape, data: self.data, _domain: PhantomData }
     }
 
+    /// The shape (inherent twin of [`HasShape::shape`]).
+    pub fn shape_ref(&self) -> &BatchShape {
+        &self.shape
+    }
+
+    /// Wraps residues known to be valid for `shape` (taken from valid batches of the same
+    /// ring). Crate-internal: external data goes through [`Self::from_residues`].
+    pub(crate) fn from_parts_unchecked(shape: BatchShape, data: Vec<u32>) -> Self {
+        debug_assert_eq!(data.len(), shape.len());
+        Self { shape, data, _domain: PhantomData }
+    }
+
     /// The residues, limb-major.
     pub fn data(&self) -> &[u32] {
         &self.data

@@ -66,6 +66,11 @@ impl RnsBasis {
         &self.product
     }
 
+    /// `((Q/qᵢ)⁻¹ mod qᵢ, shoup)`, the CRT factor of prime `i`.
+    pub fn punctured_inverse(&self, i: usize) -> (u32, u32) {
+        self.punctured_inv[i]
+    }
+
     /// Residues of `x mod Q`.
     pub fn decompose(&self, x: &BigUint) -> Vec<u32> {
         self.moduli.iter().map(|m| big_mod(x, m)).collect()

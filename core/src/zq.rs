@@ -145,17 +145,23 @@ impl Modulus {
         acc
     }
 
-    /// The inverse of `a` modulo the prime `q`.
+    /// The inverse of `a` modulo `q` (extended Euclid, so `q` need not be prime).
     ///
     /// # Errors
-    /// [`Error::NotInvertible`] if `a ≡ 0 (mod q)`.
+    /// [`Error::NotInvertible`] if `gcd(a, q) ≠ 1`.
     pub fn inv(&self, a: u32) -> Result<u32, Error> {
         let a = self.reduce(a);
-        if a == 0 {
+        let (mut r0, mut r1) = (i64::from(self.q), i64::from(a));
+        let (mut s0, mut s1) = (0i64, 1i64);
+        while r1 != 0 {
+            let k = r0 / r1;
+            (r0, r1) = (r1, r0 - k * r1);
+            (s0, s1) = (s1, s0 - k * s1);
+        }
+        if r0 != 1 {
             return Err(Error::NotInvertible { value: a, q: self.q });
         }
-        // Fermat: q is prime.
-        Ok(self.pow(a, u64::from(self.q) - 2))
+        Ok(self.from_i64(s0))
     }
 
     /// Centered representative of `a ∈ [0, q)` in `(−q/2, q/2]`.
@@ -197,6 +203,10 @@ mod tests {
         assert_eq!(m.center(9), -8);
         assert_eq!(m.center(8), 8);
         assert!(m.inv(34).is_err());
+        // Composite moduli: 7·13 = 91 ≡ 1 (mod 30); 6 has no inverse mod 30.
+        let c = Modulus::new(30).unwrap();
+        assert_eq!(c.inv(7).unwrap(), 13);
+        assert!(c.inv(6).is_err());
     }
 
     proptest! {

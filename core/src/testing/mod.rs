@@ -318,6 +318,8 @@ pub fn rejects_bad_shapes<B: Backend>(be: &B) {
     assert!(matches!(be.reduce_limb_into(&plan, &c, 2, &mut right), Err(Error::LimbOutOfRange { .. })));
 }
 
+pub mod scheme;
+
 /// Instantiates the conformance suite as a module of tests for one backend.
 ///
 /// `$name` names the module; `$backend` is an expression building the backend; optional

@@ -1,0 +1,128 @@
+//! Encryption with the public key and with the secret key (seeded).
+
+use rand_core::{CryptoRng, RngCore};
+
+use super::ciphertext::{Ciphertext, Plaintext};
+use super::keys::{PublicKey, SecretKey, expand_uniform, select_limbs};
+use super::sampling::{centered_binomial, small_to_residue, ternary};
+use super::{Scheme, zeroize_host};
+use crate::backend::Backend;
+use crate::ring::{BatchShape, Coeff, Ntt, PolyBatch};
+use crate::Error;
+
+/// Encrypts with a public key kept on the backend. Usable by anyone holding the public key.
+pub struct Encryptor<'a, B: Backend> {
+    scheme: &'a Scheme<B>,
+    b: B::Batch<Ntt>,
+    a: B::Batch<Ntt>,
+}
+
+impl<B: Backend> Scheme<B> {
+    /// An encryptor for `pk` (uploads it once).
+    ///
+    /// # Errors
+    /// [`Error::ParameterMismatch`]; backend failures.
+    pub fn encryptor(&self, pk: &PublicKey) -> Result<Encryptor<'_, B>, Error> {
+        if !std::sync::Arc::ptr_eq(pk.params(), &self.params) && pk.params().literal() != self.params.literal() {
+            return Err(Error::ParameterMismatch);
+        }
+        Ok(Encryptor { scheme: self, b: self.upload_ntt(&pk.b)?, a: self.upload_ntt(&pk.a)? })
+    }
+
+    /// Residues over `limbs` of `t·e + scale·m` for each plaintext (`e` small signed, or none),
+    /// in the coefficient domain: the message-and-noise term of an encryption.
+    pub(crate) fn noise_and_message(&self, pts: &[&Plaintext], errors: Option<&[i8]>, limbs: &[usize]) -> Result<PolyBatch<Coeff>, Error> {
+        let n = self.params.n();
+        let ring = self.params.ring();
+        let t = self.params.plaintext().value();
+        let mut data = vec![0u32; pts.len() * limbs.len() * n];
+        for (p, pt) in pts.iter().enumerate() {
+            if pt.params.literal() != self.params.literal() {
+                return Err(Error::ParameterMismatch);
+            }
+            for (j, &l) in limbs.iter().enumerate() {
+                let m = ring.modulus(l);
+                let t_mod = m.reduce(t);
+                let t_shoup = m.shoup(t_mod);
+                let row = &mut data[(p * limbs.len() + j) * n..(p * limbs.len() + j + 1) * n];
+                match errors {
+                    Some(e) => {
+                        for ((o, &c), &x) in row.iter_mut().zip(&pt.coeffs).zip(&e[p * n..(p + 1) * n]) {
+                            // t < q, so the message coefficient is already a residue.
+                            *o = m.add(m.mul_shoup(small_to_residue(i32::from(x), m), t_mod, t_shoup), c);
+                        }
+                    }
+                    None => row.copy_from_slice(&pt.coeffs),
+                }
+            }
+        }
+        Ok(PolyBatch::from_parts_unchecked(BatchShape::new(pts.len(), n, limbs.to_vec()), data))
+    }
+
+    /// Encrypts with the secret key: `(−a·s + t·e + m, a)` with `a` expanded from a fresh
+    /// 32-byte seed per ciphertext, so the ciphertext travels as `c₀` and the seed (half size).
+    ///
+    /// # Errors
+    /// [`Error::ParameterMismatch`]; backend failures.
+    pub fn encrypt_symmetric<R: RngCore + CryptoRng>(&self, sk: &SecretKey, pts: &[&Plaintext], rng: &mut R) -> Result<Ciphertext<B>, Error> {
+        let count = pts.len();
+        let limbs = self.level_limbs(self.params.max_level());
+        let seeds: Vec<[u8; 32]> = (0..count)
+            .map(|_| {
+                let mut s = [0u8; 32];
+                rng.fill_bytes(&mut s);
+                s
+            })
+            .collect();
+        let a_host = expand_uniform(&self.params, &seeds, &limbs)?;
+        let a = self.upload_ntt(&a_host)?;
+        let s_host = select_limbs(sk.ntt(), &limbs)?;
+        let s = self.upload_ntt(&s_host)?;
+        zeroize_host(s_host);
+        let mut c0 = self.backend.duplicate(&self.plan, &a)?;
+        self.backend.mul_pointwise_assign(&self.plan, &mut c0, &s)?;
+        self.backend.negate_assign(&self.plan, &mut c0)?;
+        let e = centered_binomial(rng, count * self.params.n());
+        let w = self.noise_and_message(pts, Some(&e), &limbs)?;
+        let w = self.backend.ntt_forward(&self.plan, self.backend.upload(&self.plan, &w)?)?;
+        self.backend.add_assign(&self.plan, &mut c0, &w)?;
+        Ok(Ciphertext { params: self.params.clone(), parts: vec![c0, a], level: limbs.len(), factor: 1, count, seeds: Some(seeds) })
+    }
+}
+
+impl<B: Backend> Encryptor<'_, B> {
+    /// Encrypts one plaintext.
+    ///
+    /// # Errors
+    /// As [`Self::encrypt_many`].
+    pub fn encrypt<R: RngCore + CryptoRng>(&self, pt: &Plaintext, rng: &mut R) -> Result<Ciphertext<B>, Error> {
+        self.encrypt_many(&[pt], rng)
+    }
+
+    /// Encrypts many plaintexts as one batch: `(b·u + t·e₁ + m, a·u + t·e₂)` with `u` ternary
+    /// and `e₁, e₂` centered binomial, all in one backend call per step.
+    ///
+    /// # Errors
+    /// [`Error::ParameterMismatch`] for a plaintext of other parameters; backend failures.
+    pub fn encrypt_many<R: RngCore + CryptoRng>(&self, pts: &[&Plaintext], rng: &mut R) -> Result<Ciphertext<B>, Error> {
+        let s = self.scheme;
+        let (be, plan) = (&s.backend, &s.plan);
+        let n = s.params.n();
+        let count = pts.len();
+        let limbs = s.level_limbs(s.params.max_level());
+        let u: Vec<i32> = ternary(rng, count * n).into_iter().map(i32::from).collect();
+        let mut c1 = s.small_to_ntt(&u, count, &limbs)?;
+        let mut c0 = be.duplicate(plan, &c1)?;
+        be.mul_pointwise_assign(plan, &mut c0, &self.b)?;
+        be.mul_pointwise_assign(plan, &mut c1, &self.a)?;
+        let e1 = centered_binomial(rng, count * n);
+        let w1 = be.ntt_forward(plan, be.upload(plan, &s.noise_and_message(pts, Some(&e1), &limbs)?)?)?;
+        be.add_assign(plan, &mut c0, &w1)?;
+        let e2 = centered_binomial(rng, count * n);
+        let zero = Plaintext::zero(&s.params);
+        let zeros: Vec<&Plaintext> = vec![&zero; count];
+        let w2 = be.ntt_forward(plan, be.upload(plan, &s.noise_and_message(&zeros, Some(&e2), &limbs)?)?)?;
+        be.add_assign(plan, &mut c1, &w2)?;
+        Ok(Ciphertext { params: s.params.clone(), parts: vec![c0, c1], level: limbs.len(), factor: 1, count, seeds: None })
+    }
+}

@@ -1,0 +1,490 @@
+//! The server side: homomorphic operations with evaluation keys only.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::ciphertext::{Ciphertext, Plaintext};
+use super::keys::{EvaluationKeys, GaloisElement, KeySwitchKey, KeyTarget, select_limbs};
+use super::Scheme;
+use crate::backend::Backend;
+use crate::ring::{BatchShape, Coeff, HasShape, Ntt, PolyBatch};
+use crate::Error;
+
+/// One key-switching key on the device at one level: per digit `i < level`, `(bᵢ, aᵢ)` over the
+/// level's primes and the special primes.
+struct DeviceKey<B: Backend> {
+    b: Vec<B::Batch<Ntt>>,
+    a: Vec<B::Batch<Ntt>>,
+}
+
+/// Evaluates homomorphic operations. Built from [`EvaluationKeys`] only: it cannot decrypt.
+///
+/// Every operation takes batches ([`Ciphertext`] holds `count` ciphertexts): a second operand
+/// may have the same count or count 1 (then it applies to every ciphertext). Operands at
+/// different levels are first switched to the lower level; different plaintext factors are
+/// reconciled by a constant multiplication.
+pub struct Evaluator<'a, B: Backend> {
+    scheme: &'a Scheme<B>,
+    keys: &'a EvaluationKeys,
+    device_keys: Mutex<HashMap<(KeyTarget, usize), Arc<DeviceKey<B>>>>,
+}
+
+impl<B: Backend> Scheme<B> {
+    /// An evaluator over these evaluation keys.
+    ///
+    /// # Errors
+    /// [`Error::ParameterMismatch`] for keys of other parameters.
+    pub fn evaluator<'a>(&'a self, keys: &'a EvaluationKeys) -> Result<Evaluator<'a, B>, Error> {
+        if keys.params().literal() != self.params.literal() {
+            return Err(Error::ParameterMismatch);
+        }
+        Ok(Evaluator { scheme: self, keys, device_keys: Mutex::new(HashMap::new()) })
+    }
+}
+
+impl<'a, B: Backend> Evaluator<'a, B> {
+    fn be(&self) -> &B {
+        &self.scheme.backend
+    }
+    fn plan(&self) -> &B::Plan {
+        &self.scheme.plan
+    }
+
+    /// The scheme this evaluator runs on.
+    pub fn scheme(&self) -> &'a Scheme<B> {
+        self.scheme
+    }
+
+    /// A copy of a ciphertext batch on the device.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn duplicate(&self, ct: &Ciphertext<B>) -> Result<Ciphertext<B>, Error> {
+        let parts = ct.parts.iter().map(|p| self.be().duplicate(self.plan(), p)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Ciphertext { params: ct.params.clone(), parts, level: ct.level, factor: ct.factor, count: ct.count, seeds: ct.seeds.clone() })
+    }
+
+    fn check(&self, ct: &Ciphertext<B>) -> Result<(), Error> {
+        if ct.params.literal() != self.scheme.params.literal() {
+            return Err(Error::ParameterMismatch);
+        }
+        Ok(())
+    }
+
+    /// Brings `acc` and `other` to a common level and factor; returns `other` switched down when
+    /// it had to be copied.
+    fn align(&self, acc: &mut Ciphertext<B>, other: &Ciphertext<B>) -> Result<Option<Ciphertext<B>>, Error> {
+        self.check(acc)?;
+        self.check(other)?;
+        while acc.level > other.level {
+            self.mod_switch_assign(acc)?;
+        }
+        let mut switched = None;
+        if other.level > acc.level {
+            let mut copy = self.duplicate(other)?;
+            while copy.level > acc.level {
+                self.mod_switch_assign(&mut copy)?;
+            }
+            switched = Some(copy);
+        }
+        let factor = switched.as_ref().map_or(other.factor, |c| c.factor);
+        if acc.factor != factor {
+            let t = self.scheme.params.plaintext();
+            let c = t.mul(factor, t.inv(acc.factor)?);
+            self.mul_residue_assign(acc, c)?;
+            acc.factor = factor;
+        }
+        Ok(switched)
+    }
+
+    fn combine(&self, acc: &mut Ciphertext<B>, other: &Ciphertext<B>, subtract: bool) -> Result<(), Error> {
+        let switched = self.align(acc, other)?;
+        let other = switched.as_ref().unwrap_or(other);
+        for (j, part) in other.parts.iter().enumerate() {
+            if j < acc.parts.len() {
+                if subtract {
+                    self.be().sub_assign(self.plan(), &mut acc.parts[j], part)?;
+                } else {
+                    self.be().add_assign(self.plan(), &mut acc.parts[j], part)?;
+                }
+            } else {
+                let mut extra = self.be().zeros::<Ntt>(self.plan(), acc.parts[0].shape().clone())?;
+                if subtract {
+                    self.be().sub_assign(self.plan(), &mut extra, part)?;
+                } else {
+                    self.be().add_assign(self.plan(), &mut extra, part)?;
+                }
+                acc.parts.push(extra);
+            }
+        }
+        acc.seeds = None;
+        Ok(())
+    }
+
+    /// `acc += b`.
+    ///
+    /// # Errors
+    /// [`Error::ParameterMismatch`]; shape errors for incompatible counts; backend failures.
+    pub fn add_assign(&self, acc: &mut Ciphertext<B>, b: &Ciphertext<B>) -> Result<(), Error> {
+        self.combine(acc, b, false)
+    }
+
+    /// `a + b` as a new ciphertext.
+    ///
+    /// # Errors
+    /// As [`Self::add_assign`].
+    pub fn add(&self, a: &Ciphertext<B>, b: &Ciphertext<B>) -> Result<Ciphertext<B>, Error> {
+        let mut out = self.duplicate(a)?;
+        self.add_assign(&mut out, b)?;
+        Ok(out)
+    }
+
+    /// `acc −= b`.
+    ///
+    /// # Errors
+    /// As [`Self::add_assign`].
+    pub fn sub_assign(&self, acc: &mut Ciphertext<B>, b: &Ciphertext<B>) -> Result<(), Error> {
+        self.combine(acc, b, true)
+    }
+
+    /// `a − b` as a new ciphertext.
+    ///
+    /// # Errors
+    /// As [`Self::add_assign`].
+    pub fn sub(&self, a: &Ciphertext<B>, b: &Ciphertext<B>) -> Result<Ciphertext<B>, Error> {
+        let mut out = self.duplicate(a)?;
+        self.sub_assign(&mut out, b)?;
+        Ok(out)
+    }
+
+    /// `a = −a`.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn negate_assign(&self, a: &mut Ciphertext<B>) -> Result<(), Error> {
+        self.check(a)?;
+        for p in &mut a.parts {
+            self.be().negate_assign(self.plan(), p)?;
+        }
+        a.seeds = None;
+        Ok(())
+    }
+
+    /// Multiplies every part by the integer `c` (a residue mod `t`, lifted centered).
+    fn mul_residue_assign(&self, a: &mut Ciphertext<B>, c: u32) -> Result<(), Error> {
+        let t = self.scheme.params.plaintext();
+        let centered = t.center(t.reduce(c));
+        let ring = self.scheme.params.ring();
+        let constants: Vec<u32> = (0..a.level).map(|l| ring.modulus(l).from_i64(centered)).collect();
+        for p in &mut a.parts {
+            self.be().mul_limb_constants_assign(self.plan(), p, &constants)?;
+        }
+        a.seeds = None;
+        Ok(())
+    }
+
+    /// `a ·= c` for an integer constant (taken mod `t`).
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn mul_constant_assign(&self, a: &mut Ciphertext<B>, c: i64) -> Result<(), Error> {
+        self.check(a)?;
+        let t = self.scheme.params.plaintext();
+        self.mul_residue_assign(a, t.from_i64(c))
+    }
+
+    /// Plaintexts (one, or one per ciphertext) as an NTT batch over level `level`, each
+    /// coefficient multiplied by `scale` mod `t` and lifted centered.
+    fn plain_to_ntt(&self, pts: &[&Plaintext], level: usize, scale: u32) -> Result<B::Batch<Ntt>, Error> {
+        let params = &self.scheme.params;
+        let n = params.n();
+        let t = params.plaintext();
+        let ring = params.ring();
+        let mut data = vec![0u32; pts.len() * level * n];
+        for (p, pt) in pts.iter().enumerate() {
+            if pt.params.literal() != params.literal() {
+                return Err(Error::ParameterMismatch);
+            }
+            let centered: Vec<i64> = pt.coeffs.iter().map(|&c| t.center(t.mul(c, scale))).collect();
+            for l in 0..level {
+                let m = ring.modulus(l);
+                let row = &mut data[(p * level + l) * n..(p * level + l + 1) * n];
+                for (o, &c) in row.iter_mut().zip(&centered) {
+                    *o = m.from_i64(c);
+                }
+            }
+        }
+        let host = PolyBatch::<Coeff>::from_parts_unchecked(BatchShape::new(pts.len(), n, (0..level).collect()), data);
+        self.be().ntt_forward(self.plan(), self.be().upload(self.plan(), &host)?)
+    }
+
+    fn check_plain_count(a: &Ciphertext<B>, pts: &[&Plaintext]) -> Result<(), Error> {
+        if pts.len() == 1 || pts.len() == a.count {
+            Ok(())
+        } else {
+            Err(Error::ShapeMismatch { what: "plaintexts per ciphertext batch", expected: a.count, found: pts.len() })
+        }
+    }
+
+    /// `a += m` for one plaintext (applied to every ciphertext) or one per ciphertext.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for another plaintext count; [`Error::ParameterMismatch`].
+    pub fn add_plain_assign(&self, a: &mut Ciphertext<B>, pts: &[&Plaintext]) -> Result<(), Error> {
+        self.check(a)?;
+        Self::check_plain_count(a, pts)?;
+        let m = self.plain_to_ntt(pts, a.level, a.factor)?;
+        self.be().add_assign(self.plan(), &mut a.parts[0], &m)?;
+        a.seeds = None;
+        Ok(())
+    }
+
+    /// `a ·= m` for one plaintext (applied to every ciphertext) or one per ciphertext.
+    ///
+    /// # Errors
+    /// As [`Self::add_plain_assign`].
+    pub fn mul_plain_assign(&self, a: &mut Ciphertext<B>, pts: &[&Plaintext]) -> Result<(), Error> {
+        self.check(a)?;
+        Self::check_plain_count(a, pts)?;
+        let m = self.plain_to_ntt(pts, a.level, 1)?;
+        for p in &mut a.parts {
+            self.be().mul_pointwise_assign(self.plan(), p, &m)?;
+        }
+        a.seeds = None;
+        Ok(())
+    }
+
+    /// `a ·= x^k` (a negacyclic coefficient rotation; `x^n = −1`), `k` taken mod `2n`.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn mul_monomial_assign(&self, a: &mut Ciphertext<B>, k: usize) -> Result<(), Error> {
+        let params = self.scheme.params.clone();
+        let n = params.n();
+        let k = k % (2 * n);
+        let t = params.plaintext().value();
+        let mut coeffs = vec![0u32; n];
+        coeffs[k % n] = if k < n { 1 } else { t - 1 };
+        let mono = Plaintext::new(&params, &coeffs)?;
+        self.mul_plain_assign(a, &[&mono])
+    }
+
+    /// The product in the paper's (somewhat homomorphic) mode: lengths `k` and `l` give
+    /// `k + l − 1`, no relinearization. Factors multiply.
+    ///
+    /// # Errors
+    /// Shape errors for incompatible counts; [`Error::ParameterMismatch`]; backend failures.
+    pub fn mul(&self, a: &Ciphertext<B>, b: &Ciphertext<B>) -> Result<Ciphertext<B>, Error> {
+        let mut a = self.duplicate(a)?;
+        let switched = {
+            // Bring both to the lower level (factors stay: a product multiplies them).
+            self.check(b)?;
+            while a.level > b.level {
+                self.mod_switch_assign(&mut a)?;
+            }
+            if b.level > a.level {
+                let mut c = self.duplicate(b)?;
+                while c.level > a.level {
+                    self.mod_switch_assign(&mut c)?;
+                }
+                Some(c)
+            } else {
+                None
+            }
+        };
+        let b = switched.as_ref().unwrap_or(b);
+        // The operand with the larger count drives the shape; the other may broadcast.
+        let (big, small) = if a.count >= b.count { (&a, b) } else { (b, &a) };
+        let shape = big.parts[0].shape().clone();
+        let len = a.parts.len() + b.parts.len() - 1;
+        let mut parts = (0..len).map(|_| self.be().zeros::<Ntt>(self.plan(), shape.clone())).collect::<Result<Vec<_>, _>>()?;
+        for (i, x) in big.parts.iter().enumerate() {
+            for (j, y) in small.parts.iter().enumerate() {
+                self.be().mul_pointwise_acc(self.plan(), x, y, &mut parts[i + j])?;
+            }
+        }
+        let t = self.scheme.params.plaintext();
+        Ok(Ciphertext { params: a.params.clone(), parts, level: a.level, factor: t.mul(a.factor, b.factor), count: big.count, seeds: None })
+    }
+
+    /// Relinearizes a length-3 ciphertext back to length 2 with the relinearization key.
+    ///
+    /// # Errors
+    /// [`Error::CiphertextLength`] for another length; [`Error::MissingRelinearizationKey`];
+    /// backend failures.
+    pub fn relinearize_assign(&self, a: &mut Ciphertext<B>) -> Result<(), Error> {
+        self.check(a)?;
+        if a.parts.len() == 2 {
+            return Ok(());
+        }
+        if a.parts.len() != 3 {
+            return Err(Error::CiphertextLength { operation: "relinearize", expected: 3, found: a.parts.len() });
+        }
+        let key = self.keys.relin.as_ref().ok_or(Error::MissingRelinearizationKey)?;
+        let dk = self.device_key(key, a.level)?;
+        let c2 = a.parts.pop().ok_or(Error::CiphertextLength { operation: "relinearize", expected: 3, found: 0 })?;
+        let (u0, u1) = self.key_switch(&c2, &dk, a.level)?;
+        self.be().add_assign(self.plan(), &mut a.parts[0], &u0)?;
+        self.be().add_assign(self.plan(), &mut a.parts[1], &u1)?;
+        Ok(())
+    }
+
+    /// `a · b` relinearized to length 2 (the leveled mode's product).
+    ///
+    /// # Errors
+    /// As [`Self::mul`] and [`Self::relinearize_assign`].
+    pub fn mul_relin(&self, a: &Ciphertext<B>, b: &Ciphertext<B>) -> Result<Ciphertext<B>, Error> {
+        let mut out = self.mul(a, b)?;
+        self.relinearize_assign(&mut out)?;
+        Ok(out)
+    }
+
+    /// Modulus switching: divides by the last remaining ciphertext prime (with the
+    /// `t`-preserving rounding of Gentry–Halevi–Smart), lowering the level by one and the noise
+    /// by about that prime's size. The factor becomes `factor · q_l⁻¹ mod t`.
+    ///
+    /// # Errors
+    /// [`Error::LevelExhausted`] at level 1; backend failures.
+    pub fn mod_switch_assign(&self, a: &mut Ciphertext<B>) -> Result<(), Error> {
+        self.check(a)?;
+        if a.level <= 1 {
+            return Err(Error::LevelExhausted);
+        }
+        let t = self.scheme.params.plaintext();
+        let q_last = self.scheme.params.ring().modulus(a.level - 1).value();
+        let parts = std::mem::take(&mut a.parts);
+        for p in parts {
+            let coeff = self.be().ntt_inverse(self.plan(), p)?;
+            let dropped = self.be().drop_last_limb(self.plan(), coeff, t.value())?;
+            a.parts.push(self.be().ntt_forward(self.plan(), dropped)?);
+        }
+        a.level -= 1;
+        a.factor = t.mul(a.factor, t.inv(t.reduce(q_last))?);
+        a.seeds = None;
+        Ok(())
+    }
+
+    /// Applies `x → x^k` and switches back to the secret key with the Galois key for `k`.
+    ///
+    /// # Errors
+    /// [`Error::CiphertextLength`] unless length 2; [`Error::MissingGaloisKey`]; backend
+    /// failures.
+    pub fn apply_galois(&self, a: &Ciphertext<B>, k: usize) -> Result<Ciphertext<B>, Error> {
+        self.check(a)?;
+        if a.parts.len() != 2 {
+            return Err(Error::CiphertextLength { operation: "rotation", expected: 2, found: a.parts.len() });
+        }
+        if k == 1 {
+            return self.duplicate(a);
+        }
+        let key = self.keys.galois.get(&k).ok_or(Error::MissingGaloisKey { k })?;
+        let dk = self.device_key(key, a.level)?;
+        let shape = a.parts[0].shape().clone();
+        let mut c0 = self.be().zeros::<Ntt>(self.plan(), shape.clone())?;
+        let mut c1 = self.be().zeros::<Ntt>(self.plan(), shape)?;
+        self.be().automorphism_into(self.plan(), &a.parts[0], k, &mut c0)?;
+        self.be().automorphism_into(self.plan(), &a.parts[1], k, &mut c1)?;
+        let (u0, u1) = self.key_switch(&c1, &dk, a.level)?;
+        self.be().add_assign(self.plan(), &mut c0, &u0)?;
+        Ok(Ciphertext { params: a.params.clone(), parts: vec![c0, u1], level: a.level, factor: a.factor, count: a.count, seeds: None })
+    }
+
+    /// Rotates both rows of batch slots left by `steps` (right when negative).
+    ///
+    /// # Errors
+    /// As [`Self::apply_galois`].
+    pub fn rotate_rows(&self, a: &Ciphertext<B>, steps: isize) -> Result<Ciphertext<B>, Error> {
+        self.apply_galois(a, GaloisElement::row_rotation(self.scheme.params.n(), steps))
+    }
+
+    /// Swaps the two rows of batch slots.
+    ///
+    /// # Errors
+    /// As [`Self::apply_galois`].
+    pub fn rotate_columns(&self, a: &Ciphertext<B>) -> Result<Ciphertext<B>, Error> {
+        self.apply_galois(a, GaloisElement::column_swap(self.scheme.params.n()))
+    }
+
+    /// Every slot becomes the sum of all `n` slots: `log₂(n/2)` row rotations by powers of two
+    /// and one column swap, each followed by an addition. Needs the keys of
+    /// [`Scheme::power_of_two_rotation_elements`].
+    ///
+    /// # Errors
+    /// As [`Self::apply_galois`].
+    pub fn sum_slots(&self, a: &Ciphertext<B>) -> Result<Ciphertext<B>, Error> {
+        let n = self.scheme.params.n();
+        let mut acc = self.duplicate(a)?;
+        let mut step = 1;
+        while step < n / 2 {
+            let r = self.rotate_rows(&acc, step as isize)?;
+            self.add_assign(&mut acc, &r)?;
+            step *= 2;
+        }
+        let r = self.rotate_columns(&acc)?;
+        self.add_assign(&mut acc, &r)?;
+        Ok(acc)
+    }
+
+    /// The device copy of a key-switching key at `level`, uploaded on first use.
+    fn device_key(&self, key: &KeySwitchKey, level: usize) -> Result<Arc<DeviceKey<B>>, Error> {
+        let id = (key.target, level);
+        {
+            let cache = self.device_keys.lock().map_err(|_| poisoned())?;
+            if let Some(k) = cache.get(&id) {
+                return Ok(k.clone());
+            }
+        }
+        let mut limbs: Vec<usize> = (0..level).collect();
+        limbs.extend(self.scheme.params.special_limbs());
+        let digits = |full: &PolyBatch<Ntt>| -> Result<Vec<B::Batch<Ntt>>, Error> {
+            let sliced = select_limbs(full, &limbs)?;
+            (0..level)
+                .map(|i| {
+                    let w = limbs.len() * sliced.shape_ref().n;
+                    let one = PolyBatch::<Ntt>::from_parts_unchecked(BatchShape::new(1, sliced.shape_ref().n, limbs.clone()), sliced.data()[i * w..(i + 1) * w].to_vec());
+                    self.be().upload(self.plan(), &one)
+                })
+                .collect()
+        };
+        let dk = Arc::new(DeviceKey { b: digits(&key.b)?, a: digits(&key.a)? });
+        self.device_keys.lock().map_err(|_| poisoned())?.insert(id, dk.clone());
+        Ok(dk)
+    }
+
+    /// Key switching of `c` (count `m`, level `l`): returns `(u₀, u₁)` with
+    /// `u₀ + u₁·s ≈ c·s'` where the key switches `s'` to `s`.
+    ///
+    /// Digits are the residues `[c]_{qᵢ}`, extended to the level's primes and the special
+    /// primes, multiplied with the key and summed; the sum is divided by `P` with the
+    /// `t`-preserving rounding (one special prime at a time).
+    fn key_switch(&self, c: &B::Batch<Ntt>, key: &DeviceKey<B>, level: usize) -> Result<(B::Batch<Ntt>, B::Batch<Ntt>), Error> {
+        let (be, plan) = (self.be(), self.plan());
+        let params = &self.scheme.params;
+        let coeff = be.ntt_inverse(plan, be.duplicate(plan, c)?)?;
+        let mut limbs: Vec<usize> = (0..level).collect();
+        limbs.extend(params.special_limbs());
+        let shape = BatchShape::new(c.shape().count, params.n(), limbs);
+        let mut acc0 = be.zeros::<Ntt>(plan, shape.clone())?;
+        let mut acc1 = be.zeros::<Ntt>(plan, shape.clone())?;
+        for i in 0..level {
+            let mut ext = be.zeros::<Coeff>(plan, shape.clone())?;
+            be.reduce_limb_into(plan, &coeff, i, &mut ext)?;
+            let ext = be.ntt_forward(plan, ext)?;
+            be.mul_pointwise_acc(plan, &ext, &key.b[i], &mut acc0)?;
+            be.mul_pointwise_acc(plan, &ext, &key.a[i], &mut acc1)?;
+        }
+        let t = params.plaintext().value();
+        let mod_down = |acc: B::Batch<Ntt>| -> Result<B::Batch<Ntt>, Error> {
+            let mut x = be.ntt_inverse(plan, acc)?;
+            for _ in 0..params.special_count() {
+                x = be.drop_last_limb(plan, x, t)?;
+            }
+            be.ntt_forward(plan, x)
+        };
+        Ok((mod_down(acc0)?, mod_down(acc1)?))
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Backend { backend: "evaluator".into(), reason: "key cache lock poisoned".into() }
+}

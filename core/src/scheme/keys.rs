@@ -1,0 +1,336 @@
+//! Keys: the secret key (owner only), the public key, and key-switching keys for
+//! relinearization and Galois automorphisms (the evaluation keys a server receives).
+//!
+//! Key switching uses one digit per ciphertext prime (RNS-digit decomposition) and the special
+//! primes `P` (Gentry–Halevi–Smart 2012): the key for a target `s'` has, for each digit `i`,
+//! `bᵢ = −aᵢ·s + t·eᵢ + P·[qᵢ-unit]·s'` over every prime, with `aᵢ` uniform (stored as a
+//! 32-byte seed) and `[qᵢ-unit]` the CRT unit vector of `qᵢ` (1 in limb `i`, 0 elsewhere). The
+//! same key serves every level: a lower level uses the limbs it still has.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use rand_core::{CryptoRng, RngCore};
+use zeroize::Zeroize;
+
+use super::params::Parameters;
+use super::sampling::{centered_binomial, seeded_rng, ternary, uniform};
+use super::{Scheme, zeroize_host};
+use crate::backend::Backend;
+use crate::ring::{BatchShape, Ntt, PolyBatch};
+use crate::Error;
+
+/// The secret key: a ternary polynomial `s`, kept in coefficients and in NTT form over every
+/// prime. Zeroized on drop; its `Debug` shows no coefficient. Owner side only.
+pub struct SecretKey {
+    params: Arc<Parameters>,
+    coeffs: Vec<i8>,
+    ntt: PolyBatch<Ntt>,
+}
+
+impl Drop for SecretKey {
+    fn drop(&mut self) {
+        self.coeffs.zeroize();
+        self.ntt.data_mut().zeroize();
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretKey {{ n: {}, .. }}", self.params.n())
+    }
+}
+
+impl SecretKey {
+    /// The parameters.
+    pub fn params(&self) -> &Arc<Parameters> {
+        &self.params
+    }
+    /// `s` in the NTT domain over every prime (one polynomial).
+    pub(crate) fn ntt(&self) -> &PolyBatch<Ntt> {
+        &self.ntt
+    }
+    /// The ternary coefficients, exported only through this explicitly named function
+    /// (for the wire format's secret-key export).
+    pub fn export_coefficients(&self) -> Vec<i8> {
+        self.coeffs.clone()
+    }
+}
+
+/// The public key `(b, a) = (−(a·s + t·e), a)` over the ciphertext primes, NTT domain.
+#[derive(Clone, Debug)]
+pub struct PublicKey {
+    pub(crate) params: Arc<Parameters>,
+    pub(crate) b: PolyBatch<Ntt>,
+    pub(crate) a: PolyBatch<Ntt>,
+    pub(crate) a_seed: [u8; 32],
+}
+
+impl PublicKey {
+    /// The parameters.
+    pub fn params(&self) -> &Arc<Parameters> {
+        &self.params
+    }
+    /// The seed that expands to `a`.
+    pub fn seed(&self) -> [u8; 32] {
+        self.a_seed
+    }
+}
+
+/// What a key-switching key switches to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KeyTarget {
+    /// `s²` (relinearization).
+    Relinearization,
+    /// `σ_k(s)` for the Galois element `k`.
+    Galois(usize),
+}
+
+/// A key-switching key: one `(bᵢ, aᵢ)` per ciphertext prime, over every prime, NTT domain.
+#[derive(Clone, Debug)]
+pub struct KeySwitchKey {
+    pub(crate) target: KeyTarget,
+    /// Digit `i` is polynomial `i`.
+    pub(crate) b: PolyBatch<Ntt>,
+    pub(crate) a: PolyBatch<Ntt>,
+    pub(crate) seeds: Vec<[u8; 32]>,
+}
+
+impl KeySwitchKey {
+    /// What the key switches to.
+    pub fn target(&self) -> KeyTarget {
+        self.target
+    }
+    /// The seeds that expand to the digits' `aᵢ`.
+    pub fn seeds(&self) -> &[[u8; 32]] {
+        &self.seeds
+    }
+}
+
+/// Galois elements for slot rotations of the batch encoding.
+pub struct GaloisElement;
+
+impl GaloisElement {
+    /// The element rotating both slot rows left by `steps` (right for negative steps):
+    /// `3^steps mod 2n`.
+    pub fn row_rotation(n: usize, steps: isize) -> usize {
+        let half = (n / 2) as isize;
+        let e = steps.rem_euclid(half) as u64;
+        let two_n = 2 * n as u64;
+        let mut acc = 1u64;
+        for _ in 0..e {
+            acc = acc * 3 % two_n;
+        }
+        acc as usize
+    }
+
+    /// The element swapping the two slot rows: `2n − 1`.
+    pub fn column_swap(n: usize) -> usize {
+        2 * n - 1
+    }
+}
+
+/// What a server needs: the public key, the relinearization key and Galois keys. Holds no
+/// secret.
+#[derive(Clone, Debug)]
+pub struct EvaluationKeys {
+    pub(crate) params: Arc<Parameters>,
+    pub(crate) public: PublicKey,
+    pub(crate) relin: Option<KeySwitchKey>,
+    pub(crate) galois: BTreeMap<usize, KeySwitchKey>,
+}
+
+impl EvaluationKeys {
+    /// The parameters.
+    pub fn params(&self) -> &Arc<Parameters> {
+        &self.params
+    }
+    /// The public key.
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+    /// Whether a relinearization key is present.
+    pub fn has_relinearization(&self) -> bool {
+        self.relin.is_some()
+    }
+    /// The Galois elements with keys.
+    pub fn galois_elements(&self) -> Vec<usize> {
+        self.galois.keys().copied().collect()
+    }
+}
+
+/// Fresh random 32-byte seed.
+fn fresh_seed<R: RngCore + CryptoRng>(rng: &mut R) -> [u8; 32] {
+    let mut s = [0u8; 32];
+    rng.fill_bytes(&mut s);
+    s
+}
+
+/// `count` polynomials, polynomial `p` uniform over `limbs` from `seeds[p]` (limb by limb, in
+/// order): the expansion every seeded object uses.
+pub(crate) fn expand_uniform(params: &Parameters, seeds: &[[u8; 32]], limbs: &[usize]) -> Result<PolyBatch<Ntt>, Error> {
+    let n = params.n();
+    let ring = params.ring();
+    let mut data = Vec::with_capacity(seeds.len() * limbs.len() * n);
+    for seed in seeds {
+        let mut rng = seeded_rng(*seed);
+        for &l in limbs {
+            data.extend(uniform(&mut rng, n, ring.modulus(l)));
+        }
+    }
+    PolyBatch::from_residues(ring, BatchShape::new(seeds.len(), n, limbs.to_vec()), data)
+}
+
+impl<B: Backend> Scheme<B> {
+    /// Samples a ternary secret key.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn generate_secret_key<R: RngCore + CryptoRng>(&self, rng: &mut R) -> Result<SecretKey, Error> {
+        let n = self.params.n();
+        let coeffs = ternary(rng, n);
+        let wide: Vec<i32> = coeffs.iter().map(|&x| i32::from(x)).collect();
+        let all: Vec<usize> = (0..self.params.ring().len()).collect();
+        let device = self.small_to_ntt(&wide, 1, &all)?;
+        let ntt = self.backend.download(&self.plan, &device)?;
+        Ok(SecretKey { params: self.params.clone(), coeffs, ntt })
+    }
+
+    /// `−(a·s) + t·e` on the device for `count` polynomials `a` (broadcasting `s`) over `limbs`.
+    fn rlwe_samples<R: RngCore + CryptoRng>(&self, sk: &SecretKey, a: &PolyBatch<Ntt>, rng: &mut R) -> Result<B::Batch<Ntt>, Error> {
+        let shape = a.shape_ref().clone();
+        let n = self.params.n();
+        let s_host = select_limbs(sk.ntt(), &shape.limbs)?;
+        let s = self.upload_ntt(&s_host)?;
+        zeroize_host(s_host);
+        let mut b = self.upload_ntt(a)?;
+        self.backend.mul_pointwise_assign(&self.plan, &mut b, &s)?;
+        self.backend.negate_assign(&self.plan, &mut b)?;
+        let e: Vec<i32> = centered_binomial(rng, shape.count * n).iter().map(|&x| i32::from(x)).collect();
+        let mut te = self.small_to_ntt(&e, shape.count, &shape.limbs)?;
+        let t_mod: Vec<u32> = shape.limbs.iter().map(|&l| self.params.ring().modulus(l).reduce(self.params.plaintext().value())).collect();
+        self.backend.mul_limb_constants_assign(&self.plan, &mut te, &t_mod)?;
+        self.backend.add_assign(&self.plan, &mut b, &te)?;
+        Ok(b)
+    }
+
+    /// Generates the public key.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn generate_public_key<R: RngCore + CryptoRng>(&self, sk: &SecretKey, rng: &mut R) -> Result<PublicKey, Error> {
+        let a_seed = fresh_seed(rng);
+        let limbs = self.level_limbs(self.params.max_level());
+        let a = expand_uniform(&self.params, &[a_seed], &limbs)?;
+        let b = self.rlwe_samples(sk, &a, rng)?;
+        let b = self.backend.download(&self.plan, &b)?;
+        Ok(PublicKey { params: self.params.clone(), b, a, a_seed })
+    }
+
+    /// A key-switching key from `target` (NTT form over every prime) to `s`.
+    fn generate_key_switch_key<R: RngCore + CryptoRng>(&self, sk: &SecretKey, target_ntt: &PolyBatch<Ntt>, target: KeyTarget, rng: &mut R) -> Result<KeySwitchKey, Error> {
+        if !self.params.supports_key_switching() {
+            return Err(Error::KeySwitchingUnavailable);
+        }
+        let levels = self.params.max_level();
+        let n = self.params.n();
+        let all: Vec<usize> = (0..self.params.ring().len()).collect();
+        let seeds: Vec<[u8; 32]> = (0..levels).map(|_| fresh_seed(rng)).collect();
+        let a = expand_uniform(&self.params, &seeds, &all)?;
+        let b = self.rlwe_samples(sk, &a, rng)?;
+        // The gadget term P·[qᵢ-unit]·s' sits in limb i of digit i only.
+        let mut gadget = PolyBatch::<Ntt>::zeros(self.params.ring(), BatchShape::new(levels, n, all.clone()))?;
+        let width = all.len();
+        for i in 0..levels {
+            let m = self.params.ring().modulus(i);
+            let p_mod = self.params.special_mod_q()[i];
+            let src = target_ntt.row(i).to_vec();
+            let row = &mut gadget.data_mut()[(i * width + i) * n..(i * width + i + 1) * n];
+            for (o, &x) in row.iter_mut().zip(&src) {
+                *o = m.mul(x, p_mod);
+            }
+        }
+        let mut b = b;
+        let g = self.upload_ntt(&gadget)?;
+        zeroize_host(gadget);
+        self.backend.add_assign(&self.plan, &mut b, &g)?;
+        let b = self.backend.download(&self.plan, &b)?;
+        Ok(KeySwitchKey { target, b, a, seeds })
+    }
+
+    /// Generates the relinearization key (switches `s²` to `s`).
+    ///
+    /// # Errors
+    /// [`Error::KeySwitchingUnavailable`] without special primes; backend failures.
+    pub fn generate_relinearization_key<R: RngCore + CryptoRng>(&self, sk: &SecretKey, rng: &mut R) -> Result<KeySwitchKey, Error> {
+        let mut s2 = sk.ntt().clone();
+        let ring = self.params.ring();
+        let n = self.params.n();
+        for l in 0..ring.len() {
+            let m = ring.modulus(l);
+            for x in &mut s2.data_mut()[l * n..(l + 1) * n] {
+                *x = m.mul(*x, *x);
+            }
+        }
+        let key = self.generate_key_switch_key(sk, &s2, KeyTarget::Relinearization, rng);
+        zeroize_host(s2);
+        key
+    }
+
+    /// Generates the Galois key for `x → x^k` (switches `σ_k(s)` to `s`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidGaloisElement`]; [`Error::KeySwitchingUnavailable`]; backend failures.
+    pub fn generate_galois_key<R: RngCore + CryptoRng>(&self, sk: &SecretKey, k: usize, rng: &mut R) -> Result<KeySwitchKey, Error> {
+        let n = self.params.n();
+        crate::backend::checks::galois_element(n, k)?;
+        let s = self.upload_ntt(sk.ntt())?;
+        let mut out = self.backend.zeros::<Ntt>(&self.plan, sk.ntt().shape_ref().clone())?;
+        self.backend.automorphism_into(&self.plan, &s, k, &mut out)?;
+        let target = self.backend.download(&self.plan, &out)?;
+        let key = self.generate_key_switch_key(sk, &target, KeyTarget::Galois(k), rng);
+        zeroize_host(target);
+        key
+    }
+
+    /// The evaluation keys for a server: public key, relinearization key (when the parameters
+    /// have special primes) and Galois keys for the given elements.
+    ///
+    /// # Errors
+    /// As the individual generators.
+    pub fn generate_evaluation_keys<R: RngCore + CryptoRng>(&self, sk: &SecretKey, galois: &[usize], rng: &mut R) -> Result<EvaluationKeys, Error> {
+        let public = self.generate_public_key(sk, rng)?;
+        let relin = if self.params.supports_key_switching() { Some(self.generate_relinearization_key(sk, rng)?) } else { None };
+        let mut map = BTreeMap::new();
+        for &k in galois {
+            if k != 1 && !map.contains_key(&k) {
+                map.insert(k, self.generate_galois_key(sk, k, rng)?);
+            }
+        }
+        Ok(EvaluationKeys { params: self.params.clone(), public, relin, galois: map })
+    }
+
+    /// The Galois elements [`Evaluator::sum_slots`](super::Evaluator::sum_slots) and rotations by
+    /// powers of two need: `3^(2^j)` for `2^j < n/2`, and the column swap.
+    pub fn power_of_two_rotation_elements(&self) -> Vec<usize> {
+        let n = self.params.n();
+        let mut v: Vec<usize> = (0..).map(|j| 1isize << j).take_while(|&s| (s as usize) < n / 2).map(|s| GaloisElement::row_rotation(n, s)).collect();
+        v.push(GaloisElement::column_swap(n));
+        v
+    }
+}
+
+/// The rows of `limbs` (ring indices) of every polynomial of a batch over all primes.
+pub(crate) fn select_limbs(full: &PolyBatch<Ntt>, limbs: &[usize]) -> Result<PolyBatch<Ntt>, Error> {
+    let shape = full.shape_ref();
+    let n = shape.n;
+    let mut data = Vec::with_capacity(shape.count * limbs.len() * n);
+    for p in 0..shape.count {
+        for &l in limbs {
+            let pos = shape.limbs.iter().position(|&x| x == l).ok_or(Error::LimbOutOfRange { limb: l, primes: shape.limbs.len() })?;
+            data.extend_from_slice(full.row(p * shape.limbs.len() + pos));
+        }
+    }
+    Ok(PolyBatch::from_parts_unchecked(BatchShape::new(shape.count, n, limbs.to_vec()), data))
+}

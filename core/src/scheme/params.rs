@@ -1,0 +1,430 @@
+//! Scheme parameters: a literal validated once into immutable [`Parameters`], the
+//! HomomorphicEncryption.org security table, presets, and the noise model that says how many
+//! multiplications a parameter set supports.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::Error;
+use crate::prime::ntt_basis_for_bits;
+use crate::ring::RingContext;
+use crate::rns::RnsBasis;
+use crate::zq::Modulus;
+
+/// Security level against the best known lattice attacks (HomomorphicEncryption.org standard,
+/// 2018, ternary secret, σ ≈ 3.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SecurityLevel {
+    /// 128-bit classical security (the default).
+    Bits128,
+    /// 192-bit.
+    Bits192,
+    /// 256-bit.
+    Bits256,
+    /// No check at all. For tests of tiny rings; exists only with the
+    /// `insecure-unchecked-params` feature.
+    #[cfg(feature = "insecure-unchecked-params")]
+    InsecureUnchecked,
+}
+
+/// Largest `log₂(Q·P)` per ring degree for 128-, 192- and 256-bit security: the table SEAL and
+/// OpenFHE enforce.
+pub const HE_STANDARD_MAX_BITS: [(usize, [u32; 3]); 6] = [
+    (1024, [27, 19, 14]),
+    (2048, [54, 37, 29]),
+    (4096, [109, 75, 58]),
+    (8192, [218, 152, 118]),
+    (16384, [438, 305, 237]),
+    (32768, [881, 611, 476]),
+];
+
+impl SecurityLevel {
+    /// The largest total modulus bit count allowed at degree `n`, or `None` when the table has
+    /// no entry for `n` (then no modulus is secure) or the level is unchecked.
+    pub fn max_modulus_bits(self, n: usize) -> Option<u32> {
+        let column = match self {
+            Self::Bits128 => 0,
+            Self::Bits192 => 1,
+            Self::Bits256 => 2,
+            #[cfg(feature = "insecure-unchecked-params")]
+            Self::InsecureUnchecked => return None,
+        };
+        HE_STANDARD_MAX_BITS.iter().find(|(m, _)| *m == n).map(|(_, bits)| bits[column])
+    }
+
+    /// Whether the level skips the security check.
+    pub fn is_unchecked(self) -> bool {
+        #[cfg(feature = "insecure-unchecked-params")]
+        if self == Self::InsecureUnchecked {
+            return true;
+        }
+        false
+    }
+
+    /// The level in bits (0 when unchecked).
+    pub fn bits(self) -> u32 {
+        match self {
+            Self::Bits128 => 128,
+            Self::Bits192 => 192,
+            Self::Bits256 => 256,
+            #[cfg(feature = "insecure-unchecked-params")]
+            Self::InsecureUnchecked => 0,
+        }
+    }
+}
+
+/// Parameters as written by a user, before validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParametersLiteral {
+    /// Ring degree, a power of two.
+    pub n: usize,
+    /// Ciphertext primes `q₀ … q_{L−1}`; modulus switching drops them from the end.
+    pub ciphertext_primes: Vec<u32>,
+    /// Key-switching (special) primes `P`; empty means no relinearization or rotation.
+    pub special_primes: Vec<u32>,
+    /// Plaintext modulus `t`, `2 ≤ t <` every prime.
+    pub plaintext_modulus: u32,
+    /// Security level checked against [`HE_STANDARD_MAX_BITS`].
+    pub security: SecurityLevel,
+}
+
+/// Named parameter sets at 128-bit security.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Preset {
+    /// n = 2048, 54-bit Q in two primes, no special prime: additions and plaintext products
+    /// only (the paper's sums).
+    N2048Additive,
+    /// n = 4096, 109 bits: three ciphertext primes and one special prime.
+    N4096,
+    /// n = 8192, 218 bits: seven ciphertext primes and one special prime.
+    N8192,
+    /// n = 16384, 438 bits: fourteen ciphertext primes and one special prime.
+    N16384,
+    /// n = 32768, 881 bits: twenty-nine ciphertext primes and one special prime.
+    N32768,
+}
+
+impl Preset {
+    /// Every preset, smallest first.
+    pub const ALL: [Preset; 5] = [Self::N2048Additive, Self::N4096, Self::N8192, Self::N16384, Self::N32768];
+
+    /// The preset's name (`n2048-add`, `n4096`, …).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::N2048Additive => "n2048-add",
+            Self::N4096 => "n4096",
+            Self::N8192 => "n8192",
+            Self::N16384 => "n16384",
+            Self::N32768 => "n32768",
+        }
+    }
+
+    /// Looks a preset up by [`Self::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// `(n, total bits, special primes)`.
+    const fn shape(self) -> (usize, u32, usize) {
+        match self {
+            Self::N2048Additive => (2048, 54, 0),
+            Self::N4096 => (4096, 109, 1),
+            Self::N8192 => (8192, 218, 1),
+            Self::N16384 => (16384, 438, 1),
+            Self::N32768 => (32768, 881, 1),
+        }
+    }
+
+    /// Ring degree.
+    pub const fn n(self) -> usize {
+        self.shape().0
+    }
+
+    /// The literal for plaintext modulus `t`: the largest NTT-friendly primes filling the
+    /// 128-bit budget, the last `special` of them reserved for key switching.
+    ///
+    /// # Errors
+    /// Prime generation errors (none for the listed presets).
+    pub fn literal(self, t: u32) -> Result<ParametersLiteral, Error> {
+        let (n, bits, special) = self.shape();
+        let mut primes = ntt_basis_for_bits(n, bits, 30)?;
+        let special_primes = primes.split_off(primes.len() - special);
+        Ok(ParametersLiteral { n, ciphertext_primes: primes, special_primes, plaintext_modulus: t, security: SecurityLevel::Bits128 })
+    }
+
+    /// Validated parameters for plaintext modulus `t`.
+    ///
+    /// # Errors
+    /// As [`Parameters::new`] (for example `t` not below every prime).
+    pub fn parameters(self, t: u32) -> Result<Arc<Parameters>, Error> {
+        Parameters::new(self.literal(t)?)
+    }
+}
+
+/// Constants of one level `l` (ciphertexts over `q₀ … q_{l−1}`), for decryption and modulus
+/// switching.
+#[derive(Clone, Debug)]
+pub struct LevelConstants {
+    /// The basis `Q_l`.
+    pub basis: RnsBasis,
+    /// `(Q_l / qᵢ) mod t`.
+    pub punctured_mod_t: Vec<u32>,
+    /// `Q_l mod t`.
+    pub q_mod_t: u32,
+    /// `1 / qᵢ` as a float, for the rounding estimate of decryption.
+    pub inv_primes: Vec<f64>,
+    /// `log₂ Q_l`.
+    pub log_q: f64,
+}
+
+/// Validated, immutable parameters. Build with [`Parameters::new`] or [`Preset::parameters`].
+#[derive(Debug)]
+pub struct Parameters {
+    literal: ParametersLiteral,
+    ring: Arc<RingContext>,
+    t: Modulus,
+    levels: Vec<LevelConstants>,
+    /// `P mod qᵢ` for each ciphertext prime.
+    special_mod_q: Vec<u32>,
+}
+
+impl Parameters {
+    /// Validates a literal.
+    ///
+    /// # Errors
+    /// - [`Error::InvalidDegree`], [`Error::NotNttFriendly`], [`Error::ModulusTooLarge`],
+    ///   [`Error::DuplicatePrime`] for a bad ring;
+    /// - [`Error::EmptyBasis`] with no ciphertext prime;
+    /// - [`Error::PlaintextModulusTooLarge`] if `t` is not below every prime, and
+    ///   [`Error::ModulusTooSmall`] if `t < 2`;
+    /// - [`Error::InsecureParameters`] if `Σ bits(qᵢ) + Σ bits(pⱼ)` exceeds the
+    ///   HomomorphicEncryption.org bound for `n` at the requested level.
+    pub fn new(literal: ParametersLiteral) -> Result<Arc<Self>, Error> {
+        if literal.ciphertext_primes.is_empty() {
+            return Err(Error::EmptyBasis);
+        }
+        let all: Vec<u32> = literal.ciphertext_primes.iter().chain(&literal.special_primes).copied().collect();
+        let ring = Arc::new(RingContext::new(literal.n, &all)?);
+        let t = Modulus::new(literal.plaintext_modulus)?;
+        let smallest = all.iter().copied().min().unwrap_or(0);
+        if literal.plaintext_modulus >= smallest {
+            return Err(Error::PlaintextModulusTooLarge { t: literal.plaintext_modulus, smallest_prime: smallest });
+        }
+        let bits: u32 = all.iter().map(|q| 32 - q.leading_zeros()).sum();
+        if !literal.security.is_unchecked() {
+            match literal.security.max_modulus_bits(literal.n) {
+                Some(max) if bits <= max => {}
+                max => {
+                    return Err(Error::InsecureParameters {
+                        n: literal.n,
+                        bits,
+                        max: max.unwrap_or(0),
+                        security: literal.security.bits(),
+                    });
+                }
+            }
+        }
+        let levels = (1..=literal.ciphertext_primes.len())
+            .map(|l| {
+                let basis = RnsBasis::new(&literal.ciphertext_primes[..l])?;
+                let punctured_mod_t = literal.ciphertext_primes[..l]
+                    .iter()
+                    .map(|&q| {
+                        literal.ciphertext_primes[..l].iter().filter(|&&o| o != q).fold(1u32, |acc, &o| t.mul(acc, t.reduce(o)))
+                    })
+                    .collect();
+                let q_mod_t = literal.ciphertext_primes[..l].iter().fold(1u32, |acc, &o| t.mul(acc, t.reduce(o)));
+                let inv_primes = literal.ciphertext_primes[..l].iter().map(|&q| 1.0 / f64::from(q)).collect();
+                let log_q = literal.ciphertext_primes[..l].iter().map(|&q| f64::from(q).log2()).sum();
+                Ok(LevelConstants { basis, punctured_mod_t, q_mod_t, inv_primes, log_q })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let special_mod_q = (0..literal.ciphertext_primes.len())
+            .map(|i| {
+                let m = ring.modulus(i);
+                literal.special_primes.iter().fold(1u32, |acc, &p| m.mul(acc, m.reduce(p)))
+            })
+            .collect();
+        Ok(Arc::new(Self { literal, ring, t, levels, special_mod_q }))
+    }
+
+    /// The literal these parameters were built from.
+    pub fn literal(&self) -> &ParametersLiteral {
+        &self.literal
+    }
+    /// Ring degree.
+    pub fn n(&self) -> usize {
+        self.literal.n
+    }
+    /// The ring over every prime: ciphertext primes first (indices `0..L`), then the special
+    /// primes (indices `L..L+K`).
+    pub fn ring(&self) -> &Arc<RingContext> {
+        &self.ring
+    }
+    /// The plaintext modulus.
+    pub fn plaintext(&self) -> &Modulus {
+        &self.t
+    }
+    /// `L`, the number of ciphertext primes (the level of a fresh ciphertext).
+    pub fn max_level(&self) -> usize {
+        self.literal.ciphertext_primes.len()
+    }
+    /// Number of special primes.
+    pub fn special_count(&self) -> usize {
+        self.literal.special_primes.len()
+    }
+    /// Ring indices of the special primes.
+    pub fn special_limbs(&self) -> Vec<usize> {
+        (self.max_level()..self.max_level() + self.special_count()).collect()
+    }
+    /// Constants of level `l` (`1 ≤ l ≤ L`).
+    pub fn level(&self, l: usize) -> &LevelConstants {
+        &self.levels[l - 1]
+    }
+    /// `P mod qᵢ`.
+    pub fn special_mod_q(&self) -> &[u32] {
+        &self.special_mod_q
+    }
+    /// Total modulus bits counted by the security check (`Σ bits` of every prime).
+    pub fn total_bits(&self) -> u32 {
+        self.literal.ciphertext_primes.iter().chain(&self.literal.special_primes).map(|q| 32 - q.leading_zeros()).sum()
+    }
+    /// `log₂ Q` of a fresh ciphertext.
+    pub fn log_q(&self) -> f64 {
+        self.level(self.max_level()).log_q
+    }
+    /// Whether relinearization and rotations are possible (special primes exist).
+    pub fn supports_key_switching(&self) -> bool {
+        self.special_count() > 0
+    }
+
+    /// The noise model of these parameters.
+    pub fn noise(&self) -> NoiseModel {
+        NoiseModel::new(self)
+    }
+
+    /// Whether, by the [`NoiseModel`], a fresh public-key ciphertext survives `depth`
+    /// sequential squarings (each relinearized, with modulus switching whenever it lowers the
+    /// noise) followed by a sum of `additions + 1` such results, and still decrypts.
+    pub fn supports_circuit(&self, depth: usize, additions: u64) -> bool {
+        if depth > 0 && !self.supports_key_switching() {
+            return false;
+        }
+        let model = self.noise();
+        let mut noise = model.fresh_bits();
+        let mut level = self.max_level();
+        for _ in 0..depth {
+            while level > 1 && model.after_mod_switch(noise, level) < noise - 1.0 {
+                noise = model.after_mod_switch(noise, level);
+                level -= 1;
+            }
+            noise = model.after_key_switch(model.after_multiply(noise, noise), level);
+        }
+        model.decryptable(model.after_additions(noise, additions.saturating_add(1)), level)
+    }
+
+    /// How many sequential multiplications a fresh ciphertext survives
+    /// ([`Self::supports_circuit`] with no additions). Zero without special primes.
+    pub fn supported_depth(&self) -> usize {
+        (0..=self.max_level() * 2).take_while(|&d| self.supports_circuit(d, 0)).last().unwrap_or(0)
+    }
+
+    /// The smallest preset that runs a circuit of `additions` ciphertext additions and
+    /// multiplicative depth `depth` with plaintext modulus `t`.
+    ///
+    /// # Errors
+    /// [`Error::NoPresetFits`] when none does.
+    pub fn for_circuit(additions: u64, depth: usize, t: u32) -> Result<Arc<Self>, Error> {
+        Preset::ALL
+            .into_iter()
+            .filter_map(|preset| preset.parameters(t).ok())
+            .find(|p| p.supports_circuit(depth, additions))
+            .ok_or(Error::NoPresetFits { additions, depth, t })
+    }
+}
+
+impl fmt::Display for Parameters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "n = {}, log Q = {:.1} ({} ciphertext primes, {} special), t = {}, {}-bit security",
+            self.n(),
+            self.log_q(),
+            self.max_level(),
+            self.special_count(),
+            self.t.value(),
+            self.literal.security.bits()
+        )
+    }
+}
+
+/// Heuristic worst-case noise bounds of BGV, in bits of the infinity norm of `c₀ + c₁s + …`
+/// (Gentry–Halevi–Smart 2012 style; each bound uses a 6σ tail, so a bound is exceeded with
+/// probability below 2⁻²⁵ per coefficient).
+///
+/// Decryption is correct while the noise is below `Q_l/2`; the library refuses to decrypt
+/// above `Q_l/4` (see `decrypt`), and this model asks for `Q_l/8`.
+#[derive(Clone, Debug)]
+pub struct NoiseModel {
+    n: f64,
+    t: f64,
+    sigma: f64,
+    log_primes: Vec<f64>,
+    log_special: f64,
+}
+
+impl NoiseModel {
+    fn new(p: &Parameters) -> Self {
+        Self {
+            n: p.n() as f64,
+            t: f64::from(p.plaintext().value()),
+            sigma: crate::scheme::sampling::ERROR_STD_DEV,
+            log_primes: p.literal.ciphertext_primes.iter().map(|&q| f64::from(q).log2()).collect(),
+            log_special: p.literal.special_primes.iter().map(|&q| f64::from(q).log2()).sum(),
+        }
+    }
+
+    /// Fresh public-key encryption: `t·(e·u + e₁·s + e₂) + m`.
+    pub fn fresh_bits(&self) -> f64 {
+        let tail = 6.0;
+        let product = tail * self.sigma * (2.0 * self.n / 3.0).sqrt();
+        (self.t * (2.0 * product + tail * self.sigma) + self.t).log2()
+    }
+
+    /// Sum of `count` ciphertexts of the given noise.
+    pub fn after_additions(&self, bits: f64, count: u64) -> f64 {
+        bits + (count.max(1) as f64).log2()
+    }
+
+    /// Product of two ciphertexts: the noises multiply, times the ring expansion `≈ √n`
+    /// (6σ tail over uniformly spread coefficients).
+    pub fn after_multiply(&self, a: f64, b: f64) -> f64 {
+        a + b + (2.0 * self.n.sqrt()).log2()
+    }
+
+    /// Key switching at level `l` (digits of one prime each, special modulus `P`):
+    /// adds `t·Σᵢ qᵢ·‖eᵢ‖·√n / P` plus the rounding of the division by `P`.
+    pub fn after_key_switch(&self, bits: f64, level: usize) -> f64 {
+        let tail = 6.0;
+        let digits: f64 = self.log_primes[..level].iter().map(|&lq| 2f64.powf(lq - self.log_special)).sum();
+        let ks = self.t * (digits * tail * self.sigma * self.n.sqrt() + self.rounding());
+        (2f64.powf(bits) + ks).log2()
+    }
+
+    /// Rounding noise of one division: `t·(1 + ‖s‖·√n)/2`-ish, with the 6σ tail.
+    fn rounding(&self) -> f64 {
+        6.0 * ((1.0 + 2.0 * self.n / 3.0) / 12.0).sqrt() + 1.0
+    }
+
+    /// Modulus switching from level `l` to `l − 1`.
+    pub fn after_mod_switch(&self, bits: f64, level: usize) -> f64 {
+        let scaled = 2f64.powf(bits - self.log_primes[level - 1]);
+        (scaled + self.t * self.rounding()).log2()
+    }
+
+    /// Whether noise of `bits` decrypts with margin at level `l`.
+    pub fn decryptable(&self, bits: f64, level: usize) -> bool {
+        let log_q: f64 = self.log_primes[..level].iter().sum();
+        bits < log_q - 3.0
+    }
+}

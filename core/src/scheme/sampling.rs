@@ -1,0 +1,122 @@
+//! Samplers: ternary secrets, centered-binomial errors, uniform residues.
+//!
+//! All take `R: RngCore + CryptoRng`. Callers pass an operating-system-seeded ChaCha RNG
+//! ([`default_rng`]); deterministic seeds appear only in tests. No sampler branches on or
+//! indexes by the value it produces (rejection sampling discards candidates independently of
+//! the accepted value).
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{CryptoRng, RngCore, SeedableRng};
+
+use crate::ntt::reduce_once;
+use crate::zq::Modulus;
+
+/// Binomial parameter η of the error distribution: `Σ_{i<η} (aᵢ − bᵢ)` for random bits.
+pub const CBD_ETA: u32 = 21;
+
+/// Standard deviation of the error distribution, `√(η/2) ≈ 3.24`.
+pub const ERROR_STD_DEV: f64 = 3.240_370_349_203_930;
+
+/// A ChaCha20 RNG seeded from the operating system.
+pub fn default_rng() -> ChaCha20Rng {
+    ChaCha20Rng::from_entropy()
+}
+
+/// A ChaCha20 RNG expanding a 32-byte seed (seeded uniform polynomials).
+pub fn seeded_rng(seed: [u8; 32]) -> ChaCha20Rng {
+    ChaCha20Rng::from_seed(seed)
+}
+
+/// `n` values uniform in `{−1, 0, 1}`.
+pub fn ternary<R: RngCore + CryptoRng>(rng: &mut R, n: usize) -> Vec<i8> {
+    let mut out = Vec::with_capacity(n);
+    let mut buf = [0u8; 64];
+    while out.len() < n {
+        rng.fill_bytes(&mut buf);
+        // 255 = 3·85: rejecting 255 leaves a uniform value mod 3.
+        for &b in &buf {
+            if b < 255 && out.len() < n {
+                out.push((b % 3) as i8 - 1);
+            }
+        }
+    }
+    out
+}
+
+/// `n` values from the centered binomial distribution with η = 21 (σ ≈ 3.24, support
+/// `[−21, 21]`). Constant time.
+pub fn centered_binomial<R: RngCore + CryptoRng>(rng: &mut R, n: usize) -> Vec<i8> {
+    const MASK: u64 = (1 << CBD_ETA) - 1;
+    (0..n)
+        .map(|_| {
+            let x = rng.next_u64();
+            ((x & MASK).count_ones() as i32 - ((x >> CBD_ETA) & MASK).count_ones() as i32) as i8
+        })
+        .collect()
+}
+
+/// `n` values uniform in `[0, q)` by rejection sampling of `bits(q)`-bit candidates.
+pub fn uniform<R: RngCore>(rng: &mut R, n: usize, q: &Modulus) -> Vec<u32> {
+    let mask = u32::MAX >> q.value().leading_zeros();
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let x = rng.next_u32() & mask;
+        if x < q.value() {
+            out.push(x);
+        }
+    }
+    out
+}
+
+/// A small signed value as a residue mod `q`, without branching on its sign.
+///
+/// # Preconditions
+/// `|x| < q`.
+#[inline]
+pub fn small_to_residue(x: i32, q: &Modulus) -> u32 {
+    reduce_once((q.value() as i32 + x) as u32, q.value())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn error_distribution_statistics() {
+        // 10⁶ samples: σ within 1 %, P(0) = C(42,21)/2^42 ≈ 0.1224 within 0.5 %.
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let s = centered_binomial(&mut rng, 1_000_000);
+        let mean = s.iter().map(|&x| f64::from(x)).sum::<f64>() / s.len() as f64;
+        let var = s.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / s.len() as f64;
+        assert!(mean.abs() < 0.01, "mean {mean}");
+        assert!((var.sqrt() - ERROR_STD_DEV).abs() < 0.01 * ERROR_STD_DEV, "σ {}", var.sqrt());
+        let p0 = s.iter().filter(|&&x| x == 0).count() as f64 / s.len() as f64;
+        assert!((p0 - 0.122_380_807).abs() < 0.005, "P(0) {p0}");
+        assert!(s.iter().all(|&x| x.abs() <= 21));
+    }
+
+    #[test]
+    fn ternary_is_uniform() {
+        let mut rng = ChaCha20Rng::seed_from_u64(8);
+        let s = ternary(&mut rng, 1_000_000);
+        for v in -1..=1 {
+            let p = s.iter().filter(|&&x| x == v).count() as f64 / s.len() as f64;
+            assert!((p - 1.0 / 3.0).abs() < 0.003, "P({v}) = {p}");
+        }
+    }
+
+    #[test]
+    fn uniform_covers_the_range_evenly() {
+        let q = Modulus::new(12289).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let s = uniform(&mut rng, 1_000_000, &q);
+        assert!(s.iter().all(|&x| x < 12289));
+        // Mean of a uniform on [0, q) is (q − 1)/2.
+        let mean = s.iter().map(|&x| f64::from(x)).sum::<f64>() / s.len() as f64;
+        assert!((mean - 6144.0).abs() < 30.0, "mean {mean}");
+        assert_eq!(small_to_residue(-1, &q), 12288);
+        assert_eq!(small_to_residue(5, &q), 5);
+        assert_eq!(small_to_residue(0, &q), 0);
+    }
+}

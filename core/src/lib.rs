@@ -26,6 +26,7 @@
 //! ```
 
 pub mod backend;
+pub mod encoding;
 mod error;
 pub mod ntt;
 pub mod prime;

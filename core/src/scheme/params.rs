@@ -304,8 +304,8 @@ impl Parameters {
     }
 
     /// Whether, by the [`NoiseModel`], a fresh public-key ciphertext survives `depth`
-    /// sequential squarings (each relinearized, with modulus switching whenever it lowers the
-    /// noise) followed by a sum of `additions + 1` such results, and still decrypts.
+    /// sequential squarings (each relinearized, after however many modulus switches leave the
+    /// most budget) followed by a sum of `additions + 1` such results, and still decrypts.
     pub fn supports_circuit(&self, depth: usize, additions: u64) -> bool {
         if depth > 0 && !self.supports_key_switching() {
             return false;
@@ -314,11 +314,24 @@ impl Parameters {
         let mut noise = model.fresh_bits();
         let mut level = self.max_level();
         for _ in 0..depth {
-            while level > 1 && model.after_mod_switch(noise, level) < noise - 1.0 {
-                noise = model.after_mod_switch(noise, level);
-                level -= 1;
+            // Try every number of modulus switches before the product; keep the best budget.
+            let mut best: Option<(f64, f64, usize)> = None;
+            let (mut n0, mut l0) = (noise, level);
+            loop {
+                let after = model.after_key_switch(model.after_multiply(n0, n0), l0);
+                let budget = model.log_q(l0) - after;
+                if best.is_none_or(|(b, _, _)| budget > b) {
+                    best = Some((budget, after, l0));
+                }
+                if l0 == 1 {
+                    break;
+                }
+                n0 = model.after_mod_switch(n0, l0);
+                l0 -= 1;
             }
-            noise = model.after_key_switch(model.after_multiply(noise, noise), level);
+            let Some((_, after, l)) = best else { return false };
+            noise = after;
+            level = l;
         }
         model.decryptable(model.after_additions(noise, additions.saturating_add(1)), level)
     }
@@ -422,9 +435,106 @@ impl NoiseModel {
         (scaled + self.t * self.rounding()).log2()
     }
 
+    /// `log₂ Q_l`.
+    pub fn log_q(&self, level: usize) -> f64 {
+        self.log_primes[..level].iter().sum()
+    }
+
     /// Whether noise of `bits` decrypts with margin at level `l`.
     pub fn decryptable(&self, bits: f64, level: usize) -> bool {
-        let log_q: f64 = self.log_primes[..level].iter().sum();
-        bits < log_q - 3.0
+        bits < self.log_q(level) - 3.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn literal(n: usize, bits: u32, security: SecurityLevel) -> ParametersLiteral {
+        ParametersLiteral { n, ciphertext_primes: ntt_basis_for_bits(n, bits, 30).unwrap(), special_primes: vec![], plaintext_modulus: 3, security }
+    }
+
+    #[test]
+    fn every_cell_of_the_security_table_is_enforced() {
+        for (n, maxima) in HE_STANDARD_MAX_BITS {
+            for (level, max) in [SecurityLevel::Bits128, SecurityLevel::Bits192, SecurityLevel::Bits256].into_iter().zip(maxima) {
+                let at = Parameters::new(literal(n, max, level)).unwrap_or_else(|e| panic!("n={n} {max} bits: {e}"));
+                assert_eq!(at.total_bits(), max);
+                let over = Parameters::new(literal(n, max + 1, level));
+                match over {
+                    Err(Error::InsecureParameters { n: en, bits, max: m, security }) => {
+                        assert_eq!((en, bits, m, security), (n, max + 1, max, level.bits()));
+                    }
+                    other => panic!("n={n}, {} bits at {level:?} accepted: {other:?}", max + 1),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn special_primes_count_against_the_bound() {
+        let mut lit = literal(4096, 109, SecurityLevel::Bits128);
+        let extra = crate::prime::ntt_primes(20, 4096, 1).unwrap();
+        lit.special_primes = extra;
+        assert!(matches!(Parameters::new(lit), Err(Error::InsecureParameters { bits: 129, max: 109, .. })));
+    }
+
+    #[test]
+    fn error_message_names_n_bits_and_maximum() {
+        let e = Parameters::new(literal(2048, 55, SecurityLevel::Bits128)).unwrap_err();
+        assert_eq!(e.to_string(), "n = 2048 with 55 modulus bits exceeds the 128-bit security maximum of 54 bits");
+    }
+
+    #[test]
+    fn plaintext_modulus_not_below_every_prime_is_rejected() {
+        // A peer library silently decrypts garbage here.
+        let mut lit = literal(4096, 109, SecurityLevel::Bits128);
+        let smallest = *lit.ciphertext_primes.iter().min().unwrap();
+        for t in [smallest, smallest + 2, u32::MAX >> 2] {
+            lit.plaintext_modulus = t;
+            assert!(matches!(Parameters::new(lit.clone()), Err(Error::PlaintextModulusTooLarge { smallest_prime, .. }) if smallest_prime == smallest), "t = {t}");
+        }
+        lit.plaintext_modulus = smallest - 1;
+        assert!(Parameters::new(lit.clone()).is_ok());
+        lit.plaintext_modulus = 1;
+        assert!(matches!(Parameters::new(lit), Err(Error::ModulusTooSmall { q: 1 })));
+    }
+
+    #[test]
+    fn bad_rings_are_rejected() {
+        let mut lit = literal(4096, 109, SecurityLevel::Bits128);
+        lit.ciphertext_primes[1] = lit.ciphertext_primes[0];
+        assert!(matches!(Parameters::new(lit.clone()), Err(Error::DuplicatePrime { .. })));
+        lit.ciphertext_primes = vec![];
+        assert!(matches!(Parameters::new(lit.clone()), Err(Error::EmptyBasis)));
+        lit.ciphertext_primes = vec![(1 << 29) + 11];
+        assert!(matches!(Parameters::new(lit.clone()), Err(Error::NotNttFriendly { .. })));
+        let mut bad_n = literal(4096, 100, SecurityLevel::Bits128);
+        bad_n.n = 3000;
+        assert!(matches!(Parameters::new(bad_n), Err(Error::InvalidDegree { n: 3000 })));
+    }
+
+    #[test]
+    fn presets_are_secure_and_state_their_depth() {
+        let depths: Vec<usize> = Preset::ALL.iter().map(|p| p.parameters(65537).unwrap().supported_depth()).collect();
+        // The additive preset has no special prime; larger rings support deeper circuits.
+        assert_eq!(depths[0], 0);
+        assert!(depths[1] >= 1, "{depths:?}");
+        assert!(depths.windows(2).all(|w| w[0] <= w[1]), "{depths:?}");
+        assert!(depths[4] >= 10, "{depths:?}");
+        for p in Preset::ALL {
+            let params = p.parameters(65537).unwrap();
+            assert!(params.total_bits() <= SecurityLevel::Bits128.max_modulus_bits(p.n()).unwrap());
+            assert_eq!(Preset::from_name(p.name()), Some(p));
+        }
+    }
+
+    #[test]
+    fn circuit_helper_picks_the_smallest_preset() {
+        assert_eq!(Parameters::for_circuit(100, 0, 65537).unwrap().n(), 2048);
+        assert_eq!(Parameters::for_circuit(100, 1, 65537).unwrap().n(), 4096);
+        let deep = Parameters::for_circuit(10, 4, 65537).unwrap();
+        assert!(deep.n() >= 8192 && deep.supported_depth() >= 4);
+        assert!(matches!(Parameters::for_circuit(1, 1000, 65537), Err(Error::NoPresetFits { .. })));
     }
 }

@@ -304,8 +304,11 @@ impl Parameters {
     }
 
     /// Whether, by the [`NoiseModel`], a fresh public-key ciphertext survives `depth`
-    /// sequential squarings (each relinearized, after however many modulus switches leave the
-    /// most budget) followed by a sum of `additions + 1` such results, and still decrypts.
+    /// sequential squarings (each relinearized) followed by a sum of `additions + 1` such
+    /// results, and still decrypts. Before every squaring but the last, the ciphertext is
+    /// switched down while that lowers its noise by more than a bit
+    /// ([`NoiseModel::switches_before_multiply`]); before the last, by however many switches
+    /// leave the most budget.
     pub fn supports_circuit(&self, depth: usize, additions: u64) -> bool {
         if depth > 0 && !self.supports_key_switching() {
             return false;
@@ -313,8 +316,15 @@ impl Parameters {
         let model = self.noise();
         let mut noise = model.fresh_bits();
         let mut level = self.max_level();
-        for _ in 0..depth {
-            // Try every number of modulus switches before the product; keep the best budget.
+        for d in 0..depth {
+            if d + 1 < depth {
+                for _ in 0..model.switches_before_multiply(noise, level) {
+                    noise = model.after_mod_switch(noise, level);
+                    level -= 1;
+                }
+                noise = model.after_key_switch(model.after_multiply(noise, noise), level);
+                continue;
+            }
             let mut best: Option<(f64, f64, usize)> = None;
             let (mut n0, mut l0) = (noise, level);
             loop {
@@ -433,6 +443,19 @@ impl NoiseModel {
     pub fn after_mod_switch(&self, bits: f64, level: usize) -> f64 {
         let scaled = 2f64.powf(bits - self.log_primes[level - 1]);
         (scaled + self.t * self.rounding()).log2()
+    }
+
+    /// How many modulus switches to apply to a ciphertext of noise `bits` at `level` before a
+    /// multiplication: while a switch lowers the noise by more than a bit (down to the rounding
+    /// floor), keeping at least one prime.
+    pub fn switches_before_multiply(&self, bits: f64, level: usize) -> usize {
+        let (mut noise, mut l, mut count) = (bits, level, 0);
+        while l > 1 && self.after_mod_switch(noise, l) < noise - 1.0 {
+            noise = self.after_mod_switch(noise, l);
+            l -= 1;
+            count += 1;
+        }
+        count
     }
 
     /// `log₂ Q_l`.

@@ -7,8 +7,11 @@ use std::sync::Arc;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
+use crate::Error;
 use crate::backend::Backend;
-use crate::scheme::{Ciphertext, EvaluationKeys, Parameters, Plaintext, Preset, Scheme, SecretKey};
+use crate::encoding::BatchEncoder;
+use crate::ring::kernels::automorphism_coeff_row;
+use crate::scheme::{Ciphertext, EvaluationKeys, GaloisElement, Parameters, Plaintext, Preset, Scheme, SecretKey};
 
 /// A deterministic RNG for tests.
 pub fn test_rng(seed: u64) -> ChaCha20Rng {
@@ -24,7 +27,7 @@ pub struct Fixture<B: Backend> {
     /// Evaluation keys with the power-of-two rotations and the column swap.
     pub keys: EvaluationKeys,
     /// The RNG.
-    pub rng: ChaCha20Rng,
+    pub rng: std::cell::RefCell<ChaCha20Rng>,
 }
 
 impl<B: Backend> Fixture<B> {
@@ -35,20 +38,25 @@ impl<B: Backend> Fixture<B> {
         let sk = scheme.generate_secret_key(&mut rng).expect("sk");
         let galois = if scheme.params().supports_key_switching() { scheme.power_of_two_rotation_elements() } else { vec![] };
         let keys = scheme.generate_evaluation_keys(&sk, &galois, &mut rng).expect("keys");
-        Self { scheme, sk, keys, rng }
+        Self { scheme, sk, keys, rng: std::cell::RefCell::new(rng) }
     }
 
     /// A random plaintext with centered coefficients of magnitude below `bound`.
-    pub fn random_plain(&mut self, bound: u32) -> Plaintext {
+    pub fn random_plain(&self, bound: u32) -> Plaintext {
         let n = self.scheme.params().n();
-        let coeffs: Vec<i64> = (0..n).map(|_| i64::from(self.rng.next_u32() % (2 * bound - 1)) - i64::from(bound - 1)).collect();
+        let coeffs: Vec<i64> = (0..n).map(|_| i64::from(self.next_u32() % (2 * bound - 1)) - i64::from(bound - 1)).collect();
         Plaintext::from_signed(self.scheme.params(), &coeffs).expect("plaintext")
     }
 
     /// Public-key encryption of one plaintext.
-    pub fn encrypt(&mut self, pt: &Plaintext) -> Ciphertext<B> {
+    pub fn encrypt(&self, pt: &Plaintext) -> Ciphertext<B> {
         let enc = self.scheme.encryptor(self.keys.public_key()).expect("encryptor");
-        enc.encrypt(pt, &mut self.rng).expect("encrypt")
+        enc.encrypt(pt, &mut *self.rng.borrow_mut()).expect("encrypt")
+    }
+
+    /// A random `u32`.
+    pub fn next_u32(&self) -> u32 {
+        self.rng.borrow_mut().next_u32()
     }
 
     /// Decrypts the first ciphertext of a batch.
@@ -84,19 +92,253 @@ pub fn plain_add(a: &Plaintext, b: &Plaintext) -> Plaintext {
 
 /// Public- and secret-key encryption decrypt to the plaintext, one and many at a time.
 pub fn encrypt_decrypt<B: Backend>(backend: B, preset: Preset, t: u32) {
-    let mut f = Fixture::new(backend, preset.parameters(t).expect("params"), 1);
+    let f = Fixture::new(backend, preset.parameters(t).expect("params"), 1);
     let pts: Vec<Plaintext> = (0..3).map(|_| f.random_plain(t / 2)).collect();
     let refs: Vec<&Plaintext> = pts.iter().collect();
     let enc = f.scheme.encryptor(f.keys.public_key()).expect("encryptor");
-    let ct = enc.encrypt_many(&refs, &mut f.rng).expect("encrypt");
+    let ct = enc.encrypt_many(&refs, &mut *f.rng.borrow_mut()).expect("encrypt");
     assert_eq!(ct.count(), 3);
     let dec = f.scheme.decryptor(&f.sk).expect("decryptor");
     assert_eq!(dec.decrypt_many(&ct).expect("decrypt"), pts, "{}: public-key round trip", preset.name());
-    let sym = f.scheme.encrypt_symmetric(&f.sk, &refs, &mut f.rng).expect("encrypt");
+    let sym = f.scheme.encrypt_symmetric(&f.sk, &refs, &mut *f.rng.borrow_mut()).expect("encrypt");
     assert!(sym.is_seeded());
     assert_eq!(dec.decrypt_many(&sym).expect("decrypt"), pts, "{}: secret-key round trip", preset.name());
     let budget = dec.noise_budget(&ct).expect("budget");
     assert!(budget.iter().all(|&b| b > 5.0), "{budget:?}");
+}
+
+/// Coefficient-wise difference mod `t`.
+pub fn plain_sub(a: &Plaintext, b: &Plaintext) -> Plaintext {
+    let t = a.params().plaintext();
+    let c: Vec<u32> = a.coeffs().iter().zip(b.coeffs()).map(|(&x, &y)| t.sub(x, y)).collect();
+    Plaintext::new(a.params(), &c).expect("plaintext")
+}
+
+/// `x → x^k` on a plaintext.
+pub fn plain_automorphism(a: &Plaintext, k: usize) -> Plaintext {
+    let mut out = vec![0; a.coeffs().len()];
+    automorphism_coeff_row(a.coeffs(), k, &mut out, a.params().plaintext());
+    Plaintext::new(a.params(), &out).expect("plaintext")
+}
+
+/// Every evaluator operation against the same operation on plaintexts (n = 4096, t = 65537),
+/// one ciphertext and batches of three.
+pub fn operations_match_plaintext<B: Backend>(backend: B) {
+    let f = Fixture::new(backend, Preset::N4096.parameters(65537).expect("params"), 2);
+    let params = f.scheme.params().clone();
+    let t = params.plaintext();
+    let (a, b, c) = (f.random_plain(32768), f.random_plain(32768), f.random_plain(8));
+    let (ca, cb) = (f.encrypt(&a), f.encrypt(&b));
+    let ev = f.scheme.evaluator(&f.keys).expect("evaluator");
+    assert_eq!(f.decrypt(&ev.add(&ca, &cb).expect("add")), plain_add(&a, &b), "add");
+    assert_eq!(f.decrypt(&ev.sub(&ca, &cb).expect("sub")), plain_sub(&a, &b), "sub");
+    let mut neg = ev.duplicate(&ca).expect("dup");
+    ev.negate_assign(&mut neg).expect("negate");
+    assert_eq!(f.decrypt(&neg), plain_sub(&Plaintext::zero(&params), &a), "negate");
+    let mut x = ev.duplicate(&ca).expect("dup");
+    ev.add_plain_assign(&mut x, &[&b]).expect("add_plain");
+    assert_eq!(f.decrypt(&x), plain_add(&a, &b), "add_plain");
+    let mut x = ev.duplicate(&ca).expect("dup");
+    ev.mul_plain_assign(&mut x, &[&c]).expect("mul_plain");
+    assert_eq!(f.decrypt(&x), plain_mul(&a, &c), "mul_plain");
+    let mut x = ev.duplicate(&ca).expect("dup");
+    ev.mul_constant_assign(&mut x, -12345).expect("mul_constant");
+    let k = Plaintext::from_signed(&params, &[-12345]).expect("constant");
+    assert_eq!(f.decrypt(&x), plain_mul(&a, &k), "mul_constant");
+    for shift in [1usize, 4095, 4096, 8191] {
+        let mut x = ev.duplicate(&ca).expect("dup");
+        ev.mul_monomial_assign(&mut x, shift).expect("monomial");
+        let mut mono = vec![0u32; params.n()];
+        mono[shift % params.n()] = if shift < params.n() { 1 } else { t.value() - 1 };
+        assert_eq!(f.decrypt(&x), plain_mul(&a, &Plaintext::new(&params, &mono).expect("mono")), "x^{shift}");
+    }
+    let prod = ev.mul_relin(&ca, &cb).expect("mul_relin");
+    assert_eq!(prod.len(), 2);
+    let expected = plain_mul(&a, &b);
+    assert_eq!(f.decrypt(&prod), expected, "mul_relin");
+    let mut switched = prod;
+    ev.mod_switch_assign(&mut switched).expect("mod switch");
+    assert_eq!(switched.level(), params.max_level() - 1);
+    assert_eq!(f.decrypt(&switched), expected, "mod switch keeps the message");
+    // Operands at different levels and factors are reconciled.
+    assert_eq!(f.decrypt(&ev.add(&switched, &ca).expect("add")), plain_add(&expected, &a), "add across levels");
+    for k in [GaloisElement::row_rotation(params.n(), 1), GaloisElement::row_rotation(params.n(), 4), GaloisElement::column_swap(params.n())] {
+        assert_eq!(f.decrypt(&ev.apply_galois(&ca, k).expect("galois")), plain_automorphism(&a, k), "galois {k}");
+    }
+    assert!(matches!(ev.apply_galois(&ca, 5), Err(Error::MissingGaloisKey { k: 5 })));
+    // Batches: three ciphertexts in one call, plaintexts broadcast or one per ciphertext.
+    let more: Vec<Plaintext> = (0..3).map(|_| f.random_plain(32768)).collect();
+    let refs: Vec<&Plaintext> = more.iter().collect();
+    let enc = f.scheme.encryptor(f.keys.public_key()).expect("encryptor");
+    let batch = enc.encrypt_many(&refs, &mut *f.rng.borrow_mut()).expect("encrypt");
+    let mut x = ev.duplicate(&batch).expect("dup");
+    ev.add_plain_assign(&mut x, &refs).expect("add_plain");
+    ev.mul_plain_assign(&mut x, &[&c]).expect("mul_plain");
+    let squares = ev.mul_relin(&x, &batch).expect("mul_relin");
+    let rotated = ev.rotate_rows(&squares, 1).expect("rotate");
+    let dec = f.scheme.decryptor(&f.sk).expect("decryptor").decrypt_many(&rotated).expect("decrypt");
+    for (i, m) in more.iter().enumerate() {
+        let expect = plain_automorphism(&plain_mul(&plain_mul(&plain_add(m, m), &c), m), GaloisElement::row_rotation(params.n(), 1));
+        assert_eq!(dec[i], expect, "batch element {i}");
+    }
+}
+
+/// The paper's mode: products of 2-element ciphertexts give 3 and then 4 elements, all
+/// decrypted with powers of `s` (n = 8192).
+pub fn paper_mode_products<B: Backend>(backend: B) {
+    let f = Fixture::new(backend, Preset::N8192.parameters(65537).expect("params"), 3);
+    let (a, b, c) = (f.random_plain(100), f.random_plain(100), f.random_plain(100));
+    let (ca, cb, cc) = (f.encrypt(&a), f.encrypt(&b), f.encrypt(&c));
+    let ev = f.scheme.evaluator(&f.keys).expect("evaluator");
+    let ab = ev.mul(&ca, &cb).expect("mul");
+    assert_eq!(ab.len(), 3);
+    let ab_plain = plain_mul(&a, &b);
+    assert_eq!(f.decrypt(&ab), ab_plain, "3-element ciphertext");
+    let abc = ev.mul(&ab, &cc).expect("mul");
+    assert_eq!(abc.len(), 4);
+    assert_eq!(f.decrypt(&abc), plain_mul(&ab_plain, &c), "4-element ciphertext");
+    // Sums of different lengths, and a 3 × 3 product of length 5.
+    assert_eq!(f.decrypt(&ev.add(&ab, &ca).expect("add")), plain_add(&ab_plain, &a));
+    let sq = ev.mul(&ab, &ab).expect("mul");
+    assert_eq!(sq.len(), 5);
+    assert_eq!(f.decrypt(&sq), plain_mul(&ab_plain, &ab_plain), "5-element ciphertext");
+    assert!(matches!(ev.relinearize_assign(&mut ev.duplicate(&abc).expect("dup")), Err(Error::CiphertextLength { .. })));
+}
+
+/// Slot-wise squaring chains in the leveled mode, as deep as the noise model says, and slot
+/// sums with rotations (n = 8192).
+pub fn leveled_depth_and_slot_sums<B: Backend>(backend: B) {
+    let params = Preset::N8192.parameters(65537).expect("params");
+    let depth = params.supported_depth();
+    let f = Fixture::new(backend, params.clone(), 4);
+    let enc = BatchEncoder::new(&params).expect("batching");
+    let t = params.plaintext();
+    let mut values: Vec<u32> = (0..params.n() as u32).map(|i| (i * 7919 + 13) % t.value()).collect();
+    let mut ct = f.encrypt(&enc.encode(&values).expect("encode"));
+    let ev = f.scheme.evaluator(&f.keys).expect("evaluator");
+    let model = params.noise();
+    let mut noise = model.fresh_bits();
+    for d in 1..=depth {
+        // The policy of `Parameters::supports_circuit`: switch down to the noise floor before
+        // every product but the last.
+        if d < depth {
+            for _ in 0..model.switches_before_multiply(noise, ct.level()) {
+                noise = model.after_mod_switch(noise, ct.level());
+                ev.mod_switch_assign(&mut ct).expect("switch");
+            }
+        }
+        ct = ev.mul_relin(&ct, &ct).expect("square");
+        noise = model.after_key_switch(model.after_multiply(noise, noise), ct.level());
+        values.iter_mut().for_each(|v| *v = t.mul(*v, *v));
+        let budget = f.scheme.decryptor(&f.sk).expect("decryptor").noise_budget(&ct).expect("budget")[0];
+        assert!(budget >= model.log_q(ct.level()) - 1.0 - noise, "depth {d}: measured budget {budget:.1} below the model's {:.1}", model.log_q(ct.level()) - 1.0 - noise);
+        assert_eq!(enc.decode(&f.decrypt(&ct)), values, "depth {d} of {depth}");
+    }
+    let fresh: Vec<u32> = (0..params.n() as u32).map(|i| i % 1000).collect();
+    let summed = ev.sum_slots(&f.encrypt(&enc.encode(&fresh).expect("encode"))).expect("sum");
+    let total = fresh.iter().fold(0u32, |acc, &v| t.add(acc, v));
+    assert!(enc.decode(&f.decrypt(&summed)).iter().all(|&v| v == total), "sum of slots");
+}
+
+/// A ciphertext past its noise bound decrypts to an error, never to a value.
+pub fn noise_exhaustion_is_an_error<B: Backend>(backend: B) {
+    let f = Fixture::new(backend, Preset::N4096.parameters(65537).expect("params"), 5);
+    let a = f.random_plain(1000);
+    let ca = f.encrypt(&a);
+    let ev = f.scheme.evaluator(&f.keys).expect("evaluator");
+    let dec = f.scheme.decryptor(&f.sk).expect("decryptor");
+    let mut x = ev.duplicate(&ca).expect("dup");
+    let mut failed = false;
+    for _ in 0..4 {
+        x = ev.mul(&x, &x).expect("mul");
+        match dec.decrypt(&x) {
+            Err(Error::NoiseBudgetExhausted) => {
+                failed = true;
+                assert!(dec.noise_budget(&x).expect("budget")[0] < 1.0);
+                break;
+            }
+            Err(e) => panic!("unexpected {e}"),
+            Ok(_) => assert!(dec.noise_budget(&x).expect("budget")[0] >= 1.0),
+        }
+    }
+    assert!(failed, "repeated squaring never exhausted the budget");
+    // A tampered ciphertext (uniform garbage added to c₀) is refused as well.
+    let garbage = f.random_plain(32768);
+    let mut tampered = ev.duplicate(&ca).expect("dup");
+    let noise = f.encrypt(&garbage);
+    let mut big = ev.mul(&noise, &noise).expect("mul");
+    ev.mul(&big, &big).expect("mul").parts.truncate(1);
+    big.parts.truncate(2);
+    ev.add_assign(&mut tampered, &big).expect("add");
+    ev.add_assign(&mut tampered, &big).expect("add");
+    assert!(matches!(dec.decrypt(&tampered), Err(Error::NoiseBudgetExhausted)), "tampered ciphertext decrypted");
+}
+
+/// Random operation sequences within the noise model's budget: zero mismatches (n = 8192,
+/// batch slots).
+pub fn random_sequences_match_plaintext<B: Backend>(backend: B) {
+    let params = Preset::N8192.parameters(65537).expect("params");
+    let f = Fixture::new(backend, params.clone(), 6);
+    let enc = BatchEncoder::new(&params).expect("batching");
+    let t = *params.plaintext();
+    let n = params.n();
+    let model = params.noise();
+    let ev_keys = f.keys.clone();
+    let ev = f.scheme.evaluator(&ev_keys).expect("evaluator");
+    for round in 0..4 {
+        let mut slots: Vec<u32> = (0..n).map(|_| f.next_u32() % t.value()).collect();
+        let mut ct = f.encrypt(&enc.encode(&slots).expect("encode"));
+        let mut noise = model.fresh_bits();
+        for step in 0..12 {
+            let op = f.next_u32() % 6;
+            let other: Vec<u32> = (0..n).map(|_| f.next_u32() % t.value()).collect();
+            match op {
+                0 => {
+                    let c = f.encrypt(&enc.encode(&other).expect("encode"));
+                    ev.add_assign(&mut ct, &c).expect("add");
+                    slots.iter_mut().zip(&other).for_each(|(s, &o)| *s = t.add(*s, o));
+                    noise = model.after_additions(noise, 2);
+                }
+                1 => {
+                    ev.mul_plain_assign(&mut ct, &[&enc.encode(&other).expect("encode")]).expect("mul_plain");
+                    slots.iter_mut().zip(&other).for_each(|(s, &o)| *s = t.mul(*s, o));
+                    noise += (t.value() as f64 * (n as f64).sqrt()).log2();
+                }
+                2 if model.decryptable(model.after_key_switch(model.after_multiply(noise, model.fresh_bits()), ct.level()) + 2.0, ct.level()) => {
+                    let c = f.encrypt(&enc.encode(&other).expect("encode"));
+                    ct = ev.mul_relin(&ct, &c).expect("mul");
+                    slots.iter_mut().zip(&other).for_each(|(s, &o)| *s = t.mul(*s, o));
+                    noise = model.after_key_switch(model.after_multiply(noise, model.fresh_bits()), ct.level());
+                }
+                3 => {
+                    let steps = (f.next_u32() % 8) as isize - 4;
+                    let k = GaloisElement::row_rotation(n, 1 << steps.unsigned_abs().min(3));
+                    ct = ev.apply_galois(&ct, k).expect("rotate");
+                    let half = n / 2;
+                    let r = (1usize << steps.unsigned_abs().min(3)) % half;
+                    let rotate = |row: &[u32]| -> Vec<u32> { (0..half).map(|j| row[(j + r) % half]).collect() };
+                    let (r0, r1) = (rotate(&slots[..half]), rotate(&slots[half..]));
+                    slots = [r0, r1].concat();
+                    noise = model.after_key_switch(noise, ct.level());
+                }
+                4 if ct.level() > 1 => {
+                    ev.mod_switch_assign(&mut ct).expect("switch");
+                    noise = model.after_mod_switch(noise, ct.level() + 1);
+                }
+                _ => {
+                    let c = (f.next_u32() % 1000) as i64 - 500;
+                    ev.mul_constant_assign(&mut ct, c).expect("constant");
+                    let cm = t.from_i64(c);
+                    slots.iter_mut().for_each(|s| *s = t.mul(*s, cm));
+                    noise += 9.0;
+                }
+            }
+            if !model.decryptable(noise, ct.level()) {
+                break;
+            }
+            assert_eq!(enc.decode(&f.decrypt(&ct)), slots, "round {round}, step {step}, op {op}");
+        }
+    }
 }
 
 /// Instantiates the scheme suite for one backend.
@@ -116,6 +358,30 @@ macro_rules! scheme_tests {
             #[test]
             fn scheme_encrypt_decrypt_n4096() {
                 suite::encrypt_decrypt($backend, Preset::N4096, 65537);
+            }
+            #[test]
+            fn scheme_encrypt_decrypt_n16384() {
+                suite::encrypt_decrypt($backend, Preset::N16384, 786433);
+            }
+            #[test]
+            fn scheme_operations_match_plaintext() {
+                suite::operations_match_plaintext($backend);
+            }
+            #[test]
+            fn scheme_paper_mode_products() {
+                suite::paper_mode_products($backend);
+            }
+            #[test]
+            fn scheme_leveled_depth_and_slot_sums() {
+                suite::leveled_depth_and_slot_sums($backend);
+            }
+            #[test]
+            fn scheme_noise_exhaustion_is_an_error() {
+                suite::noise_exhaustion_is_an_error($backend);
+            }
+            #[test]
+            fn scheme_random_sequences_match_plaintext() {
+                suite::random_sequences_match_plaintext($backend);
             }
         }
     };

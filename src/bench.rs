@@ -11,11 +11,22 @@ use std::time::Instant;
 
 use ringvault_backend_cpu::{CpuBackend, CpuLevel};
 use ringvault_core::prime::ntt_primes;
+use num_bigint::BigInt;
+use rand_core::{RngCore, SeedableRng};
+use ringvault_core::encoding::IntegerEncoder;
+use ringvault_core::scheme::{EvaluationKeys, GaloisElement, Preset, Scheme, SecretKey};
 use ringvault_core::{Backend, BatchShape, Coeff, Error, Ntt, PolyBatch, RingContext};
 
 /// What to measure.
 #[derive(Clone, Debug)]
 pub struct BenchConfig {
+    /// Kernel benchmarks (NTT, pointwise multiply, add).
+    pub kernels: bool,
+    /// Scheme benchmarks (encrypt, decrypt, add, multiply + relinearize, rotate, the paper's
+    /// 100 × 128-bit sum).
+    pub scheme: bool,
+    /// Presets of the scheme benchmarks.
+    pub presets: Vec<Preset>,
     /// CPU levels to run.
     pub levels: Vec<CpuLevel>,
     /// Ring degrees.
@@ -32,12 +43,30 @@ impl BenchConfig {
     /// The default sweep: every supported level, n = 4096, 8192, 16384, batches of 1 and 64.
     /// About 20 s on a laptop.
     pub fn standard() -> Self {
-        Self { levels: CpuLevel::supported(), degrees: vec![4096, 8192, 16384], batches: vec![1, 64], sample_ms: 3.0, samples: 11 }
+        Self {
+            kernels: true,
+            scheme: true,
+            presets: vec![Preset::N2048Additive, Preset::N4096, Preset::N8192],
+            levels: CpuLevel::supported(),
+            degrees: vec![4096, 8192, 16384],
+            batches: vec![1, 64],
+            sample_ms: 3.0,
+            samples: 11,
+        }
     }
 
     /// A fast sweep for smoke tests.
     pub fn quick() -> Self {
-        Self { levels: CpuLevel::supported(), degrees: vec![4096], batches: vec![1, 8], sample_ms: 0.5, samples: 3 }
+        Self {
+            kernels: true,
+            scheme: true,
+            presets: vec![Preset::N4096],
+            levels: CpuLevel::supported(),
+            degrees: vec![4096],
+            batches: vec![1, 8],
+            sample_ms: 0.5,
+            samples: 3,
+        }
     }
 }
 
@@ -56,6 +85,9 @@ pub struct Record {
     pub batch: usize,
     /// Median time of one call, in nanoseconds.
     pub median_ns: f64,
+    /// `log₂ Q` of the ciphertexts (scheme operations only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logq: Option<u32>,
 }
 
 impl Record {
@@ -115,7 +147,7 @@ fn run_cpu_level(config: &BenchConfig, level: CpuLevel, emit: &mut dyn FnMut(Rec
         let ring = Arc::new(RingContext::new(n, &[q])?);
         let plan = backend.plan(ring.clone())?;
         for &batch in &config.batches {
-            let record = |op, median_ns| Record { op, backend: backend.name(), n, limbs: 1, batch, median_ns };
+            let record = |op, median_ns| Record { op, backend: backend.name(), n, limbs: 1, batch, median_ns, logq: None };
             let mut a = Some(backend.upload(&plan, &sample_batch::<Coeff>(&ring, batch, 1)?)?);
             let ns = time_median(config.sample_ms, config.samples, || {
                 let x = a.take().ok_or(Error::EmptyBasis)?;
@@ -147,21 +179,106 @@ fn run_cpu_level(config: &BenchConfig, level: CpuLevel, emit: &mut dyn FnMut(Rec
 /// A backend error (for example a forced level this CPU lacks).
 pub fn run(config: &BenchConfig, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
     for &level in &config.levels {
-        run_cpu_level(config, level, emit)?;
+        if config.kernels {
+            run_cpu_level(config, level, emit)?;
+        }
+        if config.scheme {
+            for &preset in &config.presets {
+                run_scheme(config, level, preset, emit)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The paper's workload: 100 random 128-bit integers (binary integer encoding), each
+/// encrypted with the public key, summed by 99 homomorphic additions, decrypted, decoded and
+/// checked. Returns the time of the additions and of the whole job, in nanoseconds.
+///
+/// # Errors
+/// Scheme errors, or [`Error::Backend`] if the decrypted sum is wrong.
+pub fn sum128x100<B: Backend>(scheme: &Scheme<B>, keys: &EvaluationKeys, sk: &SecretKey, seed: u64) -> Result<(f64, f64), Error> {
+    let total_start = Instant::now();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+    let encoder = IntegerEncoder::new(scheme.params(), 1)?;
+    let values: Vec<BigInt> = (0..100).map(|_| BigInt::from((u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64()))).collect();
+    let encryptor = scheme.encryptor(keys.public_key())?;
+    let cts = values.iter().map(|v| encryptor.encrypt(&encoder.encode(v)?, &mut rng)).collect::<Result<Vec<_>, _>>()?;
+    let evaluator = scheme.evaluator(keys)?;
+    let adds_start = Instant::now();
+    let mut acc = evaluator.duplicate(&cts[0])?;
+    for ct in &cts[1..] {
+        evaluator.add_assign(&mut acc, ct)?;
+    }
+    let adds = adds_start.elapsed();
+    let sum = encoder.decode_checked(&scheme.decryptor(sk)?.decrypt(&acc)?, 100)?;
+    let total = total_start.elapsed();
+    if sum != values.iter().sum::<BigInt>() {
+        return Err(Error::Backend { backend: scheme.backend().name(), reason: "the 100 × 128-bit sum decrypted wrongly".into() });
+    }
+    Ok((adds.as_secs_f64() * 1e9, total.as_secs_f64() * 1e9))
+}
+
+/// Scheme operations at one preset (t = 65537) and CPU level.
+fn run_scheme(config: &BenchConfig, level: CpuLevel, preset: Preset, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
+    let backend = Arc::new(CpuBackend::with_level(level)?);
+    let scheme = Scheme::new(backend.clone(), preset.parameters(65537)?)?;
+    let params = scheme.params().clone();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(42);
+    let sk = scheme.generate_secret_key(&mut rng)?;
+    let galois = if params.supports_key_switching() { vec![GaloisElement::row_rotation(params.n(), 1)] } else { vec![] };
+    let keys = scheme.generate_evaluation_keys(&sk, &galois, &mut rng)?;
+    let record = |op, median_ns| Record {
+        op,
+        backend: backend.name(),
+        n: params.n(),
+        limbs: params.max_level(),
+        batch: 1,
+        median_ns,
+        logq: Some(params.total_bits()),
+    };
+    let encoder = IntegerEncoder::new(&params, 1)?;
+    let pt = encoder.encode(&BigInt::from(u128::MAX))?;
+    let encryptor = scheme.encryptor(keys.public_key())?;
+    emit(record("bgv_encrypt", time_median(config.sample_ms, config.samples, || encryptor.encrypt(&pt, &mut rng).map(drop))?));
+    let a = encryptor.encrypt(&pt, &mut rng)?;
+    let b = encryptor.encrypt(&pt, &mut rng)?;
+    let decryptor = scheme.decryptor(&sk)?;
+    emit(record("bgv_decrypt", time_median(config.sample_ms, config.samples, || decryptor.decrypt(&a).map(drop))?));
+    let evaluator = scheme.evaluator(&keys)?;
+    emit(record("bgv_add", time_median(config.sample_ms, config.samples, || evaluator.add(&a, &b).map(drop))?));
+    let mut acc = evaluator.duplicate(&a)?;
+    emit(record("bgv_add_inplace", time_median(config.sample_ms, config.samples, || evaluator.add_assign(&mut acc, &b))?));
+    if params.supports_key_switching() {
+        emit(record("bgv_mul_relin", time_median(config.sample_ms, config.samples, || evaluator.mul_relin(&a, &b).map(drop))?));
+        emit(record("bgv_rotate", time_median(config.sample_ms, config.samples, || evaluator.rotate_rows(&a, 1).map(drop))?));
+    }
+    if params.n() <= 4096 {
+        let mut runs = Vec::new();
+        for seed in 0..config.samples.max(3) as u64 {
+            runs.push(sum128x100(&scheme, &keys, &sk, seed)?);
+        }
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        emit(record("sum128x100_adds", median(runs.iter().map(|r| r.0).collect())));
+        emit(record("sum128x100_total", median(runs.iter().map(|r| r.1).collect())));
     }
     Ok(())
 }
 
 /// The header of the table printed by `ringvault bench`.
-pub const TABLE_HEADER: &str = "op             backend        n      batch   median        per poly      Mcoeff/s";
+pub const TABLE_HEADER: &str = "op                 backend        n      logq  batch   median        per poly      Mcoeff/s";
 
 /// One table row.
 pub fn table_row(r: &Record) -> String {
     format!(
-        "{:<14} {:<14} {:<6} {:<7} {:>11}   {:>11}   {:>9.0}",
+        "{:<18} {:<14} {:<6} {:<5} {:<7} {:>11}   {:>11}   {:>9.0}",
         r.op,
         r.backend,
         r.n,
+        r.logq.map_or_else(|| "-".to_string(), |b| b.to_string()),
         r.batch,
         format_ns(r.median_ns),
         format_ns(r.median_ns / r.batch as f64),
@@ -189,6 +306,7 @@ mod tests {
         let mut config = BenchConfig::quick();
         config.degrees = vec![1024];
         config.batches = vec![2];
+        config.scheme = false;
         let mut records = Vec::new();
         run(&config, &mut |r| records.push(r)).unwrap();
         assert_eq!(records.len(), 4 * config.levels.len());
@@ -200,5 +318,19 @@ mod tests {
         }
         assert!(table_row(&records[0]).contains("cpu-"));
         assert_eq!(format_ns(1500.0), "1.50 µs");
+    }
+
+    #[test]
+    fn scheme_ops_report_logq_and_the_sum_checks() {
+        let mut config = BenchConfig::quick();
+        config.kernels = false;
+        config.levels = vec![CpuLevel::detect()];
+        config.presets = vec![Preset::N2048Additive];
+        let mut records = Vec::new();
+        run(&config, &mut |r| records.push(r)).unwrap();
+        let ops: Vec<&str> = records.iter().map(|r| r.op).collect();
+        assert_eq!(ops, ["bgv_encrypt", "bgv_decrypt", "bgv_add", "bgv_add_inplace", "sum128x100_adds", "sum128x100_total"]);
+        let json = serde_json::to_string(&records[0]).unwrap();
+        assert!(json.contains("\"n\":2048") && json.ends_with(",\"logq\":54}"), "{json}");
     }
 }

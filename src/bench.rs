@@ -37,9 +37,16 @@ pub struct BenchConfig {
     pub sample_ms: f64,
     /// Samples per measurement (the median is reported).
     pub samples: usize,
+    /// Only operations whose name contains one of these (all when empty).
+    pub only: Vec<String>,
 }
 
 impl BenchConfig {
+    /// Whether operation `op` is selected.
+    pub fn wants(&self, op: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| op.contains(o.as_str()))
+    }
+
     /// The default sweep: every supported level, n = 4096, 8192, 16384, batches of 1 and 64.
     /// About 20 s on a laptop.
     pub fn standard() -> Self {
@@ -52,6 +59,7 @@ impl BenchConfig {
             batches: vec![1, 64],
             sample_ms: 3.0,
             samples: 11,
+            only: Vec::new(),
         }
     }
 
@@ -66,6 +74,7 @@ impl BenchConfig {
             batches: vec![1, 8],
             sample_ms: 0.5,
             samples: 3,
+            only: Vec::new(),
         }
     }
 }
@@ -138,6 +147,14 @@ fn sample_batch<D: ringvault_core::Domain>(ring: &RingContext, count: usize, see
     PolyBatch::from_residues(ring, BatchShape::new(count, n, vec![0]), data)
 }
 
+/// Times `f` and emits a record named `op` when the configuration selects it.
+fn measure(config: &BenchConfig, emit: &mut dyn FnMut(Record), record: &dyn Fn(&'static str, f64) -> Record, op: &'static str, f: &mut dyn FnMut() -> Result<(), Error>) -> Result<(), Error> {
+    if config.wants(op) {
+        emit(record(op, time_median(config.sample_ms, config.samples, f)?));
+    }
+    Ok(())
+}
+
 /// Runs the kernel benchmarks of one CPU level, calling `emit` after each measurement.
 fn run_cpu_level(config: &BenchConfig, level: CpuLevel, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
     let backend = CpuBackend::with_level(level)?;
@@ -149,25 +166,21 @@ fn run_cpu_level(config: &BenchConfig, level: CpuLevel, emit: &mut dyn FnMut(Rec
         for &batch in &config.batches {
             let record = |op, median_ns| Record { op, backend: backend.name(), n, limbs: 1, batch, median_ns, logq: None };
             let mut a = Some(backend.upload(&plan, &sample_batch::<Coeff>(&ring, batch, 1)?)?);
-            let ns = time_median(config.sample_ms, config.samples, || {
+            measure(config, emit, &record, "ntt_forward", &mut || {
                 let x = a.take().ok_or(Error::EmptyBasis)?;
                 a = Some(backend.ntt_forward(&plan, black_box(x))?.relabel());
                 Ok(())
             })?;
-            emit(record("ntt_forward", ns));
             let mut e = Some(backend.upload(&plan, &sample_batch::<Ntt>(&ring, batch, 2)?)?);
-            let ns = time_median(config.sample_ms, config.samples, || {
+            measure(config, emit, &record, "ntt_inverse", &mut || {
                 let x = e.take().ok_or(Error::EmptyBasis)?;
                 e = Some(backend.ntt_inverse(&plan, black_box(x))?.relabel());
                 Ok(())
             })?;
-            emit(record("ntt_inverse", ns));
             let mut acc = backend.upload(&plan, &sample_batch::<Ntt>(&ring, batch, 3)?)?;
             let b = backend.upload(&plan, &sample_batch::<Ntt>(&ring, batch, 4)?)?;
-            let ns = time_median(config.sample_ms, config.samples, || backend.mul_pointwise_assign(&plan, black_box(&mut acc), &b))?;
-            emit(record("mul_pointwise", ns));
-            let ns = time_median(config.sample_ms, config.samples, || backend.add_assign(&plan, black_box(&mut acc), &b))?;
-            emit(record("add", ns));
+            measure(config, emit, &record, "mul_pointwise", &mut || backend.mul_pointwise_assign(&plan, black_box(&mut acc), &b))?;
+            measure(config, emit, &record, "add", &mut || backend.add_assign(&plan, black_box(&mut acc), &b))?;
         }
     }
     Ok(())
@@ -240,20 +253,21 @@ fn run_scheme(config: &BenchConfig, level: CpuLevel, preset: Preset, emit: &mut 
     let encoder = IntegerEncoder::new(&params, 1)?;
     let pt = encoder.encode(&BigInt::from(u128::MAX))?;
     let encryptor = scheme.encryptor(keys.public_key())?;
-    emit(record("bgv_encrypt", time_median(config.sample_ms, config.samples, || encryptor.encrypt(&pt, &mut rng).map(drop))?));
+    measure(config, emit, &record, "bgv_encrypt", &mut || encryptor.encrypt(&pt, &mut rng).map(drop))?;
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(43);
     let a = encryptor.encrypt(&pt, &mut rng)?;
     let b = encryptor.encrypt(&pt, &mut rng)?;
     let decryptor = scheme.decryptor(&sk)?;
-    emit(record("bgv_decrypt", time_median(config.sample_ms, config.samples, || decryptor.decrypt(&a).map(drop))?));
+    measure(config, emit, &record, "bgv_decrypt", &mut || decryptor.decrypt(&a).map(drop))?;
     let evaluator = scheme.evaluator(&keys)?;
-    emit(record("bgv_add", time_median(config.sample_ms, config.samples, || evaluator.add(&a, &b).map(drop))?));
+    measure(config, emit, &record, "bgv_add", &mut || evaluator.add(&a, &b).map(drop))?;
     let mut acc = evaluator.duplicate(&a)?;
-    emit(record("bgv_add_inplace", time_median(config.sample_ms, config.samples, || evaluator.add_assign(&mut acc, &b))?));
+    measure(config, emit, &record, "bgv_add_inplace", &mut || evaluator.add_assign(&mut acc, &b))?;
     if params.supports_key_switching() {
-        emit(record("bgv_mul_relin", time_median(config.sample_ms, config.samples, || evaluator.mul_relin(&a, &b).map(drop))?));
-        emit(record("bgv_rotate", time_median(config.sample_ms, config.samples, || evaluator.rotate_rows(&a, 1).map(drop))?));
+        measure(config, emit, &record, "bgv_mul_relin", &mut || evaluator.mul_relin(&a, &b).map(drop))?;
+        measure(config, emit, &record, "bgv_rotate", &mut || evaluator.rotate_rows(&a, 1).map(drop))?;
     }
-    if params.n() <= 4096 {
+    if params.n() <= 4096 && config.wants("sum128x100") {
         let mut runs = Vec::new();
         for seed in 0..config.samples.max(3) as u64 {
             runs.push(sum128x100(&scheme, &keys, &sk, seed)?);

@@ -65,6 +65,12 @@ enum Command {
         /// Polynomials per batch (default: 1,64).
         #[arg(long, value_delimiter = ',')]
         batch: Vec<usize>,
+        /// Only operations whose name contains one of these (e.g. `ntt,bgv_rotate`).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Presets of the scheme benchmarks (default: n2048-add,n4096,n8192).
+        #[arg(long, value_delimiter = ',')]
+        preset: Vec<String>,
     },
     /// Run the main job end to end (for now: what this machine offers and a kernel self-check).
     Demo,
@@ -99,7 +105,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 println!("{info}");
             }
         }
-        Command::Bench { json, quick, level, n, batch } => {
+        Command::Bench { json, quick, level, n, batch, only, preset } => {
             let mut config = if quick { BenchConfig::quick() } else { BenchConfig::standard() };
             if !level.is_empty() {
                 config.levels = level.into_iter().map(CpuLevel::from).collect();
@@ -109,6 +115,13 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             if !batch.is_empty() {
                 config.batches = batch;
+            }
+            config.only = only;
+            if !preset.is_empty() {
+                config.presets = preset
+                    .iter()
+                    .map(|p| ringvault::core::scheme::Preset::from_name(p).ok_or_else(|| format!("unknown preset {p:?} (n2048-add, n4096, n8192, n16384, n32768)")))
+                    .collect::<Result<_, _>>()?;
             }
             if !json {
                 eprintln!("{}", ringvault::info::detect());

@@ -29,7 +29,8 @@ mod elementwise;
 mod level;
 mod ntt;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 use ringvault_core::backend::checks;
@@ -41,9 +42,25 @@ use ringvault_core::{Backend, BatchShape, Caps, Coeff, Domain, Error, HasShape, 
 pub use level::CpuLevel;
 use ntt::NttKernel;
 
-/// Batches with fewer residues than this run on one thread: below it, rayon's hand-off costs
-/// more than it saves.
-const PARALLEL_MIN_RESIDUES: usize = 1 << 14;
+/// How much work a kernel does per residue, which decides when a batch goes parallel.
+#[derive(Clone, Copy, Debug)]
+enum Cost {
+    /// Transforms and conversions (tens of operations per residue): parallel from 2^15
+    /// residues (eight rows of 4096).
+    Heavy,
+    /// Element-wise passes bound by memory: parallel from 2^18 residues (1 MiB).
+    Light,
+}
+
+impl Cost {
+    /// Residues from which rayon's hand-off (microseconds) pays for itself.
+    const fn parallel_from(self) -> usize {
+        match self {
+            Self::Heavy => 1 << 15,
+            Self::Light => 1 << 18,
+        }
+    }
+}
 
 /// The CPU backend at one SIMD level.
 #[derive(Clone, Debug)]
@@ -81,8 +98,8 @@ impl CpuBackend {
     }
 
     /// Runs `f(row_index, row)` over every row of `data`, in parallel when large enough.
-    fn for_rows(&self, data: &mut [u32], n: usize, f: impl Fn(usize, &mut [u32]) + Sync + Send) {
-        if data.len() >= PARALLEL_MIN_RESIDUES && data.len() > n {
+    fn for_rows(&self, data: &mut [u32], n: usize, cost: Cost, f: impl Fn(usize, &mut [u32]) + Sync + Send) {
+        if data.len() >= cost.parallel_from() && data.len() > n {
             data.par_chunks_exact_mut(n).enumerate().for_each(|(r, row)| f(r, row));
         } else {
             data.chunks_exact_mut(n).enumerate().for_each(|(r, row)| f(r, row));
@@ -101,7 +118,7 @@ impl CpuBackend {
         let shape = acc.shape().clone();
         let width = shape.limbs.len();
         let level = self.level;
-        self.for_rows(acc.data_mut(), shape.n, |r, row| {
+        self.for_rows(acc.data_mut(), shape.n, Cost::Light, |r, row| {
             let rb = if broadcast { r % width } else { r };
             f(level, row, b.row(rb), plan.ring.modulus(shape.prime_of_row(r)));
         });
@@ -113,11 +130,22 @@ impl CpuBackend {
     }
 }
 
-/// Per-ring precomputation of the CPU backend: the ring and the NTT layout of its level.
+/// Per-ring precomputation of the CPU backend: the ring, the NTT layout of its level, and the
+/// NTT-domain Galois permutations used so far.
 #[derive(Clone, Debug)]
 pub struct CpuPlan {
     ring: Arc<RingContext>,
     ntt: Vec<NttKernel>,
+    galois: Arc<Mutex<HashMap<usize, Arc<Vec<u32>>>>>,
+}
+
+impl CpuPlan {
+    /// The NTT-domain permutation of `x → x^k`, computed once per element.
+    fn galois_permutation(&self, k: usize) -> Result<Arc<Vec<u32>>, Error> {
+        let poisoned = || Error::Backend { backend: "cpu".into(), reason: "galois cache lock poisoned".into() };
+        let mut cache = self.galois.lock().map_err(|_| poisoned())?;
+        Ok(cache.entry(k).or_insert_with(|| Arc::new(kernels::galois_permutation_ntt(self.ring.n(), k))).clone())
+    }
 }
 
 impl AsRef<RingContext> for CpuPlan {
@@ -143,7 +171,7 @@ impl Backend for CpuBackend {
 
     fn plan(&self, ring: Arc<RingContext>) -> Result<CpuPlan, Error> {
         let ntt = ring.tables().iter().map(|t| NttKernel::new(t, self.level)).collect();
-        Ok(CpuPlan { ring, ntt })
+        Ok(CpuPlan { ring, ntt, galois: Arc::default() })
     }
 
     fn upload<D: Domain>(&self, plan: &CpuPlan, host: &PolyBatch<D>) -> Result<CpuBatch<D>, Error> {
@@ -166,14 +194,14 @@ impl Backend for CpuBackend {
     fn ntt_forward(&self, plan: &CpuPlan, mut a: CpuBatch<Coeff>) -> Result<CpuBatch<Ntt>, Error> {
         Self::check_plan_shape(plan, a.shape())?;
         let shape = a.shape().clone();
-        self.for_rows(a.data_mut(), shape.n, |r, row| plan.ntt[shape.prime_of_row(r)].forward(row));
+        self.for_rows(a.data_mut(), shape.n, Cost::Heavy, |r, row| plan.ntt[shape.prime_of_row(r)].forward(row));
         Ok(a.relabel())
     }
 
     fn ntt_inverse(&self, plan: &CpuPlan, mut a: CpuBatch<Ntt>) -> Result<CpuBatch<Coeff>, Error> {
         Self::check_plan_shape(plan, a.shape())?;
         let shape = a.shape().clone();
-        self.for_rows(a.data_mut(), shape.n, |r, row| plan.ntt[shape.prime_of_row(r)].inverse(row));
+        self.for_rows(a.data_mut(), shape.n, Cost::Heavy, |r, row| plan.ntt[shape.prime_of_row(r)].inverse(row));
         Ok(a.relabel())
     }
 
@@ -188,7 +216,7 @@ impl Backend for CpuBackend {
     fn negate_assign<D: Domain>(&self, plan: &CpuPlan, a: &mut CpuBatch<D>) -> Result<(), Error> {
         let shape = a.shape().clone();
         let level = self.level;
-        self.for_rows(a.data_mut(), shape.n, |r, row| elementwise::negate_row(level, row, plan.ring.modulus(shape.prime_of_row(r))));
+        self.for_rows(a.data_mut(), shape.n, Cost::Light, |r, row| elementwise::negate_row(level, row, plan.ring.modulus(shape.prime_of_row(r))));
         Ok(())
     }
 
@@ -202,7 +230,7 @@ impl Backend for CpuBackend {
         let shape = acc.shape().clone();
         let width = shape.limbs.len();
         let level = self.level;
-        self.for_rows(acc.data_mut(), shape.n, |r, row| {
+        self.for_rows(acc.data_mut(), shape.n, Cost::Light, |r, row| {
             let rb = if broadcast { r % width } else { r };
             elementwise::mul_acc_row(level, a.row(r), b.row(rb), row, plan.ring.modulus(shape.prime_of_row(r)));
         });
@@ -214,7 +242,7 @@ impl Backend for CpuBackend {
         let shape = a.shape().clone();
         let width = shape.limbs.len();
         let level = self.level;
-        self.for_rows(a.data_mut(), shape.n, |r, row| {
+        self.for_rows(a.data_mut(), shape.n, Cost::Light, |r, row| {
             elementwise::mul_constant_row(level, row, constants[r % width], plan.ring.modulus(shape.prime_of_row(r)));
         });
         Ok(())
@@ -224,7 +252,7 @@ impl Backend for CpuBackend {
         checks::reduce_limb(a.shape(), limb, out.shape())?;
         let (src, dst) = (a.shape().clone(), out.shape().clone());
         let level = self.level;
-        self.for_rows(out.data_mut(), dst.n, |r, row| {
+        self.for_rows(out.data_mut(), dst.n, Cost::Light, |r, row| {
             let poly = r / dst.limbs.len();
             let source = a.row(poly * src.limbs.len() + limb);
             elementwise::reduce_row(level, source, row, plan.ring.modulus(dst.prime_of_row(r)));
@@ -237,7 +265,7 @@ impl Backend for CpuBackend {
         let n = a.shape().n;
         let width = out.shape().limbs.len() * n;
         let level = self.level;
-        self.for_rows(out.data_mut(), width, |p, poly| elementwise::convert_basis_poly(level, conv, a.poly(p), poly, n));
+        self.for_rows(out.data_mut(), width, Cost::Heavy, |p, poly| elementwise::convert_basis_poly(level, conv, a.poly(p), poly, n));
         Ok(())
     }
 
@@ -250,8 +278,9 @@ impl Backend for CpuBackend {
         let (t_inv_last, consts) = kernels::drop_limb_constants(last, &remaining, t)?;
         let n = shape.n;
         let mut out = PolyBatch::zeros(&plan.ring, BatchShape::new(shape.count, n, shape.limbs[..l - 1].to_vec()))?;
-        self.for_rows(out.data_mut(), (l - 1) * n, |p, poly| {
-            kernels::drop_last_limb_poly(a.poly(p), poly, n, last, t_inv_last, &remaining, &consts);
+        let level = self.level;
+        self.for_rows(out.data_mut(), (l - 1) * n, Cost::Heavy, |p, poly| {
+            elementwise::drop_last_limb_poly(level, a.poly(p), poly, n, last, t_inv_last, &remaining, &consts);
         });
         Ok(out)
     }
@@ -261,10 +290,10 @@ impl Backend for CpuBackend {
         let shape = a.shape().clone();
         checks::galois_element(shape.n, k)?;
         if D::IS_NTT {
-            let perm = kernels::galois_permutation_ntt(shape.n, k);
-            self.for_rows(out.data_mut(), shape.n, |r, row| kernels::permute_row(a.row(r), &perm, row));
+            let perm = plan.galois_permutation(k)?;
+            self.for_rows(out.data_mut(), shape.n, Cost::Light, |r, row| kernels::permute_row(a.row(r), &perm, row));
         } else {
-            self.for_rows(out.data_mut(), shape.n, |r, row| {
+            self.for_rows(out.data_mut(), shape.n, Cost::Light, |r, row| {
                 kernels::automorphism_coeff_row(a.row(r), k, row, plan.ring.modulus(shape.prime_of_row(r)));
             });
         }

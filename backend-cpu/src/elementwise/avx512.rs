@@ -1,50 +1,656 @@
-//! AVX-512 element-wise kernels (16 × u32 lanes). PLACEHOLDER: forwards to the scalar
-//! reference kernels until the vector kernels land.
+//! AVX-512 element-wise kernels (16 × u32 lanes, AVX-512 F/BW/DQ/VL only).
 //!
 //! Every function has the signature and exact results of its twin in
-//! `ringvault_core::ring::kernels` (or `BasisConversion::convert_one` for the conversion).
+//! `ringvault_core::ring::kernels` (or `BasisConversion::convert_one` for the conversion):
+//! outputs are fully reduced and bit-identical to the scalar kernels. Rows are processed
+//! 16 residues at a time; a row shorter than a vector, and the tail of a row whose length is
+//! not a multiple of 16, go through the scalar kernel.
+//!
+//! ## Arithmetic
+//! The same as the AVX2 kernels (see `super::avx2`), twice as wide:
+//! moduli are below `2^30`, so a sum of two reduced values, and every lazy value below `4q`,
+//! fits a `u32` lane; conditional subtraction is the branch-free `min(x, x − q)` (unsigned: when
+//! `x < q`, `x − q` wraps to `2^32 + x − q > x`). Products of two 32-bit lanes come from
+//! `vpmuludq`, which multiplies the even lanes into 64-bit lanes; the odd lanes are shifted down
+//! by 32 first and the halves are merged with a lane mask. IFMA is deliberately not used: the
+//! level requires only F/BW/DQ/VL.
+//! - **Shoup** (constant operand `w < q`, companion `w' = ⌊w·2^32/q⌋`):
+//!   `x·w − ⌊x·w'/2^32⌋·q ∈ [0, 2q)` for every `x < 2^32`, computed with wrapping 32-bit
+//!   arithmetic; one conditional subtraction reduces it fully.
+//! - **Barrett** (both operands vary): the constants and the error bound of
+//!   [`BarrettParams`]: the quotient estimate is the high word of one more `vpmuludq` and is
+//!   short by at most one `q`, so one conditional subtraction reduces the remainder fully.
+//!
+//! Nothing in the vector loops branches on data or indexes memory with it. Tails shorter than
+//! a vector (rows or polynomials with fewer than 16 residues left) run the scalar reference
+//! kernel and inherit its timing behaviour.
 
-use ringvault_core::ring::kernels;
+use core::arch::x86_64::*;
+
+use ringvault_core::ring::kernels::{self, DropLimbConstants};
 use ringvault_core::rns::BasisConversion;
 use ringvault_core::zq::Modulus;
 
-/// `a[i] = (a[i] + b[i]) mod q`.
+use super::avx2::{BarrettParams, ShoupConst, convert_tail_scalar, drop_tail_scalar};
+
+/// Lanes per vector.
+const LANES: usize = 16;
+
+/// Mask of the odd 32-bit lanes (the high halves of the 64-bit lanes).
+const ODD: __mmask16 = 0xAAAA;
+/// Mask of the even 32-bit lanes (the low halves of the 64-bit lanes).
+const EVEN: __mmask16 = 0x5555;
+
+// ---------------------------------------------------------------------------------------------
+// Vector helpers. All are `#[inline]` and carry the same target feature as their callers.
+// ---------------------------------------------------------------------------------------------
+
+/// Broadcast of a `u32`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn splat(x: u32) -> __m512i {
+    _mm512_set1_epi32(x as i32)
+}
+
+/// Loads 16 lanes from the start of `src`, which holds at least 16 elements.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn load(src: &[u32]) -> __m512i {
+    // Free in practice: callers pass chunks_exact chunks or subslices of length LANES.
+    assert!(src.len() >= LANES, "vector load from a short slice");
+    // SAFETY: `src` holds at least LANES elements (asserted); loadu needs no alignment.
+    unsafe { _mm512_loadu_si512(src.as_ptr().cast()) }
+}
+
+/// Stores 16 lanes at the start of `dst`, which holds at least 16 elements.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn store(dst: &mut [u32], v: __m512i) {
+    assert!(dst.len() >= LANES, "vector store to a short slice");
+    // SAFETY: `dst` holds at least LANES writable elements (asserted); storeu needs no
+    // alignment.
+    unsafe { _mm512_storeu_si512(dst.as_mut_ptr().cast(), v) }
+}
+
+/// `x − q` where `x ≥ q`, else `x`, lane-wise, for any `x` and `q` (`min(x, x − q)`: when
+/// `x < q`, `x − q` wraps to `2^32 + x − q > x`).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn reduce_once(x: __m512i, q: __m512i) -> __m512i {
+    _mm512_min_epu32(x, _mm512_sub_epi32(x, q))
+}
+
+/// `(a + b) mod q` for `a, b < q`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn add_mod(a: __m512i, b: __m512i, q: __m512i) -> __m512i {
+    reduce_once(_mm512_add_epi32(a, b), q)
+}
+
+/// `(a − b) mod q` for `a, b < q`: the wrapped difference plus `q` where it wrapped.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn sub_mod(a: __m512i, b: __m512i, q: __m512i) -> __m512i {
+    let d = _mm512_sub_epi32(a, b);
+    // a ≥ b: d < q < d + q. a < b: d ≥ 2^32 − q, d + q wraps to a − b + q < q.
+    _mm512_min_epu32(d, _mm512_add_epi32(d, q))
+}
+
+/// `⌊x·w'/2^32⌋` lane-wise, for a broadcast `w'`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn mulhi_const(x: __m512i, w_shoup: __m512i) -> __m512i {
+    let even = _mm512_mul_epu32(x, w_shoup);
+    // The broadcast constant has w' in both halves of each 64-bit lane.
+    let odd = _mm512_mul_epu32(_mm512_srli_epi64::<32>(x), w_shoup);
+    // The high words: odd ones in place, even ones swapped down.
+    _mm512_mask_shuffle_epi32::<_MM_PERM_CDAB>(odd, EVEN, even)
+}
+
+/// Lazy Shoup product: `≡ x·w (mod q)`, in `[0, 2q)`, for any `x < 2^32`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn mul_shoup_lazy(x: __m512i, w: __m512i, w_shoup: __m512i, q: __m512i) -> __m512i {
+    let hi = mulhi_const(x, w_shoup);
+    _mm512_sub_epi32(_mm512_mullo_epi32(x, w), _mm512_mullo_epi32(hi, q))
+}
+
+/// Shoup product `x·w mod q`, fully reduced, for any `x < 2^32`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn mul_shoup(x: __m512i, w: __m512i, w_shoup: __m512i, q: __m512i) -> __m512i {
+    reduce_once(mul_shoup_lazy(x, w, w_shoup, q), q)
+}
+
+/// `x mod q` for any `x < 2^32`: the Shoup product by `1` (companion `⌊2^32/q⌋`) lands in
+/// `[0, 2q)`, then one conditional subtraction.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn reduce_any(x: __m512i, one_shoup: __m512i, q: __m512i) -> __m512i {
+    reduce_once(_mm512_sub_epi32(x, _mm512_mullo_epi32(mulhi_const(x, one_shoup), q)), q)
+}
+
+/// Broadcast Barrett constants (see [`BarrettParams`]).
+#[derive(Clone, Copy)]
+struct Barrett {
+    q: __m512i,
+    mu: __m512i,
+    s1: __m128i,
+}
+
+impl Barrett {
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    fn new(m: &Modulus) -> Self {
+        let p = BarrettParams::new(m);
+        Self { q: splat(m.value()), mu: splat(p.mu), s1: _mm_cvtsi32_si128(p.s1 as i32) }
+    }
+
+    /// Lazy product `≡ a·b (mod q)` in `[0, 2q)`, for `a, b < q`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    fn mul_lazy(&self, a: __m512i, b: __m512i) -> __m512i {
+        // 64-bit products x of the even lanes, and of the odd lanes shifted down.
+        let even = _mm512_mul_epu32(a, b);
+        let odd = _mm512_mul_epu32(_mm512_srli_epi64::<32>(a), _mm512_srli_epi64::<32>(b));
+        // x mod 2^32 in every lane (the low words, odd ones swapped up).
+        let lo = _mm512_mask_shuffle_epi32::<_MM_PERM_CDAB>(even, ODD, odd);
+        // q̂ = ⌊⌊x/2^s1⌋·μ/2^32⌋: the high words of the products (even ones swapped down).
+        let he = _mm512_mul_epu32(_mm512_srl_epi64(even, self.s1), self.mu);
+        let ho = _mm512_mul_epu32(_mm512_srl_epi64(odd, self.s1), self.mu);
+        let qhat = _mm512_mask_shuffle_epi32::<_MM_PERM_CDAB>(ho, EVEN, he);
+        // r = x − q̂·q < 2q < 2^32, so the low words suffice.
+        _mm512_sub_epi32(lo, _mm512_mullo_epi32(qhat, self.q))
+    }
+
+    /// `a·b mod q`, fully reduced, for `a, b < q`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    fn mul(&self, a: __m512i, b: __m512i) -> __m512i {
+        reduce_once(self.mul_lazy(a, b), self.q)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row kernels.
+// ---------------------------------------------------------------------------------------------
+
+/// `a[i] = (a[i] + b[i]) mod q`: add, then one conditional subtraction (`min(s, s − q)`).
+///
+/// # Preconditions
+/// The CPU supports AVX-512 F/BW/DQ/VL; `a.len() == b.len()` (asserted); every `a[i], b[i] < q`.
+/// # Postconditions
+/// Each `a[i]` equals `kernels::add_row`'s result, in `[0, q)`. Branch-free vector loop.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 pub(crate) fn add_row(a: &mut [u32], b: &[u32], m: &Modulus) {
-    kernels::add_row(a, b, m)
+    assert_eq!(a.len(), b.len(), "add_row: row lengths differ");
+    let q = splat(m.value());
+    let mut va = a.chunks_exact_mut(LANES);
+    let mut vb = b.chunks_exact(LANES);
+    for (x, y) in va.by_ref().zip(vb.by_ref()) {
+        store(x, add_mod(load(x), load(y), q));
+    }
+    kernels::add_row(va.into_remainder(), vb.remainder(), m);
 }
-/// `a[i] = (a[i] − b[i]) mod q`.
+
+/// `a[i] = (a[i] − b[i]) mod q`: wrapping difference `d`, then `min(d, d + q)`.
+///
+/// # Preconditions
+/// The CPU supports AVX-512 F/BW/DQ/VL; `a.len() == b.len()` (asserted); every `a[i], b[i] < q`.
+/// # Postconditions
+/// Each `a[i]` equals `kernels::sub_row`'s result, in `[0, q)`. Branch-free vector loop.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 pub(crate) fn sub_row(a: &mut [u32], b: &[u32], m: &Modulus) {
-    kernels::sub_row(a, b, m)
+    assert_eq!(a.len(), b.len(), "sub_row: row lengths differ");
+    let q = splat(m.value());
+    let mut va = a.chunks_exact_mut(LANES);
+    let mut vb = b.chunks_exact(LANES);
+    for (x, y) in va.by_ref().zip(vb.by_ref()) {
+        store(x, sub_mod(load(x), load(y), q));
+    }
+    kernels::sub_row(va.into_remainder(), vb.remainder(), m);
 }
-/// `a[i] = −a[i] mod q`.
+
+/// `a[i] = −a[i] mod q`: `d = q − a[i] ∈ (0, q]`, then `min(d, d − q)` maps `q` to `0`.
+///
+/// # Preconditions
+/// The CPU supports AVX-512 F/BW/DQ/VL; every `a[i] < q`.
+/// # Postconditions
+/// Each `a[i]` equals `kernels::negate_row`'s result, in `[0, q)`. Branch-free vector loop.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 pub(crate) fn negate_row(a: &mut [u32], m: &Modulus) {
-    kernels::negate_row(a, m)
+    let q = splat(m.value());
+    let mut va = a.chunks_exact_mut(LANES);
+    for x in va.by_ref() {
+        store(x, reduce_once(_mm512_sub_epi32(q, load(x)), q));
+    }
+    kernels::negate_row(va.into_remainder(), m);
 }
-/// `a[i] = a[i]·b[i] mod q`.
+
+/// `a[i] = a[i]·b[i] mod q`: Barrett reduction of the 64-bit products ([`BarrettParams`]) into
+/// `[0, 2q)`, then one conditional subtraction.
+///
+/// # Preconditions
+/// The CPU supports AVX-512 F/BW/DQ/VL; `a.len() == b.len()` (asserted); every `a[i], b[i] < q`.
+/// # Postconditions
+/// Each `a[i]` equals `kernels::mul_row`'s result, in `[0, q)`. Branch-free vector loop.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 pub(crate) fn mul_row(a: &mut [u32], b: &[u32], m: &Modulus) {
-    kernels::mul_row(a, b, m)
+    assert_eq!(a.len(), b.len(), "mul_row: row lengths differ");
+    let br = Barrett::new(m);
+    let mut va = a.chunks_exact_mut(LANES);
+    let mut vb = b.chunks_exact(LANES);
+    for (x, y) in va.by_ref().zip(vb.by_ref()) {
+        store(x, br.mul(load(x), load(y)));
+    }
+    kernels::mul_row(va.into_remainder(), vb.remainder(), m);
 }
-/// `acc[i] = (acc[i] + a[i]·b[i]) mod q`.
+
+/// `acc[i] = (acc[i] + a[i]·b[i]) mod q`: Barrett product ([`BarrettParams`]) reduced into
+/// `[0, q)`, then a modular addition.
+///
+/// # Preconditions
+/// The CPU supports AVX-512 F/BW/DQ/VL; `a`, `b`, `acc` have one length (asserted); every input `< q`.
+/// # Postconditions
+/// Each `acc[i]` equals `kernels::mul_acc_row`'s result, in `[0, q)`. Branch-free vector loop.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 pub(crate) fn mul_acc_row(a: &[u32], b: &[u32], acc: &mut [u32], m: &Modulus) {
-    kernels::mul_acc_row(a, b, acc, m)
+    assert_eq!(a.len(), acc.len(), "mul_acc_row: row lengths differ");
+    assert_eq!(b.len(), acc.len(), "mul_acc_row: row lengths differ");
+    let br = Barrett::new(m);
+    let mut vz = acc.chunks_exact_mut(LANES);
+    let mut va = a.chunks_exact(LANES);
+    let mut vb = b.chunks_exact(LANES);
+    for ((z, x), y) in vz.by_ref().zip(va.by_ref()).zip(vb.by_ref()) {
+        store(z, add_mod(load(z), br.mul(load(x), load(y)), br.q));
+    }
+    kernels::mul_acc_row(va.remainder(), vb.remainder(), vz.into_remainder(), m);
 }
-/// `a[i] = a[i]·c mod q`, `c < q`.
+
+/// `a[i] = a[i]·c mod q` for a constant `c < q`: Shoup multiplication with `⌊c·2^32/q⌋`, then
+/// one conditional subtraction.
+///
+/// # Preconditions
+/// The CPU supports AVX-512 F/BW/DQ/VL; `c < q`. (Any `a[i] < 2^32` is reduced correctly.)
+/// # Postconditions
+/// Each `a[i]` equals `kernels::mul_constant_row`'s result, in `[0, q)`. Branch-free vector loop.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 pub(crate) fn mul_constant_row(a: &mut [u32], c: u32, m: &Modulus) {
-    kernels::mul_constant_row(a, c, m)
+    let k = ShoupConst::new(c, m);
+    let (w, ws, q) = (splat(k.w), splat(k.shoup), splat(m.value()));
+    let mut va = a.chunks_exact_mut(LANES);
+    for x in va.by_ref() {
+        store(x, mul_shoup(load(x), w, ws, q));
+    }
+    kernels::mul_constant_row(va.into_remainder(), c, m);
 }
-/// `out[i] = a[i] mod p`.
+
+/// `out[i] = a[i] mod p` for any `a[i] < 2^32`: Shoup multiplication by `1` (companion
+/// `⌊2^32/p⌋`), which lands in `[0, 2p)`, then one conditional subtraction.
+///
+/// # Preconditions
+/// The CPU supports AVX-512 F/BW/DQ/VL; `a.len() == out.len()` (asserted).
+/// # Postconditions
+/// Each `out[i]` equals `kernels::reduce_row`'s result, in `[0, p)`. Branch-free vector loop.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 pub(crate) fn reduce_row(a: &[u32], out: &mut [u32], p: &Modulus) {
-    kernels::reduce_row(a, out, p)
+    assert_eq!(a.len(), out.len(), "reduce_row: row lengths differ");
+    let one = ShoupConst::one(p);
+    let (ws, q) = (splat(one.shoup), splat(p.value()));
+    let mut vo = out.chunks_exact_mut(LANES);
+    let mut va = a.chunks_exact(LANES);
+    for (o, x) in vo.by_ref().zip(va.by_ref()) {
+        store(o, reduce_any(load(x), ws, q));
+    }
+    kernels::reduce_row(va.remainder(), vo.into_remainder(), p);
 }
-/// Fast basis conversion of one polynomial: `src` holds `|Q|` rows of `n`, `out` `|P|` rows.
+
+/// Fast basis conversion of one polynomial: `src` holds `|Q|` rows of `n` (row `i` modulo
+/// `qᵢ`), `out` receives `|P|` rows of `n` (row `j` modulo `pⱼ`).
+///
+/// For 16 coefficients at a time: `yᵢ = [xᵢ·q̃ᵢ]_{qᵢ}` (Shoup, fully reduced), then for each
+/// target `pⱼ` the lazy sum `Σᵢ yᵢ·(Q/qᵢ mod pⱼ)` with Shoup products in `[0, 2pⱼ)` and the
+/// accumulator kept below `2pⱼ` (sum `< 4pⱼ < 2^32`, one conditional subtraction of `2pⱼ`),
+/// finally reduced below `pⱼ`. Coefficients past the last multiple of 16 use
+/// `BasisConversion::convert_one`.
+///
+/// # Preconditions
+/// The CPU supports AVX-512 F/BW/DQ/VL; `src.len() == |Q|·n`, `out.len() == |P|·n` (asserted); every
+/// `src[i·n + c] < qᵢ`.
+/// # Postconditions
+/// `out[j·n + c]` equals `convert_one`'s value `j` for coefficient `c`, in `[0, pⱼ)`.
+/// Branch-free vector loop.
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
 pub(crate) fn convert_basis_poly(conv: &BasisConversion, src: &[u32], out: &mut [u32], n: usize) {
-    super::convert_basis_poly_scalar(conv, src, out, n)
+    let from = conv.from().moduli();
+    let to = conv.to();
+    let (sf, cf) = (conv.source_factors(), conv.cross_factors());
+    assert_eq!(src.len(), from.len() * n, "convert_basis_poly: source length");
+    assert_eq!(out.len(), to.len() * n, "convert_basis_poly: output length");
+    assert_eq!(sf.len(), from.len(), "convert_basis_poly: source factors");
+    assert_eq!(cf.len(), to.len(), "convert_basis_poly: cross factors");
+    assert!(cf.iter().all(|row| row.len() == from.len()), "convert_basis_poly: cross factors");
+
+    let main = n - n % LANES;
+    let mut y = vec![_mm512_setzero_si512(); from.len()];
+    for base in (0..main).step_by(LANES) {
+        for (i, (yi, (m, &(f, fs)))) in y.iter_mut().zip(from.iter().zip(sf)).enumerate() {
+            let x = load(&src[i * n + base..i * n + base + LANES]);
+            *yi = mul_shoup(x, splat(f), splat(fs), splat(m.value()));
+        }
+        for (j, (p, row)) in to.iter().zip(cf).enumerate() {
+            let (pv, two_p) = (splat(p.value()), splat(2 * p.value()));
+            let mut acc = _mm512_setzero_si512();
+            for (&yi, &(c, cs)) in y.iter().zip(row) {
+                // acc < 2p, term < 2p: the sum is below 4p < 2^32, then back below 2p.
+                acc = reduce_once(_mm512_add_epi32(acc, mul_shoup_lazy(yi, splat(c), splat(cs), pv)), two_p);
+            }
+            store(&mut out[j * n + base..j * n + base + LANES], reduce_once(acc, pv));
+        }
+    }
+    convert_tail_scalar(conv, src, out, n, main);
+}
+
+/// Modulus switching of one polynomial, dropping its last prime `q_L`: the vector twin of
+/// `kernels::drop_last_limb_poly` (same arguments, same results).
+///
+/// For 16 coefficients at a time: `y = [x_L·t⁻¹]_{q_L}` (Shoup), and for each remaining prime
+/// `qᵢ`: `yᵢ = y mod qᵢ` (Shoup by 1), minus `q_L mod qᵢ` where `y > q_L/2` (the centered lift;
+/// selected with a mask, no branch), `δ = yᵢ·t mod qᵢ` and `outᵢ = (xᵢ − δ)·q_L⁻¹ mod qᵢ`
+/// (Shoup products by the constants, fully reduced).
+///
+/// # Preconditions
+/// The CPU supports AVX-512 F/BW/DQ/VL; `rows.len() == (L'+1)·n` and `out.len() == L'·n` with
+/// `L' = remaining.len() == consts.len()` (asserted); constants from
+/// `kernels::drop_limb_constants`; every residue below its prime.
+/// # Postconditions
+/// `out` equals `kernels::drop_last_limb_poly`'s output, fully reduced. Branch-free vector loop
+/// (the centered lift is a mask).
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+pub(crate) fn drop_last_limb_poly(
+    rows: &[u32],
+    out: &mut [u32],
+    n: usize,
+    last: &Modulus,
+    t_inv_last: u32,
+    remaining: &[&Modulus],
+    consts: &[DropLimbConstants],
+) {
+    let l = remaining.len();
+    assert_eq!(consts.len(), l, "drop_last_limb_poly: constants");
+    assert_eq!(rows.len(), (l + 1) * n, "drop_last_limb_poly: input length");
+    assert_eq!(out.len(), l * n, "drop_last_limb_poly: output length");
+    let main = n - n % LANES;
+
+    let t_inv = ShoupConst::new(t_inv_last, last);
+    let (t_inv_w, t_inv_s, ql) = (splat(t_inv.w), splat(t_inv.shoup), splat(last.value()));
+    let half = splat(last.value() / 2);
+    let prepared: Vec<_> = remaining
+        .iter()
+        .zip(consts)
+        .map(|(m, c)| (m.value(), ShoupConst::one(m), c.ql_mod, ShoupConst::new(c.t_mod, m), ShoupConst::new(c.ql_inv, m)))
+        .collect();
+
+    let x_last = &rows[l * n..(l + 1) * n];
+    for base in (0..main).step_by(LANES) {
+        let y = mul_shoup(load(&x_last[base..base + LANES]), t_inv_w, t_inv_s, ql);
+        let above = _mm512_cmpgt_epu32_mask(y, half);
+        for (i, &(qi, one, ql_mod, t_mod, ql_inv)) in prepared.iter().enumerate() {
+            let q = splat(qi);
+            let yi = reduce_any(y, splat(one.shoup), q);
+            let yi = sub_mod(yi, _mm512_maskz_mov_epi32(above, splat(ql_mod)), q);
+            let delta = mul_shoup(yi, splat(t_mod.w), splat(t_mod.shoup), q);
+            let xi = load(&rows[i * n + base..i * n + base + LANES]);
+            let o = mul_shoup(sub_mod(xi, delta, q), splat(ql_inv.w), splat(ql_inv.shoup), q);
+            store(&mut out[i * n + base..i * n + base + LANES], o);
+        }
+    }
+    drop_tail_scalar(rows, out, n, main, last, t_inv_last, remaining, consts);
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::CpuLevel;
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::{RngCore, SeedableRng};
+    use ringvault_core::prime::ntt_primes;
+    use ringvault_core::rns::RnsBasis;
+
+    const LENGTHS: [usize; 7] = [1, 7, 16, 17, 64, 1000, 4096];
+
+    /// Whether AVX-512 F/BW/DQ/VL is here; fails when `RINGVAULT_REQUIRE_AVX512=1` and it is not.
+    fn available() -> bool {
+        if CpuLevel::Avx512.is_supported() {
+            return true;
+        }
+        let required = std::env::var("RINGVAULT_REQUIRE_AVX512").is_ok_and(|v| v == "1");
+        assert!(!required, "RINGVAULT_REQUIRE_AVX512=1 but this CPU lacks AVX-512 F/BW/DQ/VL");
+        eprintln!("skipping: this CPU lacks AVX-512 F/BW/DQ/VL");
+        false
+    }
+
+    /// NTT primes of widths 30, 29, 24 and 20, plus small, extreme and random moduli (not all
+    /// prime: the kernels' reductions hold for any modulus `2 ≤ q < 2^30`).
+    fn moduli() -> Vec<Modulus> {
+        let mut qs: Vec<u32> = [30, 29, 24, 20].iter().flat_map(|&b| ntt_primes(b, 4096, 2).unwrap()).collect();
+        qs.extend([2, 3, 17, 30, 12289, 1 << 29, (1 << 29) + 1, (1 << 30) - 1]);
+        let mut rng = ChaCha8Rng::seed_from_u64(0x5eed);
+        qs.extend((0..6).map(|i| (rng.next_u32() >> (2 + 4 * i)).max(2)));
+        qs.into_iter().map(|q| Modulus::new(q).unwrap()).collect()
+    }
+
+    /// A residue below `q`, often an edge value.
+    fn residue(rng: &mut ChaCha8Rng, q: u32) -> u32 {
+        match rng.next_u32() % 8 {
+            0 => 0,
+            1 => q - 1,
+            2 => 1 % q,
+            _ => rng.next_u32() % q,
+        }
+    }
+
+    fn row(rng: &mut ChaCha8Rng, q: u32, len: usize) -> Vec<u32> {
+        (0..len).map(|_| residue(rng, q)).collect()
+    }
+
+    /// Runs `check(rng, modulus, len)` over every modulus and length.
+    fn for_cases(seed: u64, mut check: impl FnMut(&mut ChaCha8Rng, &Modulus, usize)) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        for m in moduli() {
+            for len in LENGTHS {
+                check(&mut rng, &m, len);
+            }
+        }
+    }
+
+    #[test]
+    fn add_row_avx512_matches_scalar() {
+        if !available() {
+            return;
+        }
+        for_cases(1, |rng, m, len| {
+            let (a, b) = (row(rng, m.value(), len), row(rng, m.value(), len));
+            let mut expect = a.clone();
+            kernels::add_row(&mut expect, &b, m);
+            let mut got = a.clone();
+            // SAFETY: AVX-512 F/BW/DQ/VL is supported (checked above).
+            unsafe { add_row(&mut got, &b, m) };
+            assert_eq!(got, expect, "q = {}, len = {len}", m.value());
+        });
+    }
+
+    #[test]
+    fn sub_row_avx512_matches_scalar() {
+        if !available() {
+            return;
+        }
+        for_cases(2, |rng, m, len| {
+            let (a, b) = (row(rng, m.value(), len), row(rng, m.value(), len));
+            let mut expect = a.clone();
+            kernels::sub_row(&mut expect, &b, m);
+            let mut got = a.clone();
+            // SAFETY: AVX-512 F/BW/DQ/VL is supported (checked above).
+            unsafe { sub_row(&mut got, &b, m) };
+            assert_eq!(got, expect, "q = {}, len = {len}", m.value());
+        });
+    }
+
+    #[test]
+    fn negate_row_avx512_matches_scalar() {
+        if !available() {
+            return;
+        }
+        for_cases(3, |rng, m, len| {
+            let a = row(rng, m.value(), len);
+            let mut expect = a.clone();
+            kernels::negate_row(&mut expect, m);
+            let mut got = a.clone();
+            // SAFETY: AVX-512 F/BW/DQ/VL is supported (checked above).
+            unsafe { negate_row(&mut got, m) };
+            assert_eq!(got, expect, "q = {}, len = {len}", m.value());
+        });
+    }
+
+    #[test]
+    fn mul_row_avx512_matches_scalar() {
+        if !available() {
+            return;
+        }
+        for_cases(4, |rng, m, len| {
+            let (a, b) = (row(rng, m.value(), len), row(rng, m.value(), len));
+            let mut expect = a.clone();
+            kernels::mul_row(&mut expect, &b, m);
+            let mut got = a.clone();
+            // SAFETY: AVX-512 F/BW/DQ/VL is supported (checked above).
+            unsafe { mul_row(&mut got, &b, m) };
+            assert_eq!(got, expect, "q = {}, len = {len}", m.value());
+        });
+    }
+
+    #[test]
+    fn mul_acc_row_avx512_matches_scalar() {
+        if !available() {
+            return;
+        }
+        for_cases(5, |rng, m, len| {
+            let (a, b, acc) = (row(rng, m.value(), len), row(rng, m.value(), len), row(rng, m.value(), len));
+            let mut expect = acc.clone();
+            kernels::mul_acc_row(&a, &b, &mut expect, m);
+            let mut got = acc.clone();
+            // SAFETY: AVX-512 F/BW/DQ/VL is supported (checked above).
+            unsafe { mul_acc_row(&a, &b, &mut got, m) };
+            assert_eq!(got, expect, "q = {}, len = {len}", m.value());
+        });
+    }
+
+    #[test]
+    fn mul_constant_row_avx512_matches_scalar() {
+        if !available() {
+            return;
+        }
+        for_cases(6, |rng, m, len| {
+            let q = m.value();
+            let a = row(rng, q, len);
+            for c in [0, 1 % q, q - 1, residue(rng, q), rng.next_u32() % q] {
+                let mut expect = a.clone();
+                kernels::mul_constant_row(&mut expect, c, m);
+                let mut got = a.clone();
+                // SAFETY: AVX-512 F/BW/DQ/VL is supported (checked above).
+                unsafe { mul_constant_row(&mut got, c, m) };
+                assert_eq!(got, expect, "q = {q}, c = {c}, len = {len}");
+            }
+        });
+    }
+
+    #[test]
+    fn reduce_row_avx512_matches_scalar() {
+        if !available() {
+            return;
+        }
+        for_cases(7, |rng, p, len| {
+            let a: Vec<u32> = (0..len)
+                .map(|_| match rng.next_u32() % 8 {
+                    0 => u32::MAX,
+                    1 => (1 << 30) - 1,
+                    2 => 0,
+                    3 => p.value() - 1,
+                    4 => p.value(),
+                    5 => rng.next_u32() >> 2,
+                    _ => rng.next_u32(),
+                })
+                .collect();
+            let mut expect = vec![0; len];
+            kernels::reduce_row(&a, &mut expect, p);
+            let mut got = vec![u32::MAX; len];
+            // SAFETY: AVX-512 F/BW/DQ/VL is supported (checked above).
+            unsafe { reduce_row(&a, &mut got, p) };
+            assert_eq!(got, expect, "p = {}, len = {len}", p.value());
+        });
+    }
+
+    /// Source and target bases of 1..=6 and 1..=4 primes, of several width combinations.
+    fn conversions() -> Vec<BasisConversion> {
+        let mut convs = Vec::new();
+        for (src_bits, dst_bits) in [(30, 29), (24, 30), (30, 20), (29, 29)] {
+            let src_all = ntt_primes(src_bits, 4096, 6).unwrap();
+            // Same widths: take targets past the sources so the bases stay coprime.
+            let dst_all: Vec<u32> = ntt_primes(dst_bits, 4096, 10).unwrap().into_iter().filter(|p| !src_all.contains(p)).take(4).collect();
+            for ls in 1..=6 {
+                for lt in 1..=4 {
+                    let from = RnsBasis::new(&src_all[..ls]).unwrap();
+                    convs.push(BasisConversion::new(&from, &dst_all[..lt]).unwrap());
+                }
+            }
+        }
+        convs
+    }
+
+    #[test]
+    fn convert_basis_poly_avx512_matches_scalar() {
+        if !available() {
+            return;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        for conv in conversions() {
+            for n in [2, 4, 8, 16, 17, 64, 1000, 4096] {
+                let src: Vec<u32> = conv.from().moduli().iter().flat_map(|m| row(&mut rng, m.value(), n)).collect();
+                let mut expect = vec![0; conv.to().len() * n];
+                crate::elementwise::convert_basis_poly_scalar(&conv, &src, &mut expect, n);
+                let mut got = vec![u32::MAX; conv.to().len() * n];
+                // SAFETY: AVX-512 F/BW/DQ/VL is supported (checked above).
+                unsafe { convert_basis_poly(&conv, &src, &mut got, n) };
+                assert_eq!(got, expect, "|Q| = {}, |P| = {}, n = {n}", conv.from().len(), conv.to().len());
+            }
+        }
+    }
+
+    #[test]
+    fn drop_last_limb_poly_avx512_matches_scalar() {
+        if !available() {
+            return;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        for bits in [30, 29, 24, 20] {
+            let primes = ntt_primes(bits, 4096, 5).unwrap();
+            let moduli: Vec<Modulus> = primes.iter().map(|&q| Modulus::new(q).unwrap()).collect();
+            for l in 2..=5 {
+                let (last, remaining) = (&moduli[l - 1], moduli[..l - 1].iter().collect::<Vec<_>>());
+                for t in [1, 2, 65537, 257] {
+                    let (t_inv_last, consts) = kernels::drop_limb_constants(last, &remaining, t).unwrap();
+                    for n in [2, 8, 16, 17, 64, 1000, 4096] {
+                        let rows: Vec<u32> = moduli[..l].iter().flat_map(|m| row(&mut rng, m.value(), n)).collect();
+                        let mut expect = vec![0; (l - 1) * n];
+                        kernels::drop_last_limb_poly(&rows, &mut expect, n, last, t_inv_last, &remaining, &consts);
+                        let mut got = vec![u32::MAX; (l - 1) * n];
+                        // SAFETY: AVX-512 F/BW/DQ/VL is supported (checked above).
+                        unsafe { drop_last_limb_poly(&rows, &mut got, n, last, t_inv_last, &remaining, &consts) };
+                        assert_eq!(got, expect, "bits = {bits}, L = {l}, t = {t}, n = {n}");
+                    }
+                }
+            }
+        }
+    }
 }

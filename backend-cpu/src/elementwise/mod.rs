@@ -78,3 +78,17 @@ pub(crate) fn reduce_row(level: CpuLevel, a: &[u32], out: &mut [u32], p: &Modulu
 pub(crate) fn convert_basis_poly(level: CpuLevel, conv: &BasisConversion, src: &[u32], out: &mut [u32], n: usize) {
     dispatch!(level, convert_basis_poly_scalar, convert_basis_poly(conv, src, out, n))
 }
+/// Modulus switching of one polynomial: drops its last limb (see `kernels::drop_last_limb_poly`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn drop_last_limb_poly(
+    level: CpuLevel,
+    rows: &[u32],
+    out: &mut [u32],
+    n: usize,
+    last: &Modulus,
+    t_inv_last: u32,
+    remaining: &[&Modulus],
+    consts: &[kernels::DropLimbConstants],
+) {
+    dispatch!(level, kernels::drop_last_limb_poly, drop_last_limb_poly(rows, out, n, last, t_inv_last, remaining, consts))
+}

@@ -1,40 +1,907 @@
-//! AVX-512 negacyclic NTT (16 × u32 lanes). PLACEHOLDER: forwards to the scalar reference
-//! until the vector kernels land.
+//! AVX-512 negacyclic NTT (16 × u32 lanes).
+//!
+//! # Algorithm
+//! The same transform as [`NttTable::forward`] / [`NttTable::inverse`]: Cooley–Tukey forward
+//! and Gentleman–Sande inverse with the `ψ`-twist merged into the butterflies
+//! (Longa–Naehrig 2016), Harvey's lazy butterflies (Harvey 2014) and Shoup multiplication by
+//! precomputed twiddle companions `w' = ⌊w·2^32/q⌋`. Forward values stay in `[0, 4q)`, inverse
+//! values in `[0, 2q)`; `q < 2^30` keeps every lazy value below `2^32`. Because every output
+//! is fully reduced into `[0, q)` and the transform is exact modulo `q`, the results are
+//! bit-identical to the scalar reference.
+//!
+//! A Shoup product of 16 lanes costs two `vpmuludq` (even lanes, then odd lanes shifted down)
+//! for `⌊x·w'/2^32⌋`, a shift and a masked move to merge the two high halves, and two
+//! `vpmulld`.
+//!
+//! # Passes
+//! With `G = 2^g` vectors per group (`g = min(3, log₂ n − 4)`):
+//! - **Outer passes** (forward: first; inverse: last): radix-`2^k` passes (`k ≤ 4`), each
+//!   doing `k` consecutive stages on `2^k` vectors held in registers, with broadcast twiddles
+//!   (every stage with half-block `t ≥ 16G` has one twiddle per 16-lane vector).
+//! - **Tail pass** (forward: last; inverse: first): groups of `G` consecutive vectors; the
+//!   `g` stages with `t ∈ {8G, …, 16}` pair whole vectors, then each pair of vectors (two
+//!   16-element chunks) runs the four stages `t = 8, 4, 2, 1` in registers, the `G/2` pairs
+//!   of a group in lockstep. Before each of these stages the two vectors of a pair are
+//!   shuffled (`vpermt2d`, `vpunpck*dq`, `vshufi32x4`, `vshufps`) so that the butterfly again
+//!   pairs lane `i` of one register with lane `i` of the other; the lane orders are chosen so
+//!   that a stage's twiddles repeat with period 2, 4, 8 or 16 lanes and load as one
+//!   64/128/256/512-bit broadcast. The forward tail ends with the reduction into `[0, q)`;
+//!   the inverse's last stage multiplies by `n⁻¹` (merged into its twiddles), so the
+//!   inverse needs no separate scaling pass.
+//!
+//! # Table layout
+//! - `w`/`ws` (`winv`/`winvs`): copies of `psi_rev`/`psi_rev_shoup` (their inverses),
+//!   indexed `m + i` as in the reference, for the broadcast stages.
+//! - `ftail`/`itail`: one 256-byte record (four 64-byte lines) per pair of vectors:
+//!   line 0 = `w` of stage `t = 1` (16 lanes), line 1 = `w` of `t = 2` (8 lanes), `t = 4`
+//!   (4), `t = 8` (2) and padding; lines 2–3 the Shoup companions in the same places.
+//!   `vpmuludq` reads only the even lanes, so the odd lanes' companions are loaded one
+//!   element further on, which puts them on the even lanes.
+//!
+//! Every kernel runs in constant time: no branch or address depends on the data.
+
+use std::arch::x86_64::*;
 
 use ringvault_core::ntt::NttTable;
 
-/// Twiddle tables laid out for the AVX-512 kernels of one `(n, q)`.
+/// One 64-byte-aligned line of 16 lanes.
+#[repr(C, align(64))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Line([u32; 16]);
+
+/// Lines per pair-of-vectors record of the tail tables.
+const REC: usize = 4;
+
+/// Offsets (in `u32`) of the stages' twiddles inside the `w` (or `ws`) lines of a record.
+const OFF_T1: usize = 0;
+const OFF_T2: usize = 16;
+const OFF_T4: usize = 24;
+const OFF_T8: usize = 28;
+/// Offset of the `ws` lines.
+const OFF_WS: usize = 32;
+
+/// The bit of the element offset (within a pair: bits 0–3 inside a 16-element chunk, bit 4
+/// the chunk) held by the register index (`R`) and lane bits `L0..L3` of a layout of two
+/// vectors, in that order.
+type Layout = [u32; 5];
+
+/// Natural order: register = chunk, lane = offset in the chunk.
+const NAT: Layout = [4, 0, 1, 2, 3];
+/// Before the stages `t = 8, 4, 2, 1` (the register index is the butterfly bit).
+const S8: Layout = [3, 4, 2, 1, 0];
+const S4: Layout = [2, 3, 4, 1, 0];
+const S2: Layout = [1, 3, 4, 2, 0];
+const S1: Layout = [0, 3, 4, 2, 1];
+
+/// Element offset (0..32) held by lane `lane` of register `reg` in layout `l`.
+fn element(l: &Layout, reg: usize, lane: usize) -> usize {
+    let mut e = reg << l[0];
+    for (k, &bit) in l[1..].iter().enumerate() {
+        e |= ((lane >> k) & 1) << bit;
+    }
+    e
+}
+
+/// `vpermt2d` indices taking two registers in layout `from` to two registers in layout `to`.
+fn permutation(from: &Layout, to: &Layout) -> [Line; 2] {
+    let mut out = [Line::default(); 2];
+    for (reg, line) in out.iter_mut().enumerate() {
+        for lane in 0..16 {
+            let e = element(to, reg, lane);
+            let src = (0..32).find(|&s| element(from, s >> 4, s & 15) == e).unwrap_or(0);
+            line.0[lane] = src as u32;
+        }
+    }
+    out
+}
+
+/// Radix exponents (each ≤ 4) of the outer passes covering `stages` stages, in forward
+/// order.
+fn outer_passes(stages: u32) -> Vec<u32> {
+    match stages {
+        0 => Vec::new(),
+        4 => vec![2, 2],
+        7 => vec![4, 3],
+        s if s <= 3 => vec![s],
+        s => {
+            let mut v = vec![3; (s / 3) as usize];
+            match s % 3 {
+                1 => {
+                    v.pop();
+                    v.extend([2, 2]);
+                }
+                2 => v.push(2),
+                _ => {}
+            }
+            v
+        }
+    }
+}
+
+/// Twiddles and their layouts for the AVX-512 kernels of one `(n, q)`.
 #[derive(Clone, Debug)]
 pub(crate) struct Avx512Ntt {
-    table: NttTable,
+    n: usize,
+    q: u32,
+    /// `log₂` of the vectors per group in the tail pass.
+    g: u32,
+    /// Radix exponents of the outer passes, in forward order.
+    passes: Vec<u32>,
+    w: Vec<u32>,
+    ws: Vec<u32>,
+    winv: Vec<u32>,
+    winvs: Vec<u32>,
+    /// `n⁻¹` and `ψ^{-brv(1)}·n⁻¹` with their Shoup companions (the inverse's last stage).
+    n_inv: [u32; 2],
+    last: [u32; 2],
+    ftail: Vec<Line>,
+    itail: Vec<Line>,
+    /// `vpermt2d` indices: natural → `S8`, `S4` → `S2`, `S1` → natural (forward);
+    /// natural → `S1`, `S2` → `S4`, `S8` → natural (inverse).
+    perm: [Line; 12],
+    /// The odd lanes (`0xAAAA`). Kept as data so that the compiler emits the merge of the
+    /// even and odd high halves as a shift and a masked move rather than a (slower, longer
+    /// latency) two-source permute.
+    odd: u16,
+}
+
+/// A twiddle `w` with its Shoup companion for the even and the odd lanes (`vpmuludq` reads
+/// the even 32-bit lanes of each operand).
+#[derive(Clone, Copy)]
+struct Tw {
+    w: __m512i,
+    se: __m512i,
+    so: __m512i,
+}
+
+/// Per-kernel constants: `q`, `2q` and the odd-lane mask.
+#[derive(Clone, Copy)]
+struct Cst {
+    q: __m512i,
+    q2: __m512i,
+    odd: __mmask16,
 }
 
 impl Avx512Ntt {
     /// Smallest `n` these kernels handle; the dispatcher uses the scalar path below it.
     pub(crate) const MIN_N: usize = 32;
 
+    /// Builds the layouts for `table`'s `(n, q)`.
+    ///
+    /// # Panics
+    /// If `n < MIN_N` (the dispatcher never builds one there).
     pub(crate) fn new(table: &NttTable) -> Self {
-        Self { table: table.clone() }
+        let n = table.n();
+        assert!(n >= Self::MIN_N, "Avx512Ntt needs n ≥ {}", Self::MIN_N);
+        let log_n = table.log_n();
+        let q = table.modulus().value();
+        let g = (log_n - 4).min(3);
+        let passes = outer_passes(log_n - 4 - g);
+        let m = table.modulus();
+        let n_inv = table.n_inv();
+        let last_w = m.mul(table.psi_inv_rev()[1], n_inv);
+
+        let tail = |tw: &[u32], tws: &[u32]| {
+            let pairs = n / 32;
+            let mut out = vec![Line::default(); pairs * REC + 1];
+            for (p, rec) in out.chunks_exact_mut(REC).enumerate() {
+                let mut flat = [0u32; REC * 16];
+                for (t, layout, off, period) in
+                    [(1usize, &S1, OFF_T1, 16usize), (2, &S2, OFF_T2, 8), (4, &S4, OFF_T4, 4), (8, &S8, OFF_T8, 2)]
+                {
+                    for lane in 0..16 {
+                        let g_idx = 32 * p + element(layout, 0, lane);
+                        let k = n / (2 * t) + g_idx / (2 * t);
+                        if lane < period {
+                            flat[off + lane] = tw[k];
+                            flat[OFF_WS + off + lane] = tws[k];
+                        } else {
+                            debug_assert_eq!(flat[off + lane % period], tw[k], "twiddles not periodic");
+                        }
+                    }
+                }
+                for (l, line) in rec.iter_mut().enumerate() {
+                    line.0.copy_from_slice(&flat[16 * l..16 * (l + 1)]);
+                }
+            }
+            out
+        };
+        let ftail = tail(table.psi_rev(), table.psi_rev_shoup());
+        let itail = tail(table.psi_inv_rev(), table.psi_inv_rev_shoup());
+        let [a, b] = permutation(&NAT, &S8);
+        let [c, d] = permutation(&S4, &S2);
+        let [e, f] = permutation(&S1, &NAT);
+        let [g0, g1] = permutation(&NAT, &S1);
+        let [h0, h1] = permutation(&S2, &S4);
+        let [i0, i1] = permutation(&S8, &NAT);
+        Self {
+            n,
+            q,
+            g,
+            passes,
+            w: table.psi_rev().to_vec(),
+            ws: table.psi_rev_shoup().to_vec(),
+            winv: table.psi_inv_rev().to_vec(),
+            winvs: table.psi_inv_rev_shoup().to_vec(),
+            n_inv: [n_inv, table.n_inv_shoup()],
+            last: [last_w, m.shoup(last_w)],
+            ftail,
+            itail,
+            perm: [a, b, c, d, e, f, g0, g1, h0, h1, i0, i1],
+            odd: 0xAAAA,
+        }
     }
 
-    /// Forward NTT, same output as [`NttTable::forward`].
+    /// Forward NTT in place, same output as [`NttTable::forward`] (bit-reversed order).
     ///
-    /// Calling it is `unsafe` only because of `target_feature`: the CPU must have the
-    /// features.
+    /// Lazy Harvey butterflies with Shoup products; outer radix-`2^k` passes, then the tail
+    /// pass with the in-register stages and the final reduction (see the module docs).
     ///
     /// # Preconditions
-    /// The CPU supports AVX-512 F/BW/DQ/VL; `a.len() == n ≥ MIN_N`; every `a[i] < q`.
+    /// The CPU supports AVX-512 F/BW/DQ/VL; `a.len() == n ≥ MIN_N` (asserted); every
+    /// `a[i] < q`.
+    /// # Postconditions
+    /// `a` holds the forward transform, every value in `[0, q)`. Constant time: no branch or
+    /// memory address depends on the values.
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
     pub(crate) fn forward(&self, a: &mut [u32]) {
-        self.table.forward(a);
+        assert_eq!(a.len(), self.n);
+        let ptr = a.as_mut_ptr();
+        let mut m = 1;
+        for &k in &self.passes {
+            match k {
+                1 => self.fwd_pass::<1>(ptr, m),
+                2 => self.fwd_pass::<2>(ptr, m),
+                3 => self.fwd_pass::<3>(ptr, m),
+                _ => self.fwd_pass::<4>(ptr, m),
+            }
+            m <<= k;
+        }
+        match self.g {
+            1 => self.fwd_tail::<1>(ptr, m),
+            2 => self.fwd_tail::<2>(ptr, m),
+            _ => self.fwd_tail::<3>(ptr, m),
+        }
     }
 
-    /// Inverse NTT, same output as [`NttTable::inverse`].
+    /// Inverse NTT in place (with the `n⁻¹` scaling), same output as [`NttTable::inverse`].
+    ///
+    /// Lazy Harvey (Gentleman–Sande) butterflies with Shoup products; the tail pass with the
+    /// in-register stages first, then the outer passes; `n⁻¹` is merged into the last stage.
     ///
     /// # Preconditions
-    /// As [`Self::forward`].
+    /// As [`Self::forward`] (`a` in bit-reversed order).
+    /// # Postconditions
+    /// `a` holds the coefficients, every value in `[0, q)`. Constant time.
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
     pub(crate) fn inverse(&self, a: &mut [u32]) {
-        self.table.inverse(a);
+        assert_eq!(a.len(), self.n);
+        let ptr = a.as_mut_ptr();
+        let no_outer = self.passes.is_empty();
+        match (self.g, no_outer) {
+            (1, true) => self.inv_head::<1, true>(ptr),
+            (1, false) => self.inv_head::<1, false>(ptr),
+            (2, true) => self.inv_head::<2, true>(ptr),
+            (2, false) => self.inv_head::<2, false>(ptr),
+            (_, true) => self.inv_head::<3, true>(ptr),
+            (_, false) => self.inv_head::<3, false>(ptr),
+        }
+        // Blocks at the first stage of the next pass.
+        let mut h = self.n >> (5 + self.g);
+        for (idx, &k) in self.passes.iter().enumerate().rev() {
+            let last = idx == 0;
+            match (k, last) {
+                (1, false) => self.inv_pass::<1, false>(ptr, h),
+                (1, true) => self.inv_pass::<1, true>(ptr, h),
+                (2, false) => self.inv_pass::<2, false>(ptr, h),
+                (2, true) => self.inv_pass::<2, true>(ptr, h),
+                (3, false) => self.inv_pass::<3, false>(ptr, h),
+                (3, true) => self.inv_pass::<3, true>(ptr, h),
+                (_, false) => self.inv_pass::<4, false>(ptr, h),
+                (_, true) => self.inv_pass::<4, true>(ptr, h),
+            }
+            h >>= k;
+        }
+    }
+
+    /// `K` forward stages starting with `m` blocks, on `2^K` vectors at a time.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    fn fwd_pass<const K: usize>(&self, a: *mut u32, m: usize) {
+        let c = self.consts();
+        let r = 1usize << K;
+        // Half-block of the first stage, and the distance between the 2^K vectors.
+        let t = self.n / (2 * m);
+        let s = 2 * t / r;
+        debug_assert!(s >= 16 && m << K <= self.n / 32);
+        for i in 0..m {
+            let base = 2 * i * t;
+            for j in (0..s).step_by(16) {
+                let mut v = [_mm512_setzero_si512(); 16];
+                for (k, x) in v.iter_mut().enumerate().take(r) {
+                    // SAFETY: base + j + k·s + 16 ≤ 2·(i + 1)·t ≤ n = a.len() (asserted by
+                    // the caller): i < m, j < s, k < 2^K, s·2^K = 2t.
+                    *x = unsafe { _mm512_loadu_si512(a.add(base + j + k * s).cast()) };
+                }
+                for l in 0..K {
+                    let half = r >> (l + 1);
+                    for gi in 0..1usize << l {
+                        let tw = self.bcast(&self.w, &self.ws, (m << l) + (i << l) + gi);
+                        for x in 0..half {
+                            let i0 = gi * 2 * half + x;
+                            (v[i0], v[i0 + half]) = fwd_bf(v[i0], v[i0 + half], tw, c);
+                        }
+                    }
+                }
+                for (k, x) in v.iter().enumerate().take(r) {
+                    // SAFETY: as for the loads.
+                    unsafe { _mm512_storeu_si512(a.add(base + j + k * s).cast(), *x) };
+                }
+            }
+        }
+    }
+
+    /// The forward tail: `G = 2^GL` vectors per group, `m` groups (= blocks of the first of
+    /// its stages); final reduction into `[0, q)`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    fn fwd_tail<const GL: usize>(&self, a: *mut u32, m: usize) {
+        let c = self.consts();
+        let gv = 1usize << GL;
+        let np = gv / 2;
+        debug_assert_eq!(m * gv * 16, self.n);
+        let [pa, pb, pc, pd, pe, pf] = self.perms(0);
+        for grp in 0..m {
+            let base = grp * gv * 16;
+            let mut v = [_mm512_setzero_si512(); 8];
+            for (k, x) in v.iter_mut().enumerate().take(gv) {
+                // SAFETY: base + 16k + 16 ≤ (grp + 1)·16G ≤ n = a.len().
+                *x = unsafe { _mm512_loadu_si512(a.add(base + 16 * k).cast()) };
+            }
+            for l in 0..GL {
+                let half = gv >> (l + 1);
+                for gi in 0..1usize << l {
+                    let tw = self.bcast(&self.w, &self.ws, (m << l) + (grp << l) + gi);
+                    for x in 0..half {
+                        let i0 = gi * 2 * half + x;
+                        (v[i0], v[i0 + half]) = fwd_bf(v[i0], v[i0 + half], tw, c);
+                    }
+                }
+            }
+            // The pairs of vectors go through the in-register stages in lockstep, which gives
+            // the out-of-order core independent work to overlap the latencies.
+            let rec = tail_records(&self.ftail, grp * np, np);
+            let (mut x, mut y) = ([_mm512_setzero_si512(); 4], [_mm512_setzero_si512(); 4]);
+            for pp in 0..np {
+                x[pp] = _mm512_permutex2var_epi32(v[2 * pp], pa, v[2 * pp + 1]);
+                y[pp] = _mm512_permutex2var_epi32(v[2 * pp], pb, v[2 * pp + 1]);
+            }
+            for pp in 0..np {
+                (x[pp], y[pp]) = fwd_bf(x[pp], y[pp], tw_t8(rec[pp]), c);
+            }
+            for pp in 0..np {
+                (x[pp], y[pp]) = (_mm512_unpacklo_epi32(x[pp], y[pp]), _mm512_unpackhi_epi32(x[pp], y[pp]));
+            }
+            for pp in 0..np {
+                (x[pp], y[pp]) = fwd_bf(x[pp], y[pp], tw_t4(rec[pp]), c);
+            }
+            for pp in 0..np {
+                (x[pp], y[pp]) = (_mm512_permutex2var_epi32(x[pp], pc, y[pp]), _mm512_permutex2var_epi32(x[pp], pd, y[pp]));
+            }
+            for pp in 0..np {
+                (x[pp], y[pp]) = fwd_bf(x[pp], y[pp], tw_t2(rec[pp]), c);
+            }
+            for pp in 0..np {
+                (x[pp], y[pp]) = (_mm512_shuffle_i32x4::<0x44>(x[pp], y[pp]), _mm512_shuffle_i32x4::<0xEE>(x[pp], y[pp]));
+            }
+            for pp in 0..np {
+                (x[pp], y[pp]) = fwd_bf(x[pp], y[pp], tw_t1(rec[pp]), c);
+            }
+            for pp in 0..np {
+                v[2 * pp] = reduce_4q(_mm512_permutex2var_epi32(x[pp], pe, y[pp]), c);
+                v[2 * pp + 1] = reduce_4q(_mm512_permutex2var_epi32(x[pp], pf, y[pp]), c);
+            }
+            for (k, x) in v.iter().enumerate().take(gv) {
+                // SAFETY: as for the loads.
+                unsafe { _mm512_storeu_si512(a.add(base + 16 * k).cast(), *x) };
+            }
+        }
+    }
+
+    /// The inverse head: the mirror of [`Self::fwd_tail`]; with `LAST`, its last stage is the
+    /// transform's last and applies `n⁻¹`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    fn inv_head<const GL: usize, const LAST: bool>(&self, a: *mut u32) {
+        let c = self.consts();
+        let gv = 1usize << GL;
+        let np = gv / 2;
+        let m = self.n / (16 * gv);
+        let (ni, lw) = self.last_tw();
+        let [pa, pb, pc, pd, pe, pf] = self.perms(6);
+        for grp in 0..m {
+            let base = grp * gv * 16;
+            let mut v = [_mm512_setzero_si512(); 8];
+            for (k, x) in v.iter_mut().enumerate().take(gv) {
+                // SAFETY: base + 16k + 16 ≤ (grp + 1)·16G ≤ n = a.len().
+                *x = unsafe { _mm512_loadu_si512(a.add(base + 16 * k).cast()) };
+            }
+            let rec = tail_records(&self.itail, grp * np, np);
+            let (mut x, mut y) = ([_mm512_setzero_si512(); 4], [_mm512_setzero_si512(); 4]);
+            for pp in 0..np {
+                x[pp] = _mm512_permutex2var_epi32(v[2 * pp], pa, v[2 * pp + 1]);
+                y[pp] = _mm512_permutex2var_epi32(v[2 * pp], pb, v[2 * pp + 1]);
+            }
+            for pp in 0..np {
+                (x[pp], y[pp]) = inv_bf(x[pp], y[pp], tw_t1(rec[pp]), c);
+            }
+            for pp in 0..np {
+                (x[pp], y[pp]) = (_mm512_shuffle_i32x4::<0x44>(x[pp], y[pp]), _mm512_shuffle_i32x4::<0xEE>(x[pp], y[pp]));
+            }
+            for pp in 0..np {
+                (x[pp], y[pp]) = inv_bf(x[pp], y[pp], tw_t2(rec[pp]), c);
+            }
+            for pp in 0..np {
+                (x[pp], y[pp]) = (_mm512_permutex2var_epi32(x[pp], pc, y[pp]), _mm512_permutex2var_epi32(x[pp], pd, y[pp]));
+            }
+            for pp in 0..np {
+                (x[pp], y[pp]) = inv_bf(x[pp], y[pp], tw_t4(rec[pp]), c);
+            }
+            for pp in 0..np {
+                let (xf, yf) = (_mm512_castsi512_ps(x[pp]), _mm512_castsi512_ps(y[pp]));
+                x[pp] = _mm512_castps_si512(_mm512_shuffle_ps::<0x88>(xf, yf));
+                y[pp] = _mm512_castps_si512(_mm512_shuffle_ps::<0xDD>(xf, yf));
+            }
+            for pp in 0..np {
+                (x[pp], y[pp]) = inv_bf(x[pp], y[pp], tw_t8(rec[pp]), c);
+            }
+            for pp in 0..np {
+                v[2 * pp] = _mm512_permutex2var_epi32(x[pp], pe, y[pp]);
+                v[2 * pp + 1] = _mm512_permutex2var_epi32(x[pp], pf, y[pp]);
+            }
+            let scaled_levels = usize::from(LAST);
+            for l in 0..GL - scaled_levels {
+                let half = 1usize << l;
+                let blocks = gv >> (l + 1);
+                let h = self.n >> (5 + l);
+                for bi in 0..blocks {
+                    let tw = self.bcast(&self.winv, &self.winvs, h + grp * blocks + bi);
+                    for x in 0..half {
+                        let i0 = bi * 2 * half + x;
+                        (v[i0], v[i0 + half]) = inv_bf(v[i0], v[i0 + half], tw, c);
+                    }
+                }
+            }
+            if LAST {
+                let half = gv / 2;
+                for i0 in 0..half {
+                    (v[i0], v[i0 + half]) = inv_bf_last(v[i0], v[i0 + half], ni, lw, c);
+                }
+            }
+            for (k, x) in v.iter().enumerate().take(gv) {
+                // SAFETY: as for the loads.
+                unsafe { _mm512_storeu_si512(a.add(base + 16 * k).cast(), *x) };
+            }
+        }
+    }
+
+    /// `K` inverse stages starting with `h` blocks, on `2^K` vectors at a time; with `LAST`,
+    /// the last of them is the transform's last and applies `n⁻¹`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    fn inv_pass<const K: usize, const LAST: bool>(&self, a: *mut u32, h: usize) {
+        let c = self.consts();
+        let r = 1usize << K;
+        // Half-block of the first stage (= distance between the vectors), super-blocks.
+        let t = self.n / (2 * h);
+        let supers = h >> (K - 1);
+        debug_assert!(t >= 16 && supers >= 1);
+        let (ni, lw) = self.last_tw();
+        for i in 0..supers {
+            let base = i * r * t;
+            for j in (0..t).step_by(16) {
+                let mut v = [_mm512_setzero_si512(); 16];
+                for (k, x) in v.iter_mut().enumerate().take(r) {
+                    // SAFETY: base + j + k·t + 16 ≤ (i + 1)·2^K·t ≤ n = a.len(): j < t,
+                    // k < 2^K, i < supers = n / (2^K·t).
+                    *x = unsafe { _mm512_loadu_si512(a.add(base + j + k * t).cast()) };
+                }
+                let scaled_levels = usize::from(LAST);
+                for l in 0..K - scaled_levels {
+                    let half = 1usize << l;
+                    let groups = r >> (l + 1);
+                    for gi in 0..groups {
+                        let tw = self.bcast(&self.winv, &self.winvs, (h >> l) + i * groups + gi);
+                        for x in 0..half {
+                            let i0 = gi * 2 * half + x;
+                            (v[i0], v[i0 + half]) = inv_bf(v[i0], v[i0 + half], tw, c);
+                        }
+                    }
+                }
+                if LAST {
+                    let half = r / 2;
+                    for i0 in 0..half {
+                        (v[i0], v[i0 + half]) = inv_bf_last(v[i0], v[i0 + half], ni, lw, c);
+                    }
+                }
+                for (k, x) in v.iter().enumerate().take(r) {
+                    // SAFETY: as for the loads.
+                    unsafe { _mm512_storeu_si512(a.add(base + j + k * t).cast(), *x) };
+                }
+            }
+        }
+    }
+
+    /// The broadcast twiddles of the transform's last inverse stage: `n⁻¹` and `w·n⁻¹`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    fn last_tw(&self) -> (Tw, Tw) {
+        (Tw::splat(self.n_inv[0], self.n_inv[1]), Tw::splat(self.last[0], self.last[1]))
+    }
+
+    /// Six `vpermt2d` index vectors starting at `perm[from]`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    fn perms(&self, from: usize) -> [__m512i; 6] {
+        let mut out = [_mm512_setzero_si512(); 6];
+        for (k, o) in out.iter_mut().enumerate() {
+            // SAFETY: `perm` lines are 64-byte aligned arrays of 16 u32.
+            *o = unsafe { _mm512_load_si512(self.perm[from + k].0.as_ptr().cast()) };
+        }
+        out
+    }
+
+    /// `q`, `2q` and the odd-lane mask.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    fn consts(&self) -> Cst {
+        Cst { q: _mm512_set1_epi32(self.q as i32), q2: _mm512_set1_epi32((2 * self.q) as i32), odd: self.odd }
+    }
+
+    /// Broadcast twiddle `k` of `w`/`ws`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    fn bcast(&self, w: &[u32], ws: &[u32], k: usize) -> Tw {
+        debug_assert!(k < w.len() && k < ws.len());
+        // SAFETY: every caller's index is a twiddle index `m + i < n` of a stage with `m`
+        // blocks, and both tables hold `n` entries.
+        unsafe { Tw::splat(*w.get_unchecked(k), *ws.get_unchecked(k)) }
+    }
+}
+
+impl Tw {
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+    fn splat(w: u32, ws: u32) -> Self {
+        let s = _mm512_set1_epi32(ws as i32);
+        Self { w: _mm512_set1_epi32(w as i32), se: s, so: s }
+    }
+}
+
+/// Pointers to the `np ≤ 4` tail records from pair `first` on.
+#[inline]
+fn tail_records(table: &[Line], first: usize, np: usize) -> [*const u32; 4] {
+    let mut rec = [core::ptr::null::<u32>(); 4];
+    for (pp, r) in rec.iter_mut().enumerate().take(np) {
+        // The slice index checks that the record lies in the table.
+        *r = table[(first + pp) * REC..(first + pp + 1) * REC].as_ptr().cast::<u32>();
+    }
+    rec
+}
+
+/// Stage `t = 8` twiddles of the record at `rec`: period 2, a 64-bit broadcast.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn tw_t8(rec: *const u32) -> Tw {
+    // SAFETY: `rec` points at a record of REC·16 u32; the offsets read stay inside it.
+    unsafe {
+        Tw {
+            w: _mm512_set1_epi64(rec.add(OFF_T8).cast::<i64>().read_unaligned()),
+            se: _mm512_set1_epi64(rec.add(OFF_WS + OFF_T8).cast::<i64>().read_unaligned()),
+            so: _mm512_set1_epi64(rec.add(OFF_WS + OFF_T8 + 1).cast::<i64>().read_unaligned()),
+        }
+    }
+}
+
+/// Stage `t = 4` twiddles: period 4, a 128-bit broadcast.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn tw_t4(rec: *const u32) -> Tw {
+    // SAFETY: as `tw_t8`.
+    unsafe {
+        Tw {
+            w: _mm512_broadcast_i32x4(_mm_loadu_si128(rec.add(OFF_T4).cast())),
+            se: _mm512_broadcast_i32x4(_mm_loadu_si128(rec.add(OFF_WS + OFF_T4).cast())),
+            so: _mm512_broadcast_i32x4(_mm_loadu_si128(rec.add(OFF_WS + OFF_T4 + 1).cast())),
+        }
+    }
+}
+
+/// Stage `t = 2` twiddles: period 8, a 256-bit broadcast.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn tw_t2(rec: *const u32) -> Tw {
+    // SAFETY: as `tw_t8`.
+    unsafe {
+        Tw {
+            w: _mm512_broadcast_i64x4(_mm256_loadu_si256(rec.add(OFF_T2).cast())),
+            se: _mm512_broadcast_i64x4(_mm256_loadu_si256(rec.add(OFF_WS + OFF_T2).cast())),
+            so: _mm512_broadcast_i64x4(_mm256_loadu_si256(rec.add(OFF_WS + OFF_T2 + 1).cast())),
+        }
+    }
+}
+
+/// Stage `t = 1` twiddles: 16 lanes.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn tw_t1(rec: *const u32) -> Tw {
+    // SAFETY: as `tw_t8`; the odd companions are read one element further on, the element
+    // past the line being the first of the next line of the record.
+    unsafe {
+        Tw {
+            w: _mm512_load_si512(rec.add(OFF_T1).cast()),
+            se: _mm512_load_si512(rec.add(OFF_WS + OFF_T1).cast()),
+            so: _mm512_loadu_si512(rec.add(OFF_WS + OFF_T1 + 1).cast()),
+        }
+    }
+}
+
+/// Lazy Shoup product `≡ x·w (mod q)` in `[0, 2q)`, any `x < 2^32`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn shoup_lazy(x: __m512i, tw: Tw, c: Cst) -> __m512i {
+    let pe = _mm512_mul_epu32(x, tw.se);
+    let po = _mm512_mul_epu32(_mm512_srli_epi64::<32>(x), tw.so);
+    // Even lanes: the high half of the even products; odd lanes: of the odd products.
+    let hi = _mm512_mask_mov_epi32(_mm512_srli_epi64::<32>(pe), c.odd, po);
+    _mm512_sub_epi32(_mm512_mullo_epi32(x, tw.w), _mm512_mullo_epi32(hi, c.q))
+}
+
+/// Forward (Cooley–Tukey) lazy butterfly: `x, y < 4q` → `x + w·y`, `x − w·y`, both `< 4q`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn fwd_bf(x: __m512i, y: __m512i, tw: Tw, c: Cst) -> (__m512i, __m512i) {
+    let u = _mm512_min_epu32(x, _mm512_sub_epi32(x, c.q2));
+    let v = shoup_lazy(y, tw, c);
+    (_mm512_add_epi32(u, v), _mm512_sub_epi32(_mm512_add_epi32(u, c.q2), v))
+}
+
+/// Inverse (Gentleman–Sande) lazy butterfly: `x, y < 2q` → `x + y`, `(x − y)·w`, both `< 2q`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn inv_bf(x: __m512i, y: __m512i, tw: Tw, c: Cst) -> (__m512i, __m512i) {
+    let s = _mm512_add_epi32(x, y);
+    let d = _mm512_sub_epi32(_mm512_add_epi32(x, c.q2), y);
+    (_mm512_min_epu32(s, _mm512_sub_epi32(s, c.q2)), shoup_lazy(d, tw, c))
+}
+
+/// The transform's last inverse butterfly with `n⁻¹` merged: `x, y < 2q` →
+/// `(x + y)·n⁻¹`, `(x − y)·w·n⁻¹`, fully reduced (`ni`, `lw`: the twiddles of
+/// [`Avx512Ntt::last_tw`]).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn inv_bf_last(x: __m512i, y: __m512i, ni: Tw, lw: Tw, c: Cst) -> (__m512i, __m512i) {
+    let s = _mm512_add_epi32(x, y);
+    let d = _mm512_sub_epi32(_mm512_add_epi32(x, c.q2), y);
+    (reduce_2q(shoup_lazy(s, ni, c), c), reduce_2q(shoup_lazy(d, lw, c), c))
+}
+
+/// `x mod q` for `x < 4q`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn reduce_4q(x: __m512i, c: Cst) -> __m512i {
+    let x = _mm512_min_epu32(x, _mm512_sub_epi32(x, c.q2));
+    _mm512_min_epu32(x, _mm512_sub_epi32(x, c.q))
+}
+
+/// `x mod q` for `x < 2q`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl")]
+fn reduce_2q(x: __m512i, c: Cst) -> __m512i {
+    _mm512_min_epu32(x, _mm512_sub_epi32(x, c.q))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::{RngCore, SeedableRng};
+    use ringvault_core::prime::ntt_primes;
+
+    /// Whether the CPU has AVX-512 F/BW/DQ/VL; fails instead when `RINGVAULT_REQUIRE_AVX512=1`.
+    fn available() -> bool {
+        let ok = crate::CpuLevel::Avx512.is_supported();
+        if !ok {
+            let required = std::env::var("RINGVAULT_REQUIRE_AVX512").is_ok_and(|v| v == "1");
+            assert!(!required, "RINGVAULT_REQUIRE_AVX512=1 but this CPU lacks AVX-512 F/BW/DQ/VL");
+            eprintln!("skipping: this CPU lacks AVX-512 F/BW/DQ/VL");
+        }
+        ok
+    }
+
+    /// Every `(n, q)` of the tests: `n` from `MIN_N` to `2^15`, primes of 30, 29, 25, 20 bits.
+    fn cases() -> Vec<(usize, u32)> {
+        let mut out = Vec::new();
+        let mut n = Avx512Ntt::MIN_N;
+        while n <= 1 << 15 {
+            for bits in [30, 29, 25, 20] {
+                for q in ntt_primes(bits, n, 2).unwrap() {
+                    out.push((n, q));
+                }
+            }
+            n *= 2;
+        }
+        out
+    }
+
+    /// Random, all-zero, all-`q − 1` and alternating inputs.
+    fn inputs(n: usize, q: u32, seed: u64) -> Vec<Vec<u32>> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut v: Vec<Vec<u32>> = (0..3).map(|_| (0..n).map(|_| rng.next_u32() % q).collect()).collect();
+        v.push(vec![0; n]);
+        v.push(vec![q - 1; n]);
+        v.push((0..n).map(|i| if i % 2 == 0 { 0 } else { q - 1 }).collect());
+        v.push((0..n).map(|i| if i % 2 == 0 { q - 1 } else { 0 }).collect());
+        v
+    }
+
+    #[test]
+    fn forward_avx512_matches_scalar() {
+        if !available() {
+            return;
+        }
+        for (n, q) in cases() {
+            let table = NttTable::new(n, q).unwrap();
+            let k = Avx512Ntt::new(&table);
+            for (idx, a) in inputs(n, q, (n as u64) << 32 | u64::from(q)).into_iter().enumerate() {
+                let mut want = a.clone();
+                table.forward(&mut want);
+                let mut got = a.clone();
+                // SAFETY: AVX-512 F/BW/DQ/VL checked by `available`.
+                unsafe { k.forward(&mut got) };
+                assert_eq!(got, want, "forward n = {n}, q = {q}, input {idx}");
+            }
+        }
+    }
+
+    #[test]
+    fn inverse_avx512_matches_scalar() {
+        if !available() {
+            return;
+        }
+        for (n, q) in cases() {
+            let table = NttTable::new(n, q).unwrap();
+            let k = Avx512Ntt::new(&table);
+            for (idx, a) in inputs(n, q, (n as u64) << 33 | u64::from(q)).into_iter().enumerate() {
+                let mut want = a.clone();
+                table.inverse(&mut want);
+                let mut got = a.clone();
+                // SAFETY: AVX-512 F/BW/DQ/VL checked by `available`.
+                unsafe { k.inverse(&mut got) };
+                assert_eq!(got, want, "inverse n = {n}, q = {q}, input {idx}");
+            }
+        }
+    }
+
+    #[test]
+    fn round_trip_avx512() {
+        if !available() {
+            return;
+        }
+        for (n, q) in cases() {
+            let table = NttTable::new(n, q).unwrap();
+            let k = Avx512Ntt::new(&table);
+            for a in inputs(n, q, 7 + n as u64) {
+                let mut x = a.clone();
+                // SAFETY: AVX-512 F/BW/DQ/VL checked by `available`.
+                unsafe {
+                    k.forward(&mut x);
+                    k.inverse(&mut x);
+                }
+                assert_eq!(x, a, "round trip n = {n}, q = {q}");
+            }
+        }
+    }
+
+    #[test]
+    fn layouts_are_consistent() {
+        // Every layout is a bijection onto the 32 offsets of a pair of vectors.
+        for l in [NAT, S8, S4, S2, S1] {
+            let mut seen = [false; 32];
+            for r in 0..2 {
+                for lane in 0..16 {
+                    seen[element(&l, r, lane)] = true;
+                }
+            }
+            assert!(seen.iter().all(|&s| s));
+        }
+        assert_eq!(outer_passes(0), Vec::<u32>::new());
+        for s in 1..12 {
+            let p = outer_passes(s);
+            assert_eq!(p.iter().sum::<u32>(), s);
+            assert!(p.iter().all(|&k| (1..=4).contains(&k)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tmp_timing {
+    use super::*;
+    use std::time::Instant;
+
+    fn time(label: &str, mut f: impl FnMut()) {
+        for _ in 0..2000 {
+            f();
+        }
+        let mut best = f64::MAX;
+        for _ in 0..15 {
+            let t = Instant::now();
+            for _ in 0..2000 {
+                f();
+            }
+            best = best.min(t.elapsed().as_secs_f64() / 2000.0);
+        }
+        println!("{label:>30}: {:.3} µs", best * 1e6);
+    }
+
+    #[test]
+    #[ignore]
+    fn plans() {
+        let q = ringvault_core::prime::ntt_primes(30, 1 << 15, 1).unwrap()[0];
+        for n in [4096usize, 8192, 16384, 32768] {
+            let table = NttTable::new(n, q).unwrap();
+            let log_n = n.trailing_zeros();
+            let mut a: Vec<u32> = (0..n as u32).map(|i| i.wrapping_mul(2654435761) % q).collect();
+            let p = a.as_mut_ptr();
+            let plans: Vec<(u32, Vec<u32>)> = match log_n {
+                12 => vec![(3, vec![3, 2]), (3, vec![2, 3]), (2, vec![3, 3]), (3, vec![4, 1]), (3, vec![1, 4]), (2, vec![2, 2, 2])],
+                13 => vec![(3, vec![3, 3]), (2, vec![4, 3]), (2, vec![3, 4]), (3, vec![2, 2, 2]), (2, vec![3, 2, 2])],
+                14 => vec![(3, vec![3, 2, 2]), (3, vec![2, 2, 3]), (3, vec![2, 3, 2]), (3, vec![4, 3]), (3, vec![3, 4]), (2, vec![3, 3, 2]), (2, vec![2, 3, 3]), (3, vec![2, 2, 2, 1]), (3, vec![1, 2, 2, 2])],
+                _ => vec![(3, vec![3, 3, 2]), (3, vec![2, 3, 3]), (3, vec![2, 2, 2, 2]), (3, vec![4, 4]), (3, vec![1, 3, 2, 2])],
+            };
+            for (g, passes) in plans {
+                let mut k = Avx512Ntt::new(&table);
+                k.g = g;
+                k.passes = passes.clone();
+                unsafe {
+                    time(&format!("n={n} g={g} {passes:?} fwd"), || k.forward(&mut *std::ptr::slice_from_raw_parts_mut(p, n)));
+                    time(&format!("n={n} g={g} {passes:?} inv"), || k.inverse(&mut *std::ptr::slice_from_raw_parts_mut(p, n)));
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[ignore]
+    fn passes() {
+        let q = ringvault_core::prime::ntt_primes(30, 1 << 15, 1).unwrap()[0];
+        for n in [4096usize, 8192, 16384] {
+            let table = NttTable::new(n, q).unwrap();
+            let k = Avx512Ntt::new(&table);
+            let mut a: Vec<u32> = (0..n as u32).map(|i| i.wrapping_mul(2654435761) % q).collect();
+            let p = a.as_mut_ptr();
+            println!("n = {n}: passes {:?}, g = {}", k.passes, k.g);
+            unsafe {
+                time("forward", || k.forward(&mut *std::ptr::slice_from_raw_parts_mut(p, n)));
+                time("inverse", || k.inverse(&mut *std::ptr::slice_from_raw_parts_mut(p, n)));
+                time("fwd_pass<3> m=1", || k.fwd_pass::<3>(p, 1));
+                time("fwd_pass<3> m=8", || k.fwd_pass::<3>(p, 8));
+                time("fwd_pass<2> m=1", || k.fwd_pass::<2>(p, 1));
+                time("fwd_pass<2> m=16", || k.fwd_pass::<2>(p, 16));
+                time("fwd_pass<1> m=1", || k.fwd_pass::<1>(p, 1));
+                time("fwd_tail<2>", || k.fwd_tail::<2>(p, n / 64));
+                time("fwd_tail<1>", || k.fwd_tail::<1>(p, n / 32));
+                time("fwd_pass<4> m=1", || k.fwd_pass::<4>(p, 1));
+                time("inv_pass<4> h=8", || k.inv_pass::<4, false>(p, 8));
+                time("fwd_tail<3>", || k.fwd_tail::<3>(p, n / 128));
+                time("inv_head<3>", || k.inv_head::<3, false>(p));
+                time("inv_head<2>", || k.inv_head::<2, false>(p));
+                time("inv_pass<3> h=n/64", || k.inv_pass::<3, false>(p, n / 64));
+                time("inv_pass<2,LAST> h=2", || k.inv_pass::<2, true>(p, 2));
+                time("inv_pass<2> h=2", || k.inv_pass::<2, false>(p, 2));
+                time("inv_pass<3,LAST> h=4", || k.inv_pass::<3, true>(p, 4));
+                time("inv_pass<3> h=n/512", || k.inv_pass::<3, false>(p, n / 512));
+            }
+        }
     }
 }

@@ -66,6 +66,40 @@ impl Cost {
 #[derive(Clone, Debug)]
 pub struct CpuBackend {
     level: CpuLevel,
+    pool: Arc<BufferPool>,
+}
+
+/// Recycled batch buffers: large allocations would otherwise go back to the operating system
+/// and fault in fresh zeroed pages on every operation.
+#[derive(Debug, Default)]
+struct BufferPool {
+    free: Mutex<Vec<Vec<u32>>>,
+}
+
+impl BufferPool {
+    /// Keep at most this many buffers.
+    const MAX_BUFFERS: usize = 64;
+    /// Keep buffers of at most this many residues (64 MiB).
+    const MAX_RESIDUES: usize = 1 << 24;
+
+    /// A buffer with capacity for `len` residues (contents unspecified).
+    fn take(&self, len: usize) -> Vec<u32> {
+        if let Ok(mut free) = self.free.lock()
+            && let Some(i) = free.iter().position(|b| b.capacity() >= len && b.capacity() <= 2 * len.max(1))
+        {
+            return free.swap_remove(i);
+        }
+        Vec::with_capacity(len)
+    }
+
+    fn give(&self, buffer: Vec<u32>) {
+        if buffer.capacity() <= Self::MAX_RESIDUES
+            && let Ok(mut free) = self.free.lock()
+            && free.len() < Self::MAX_BUFFERS
+        {
+            free.push(buffer);
+        }
+    }
 }
 
 impl Default for CpuBackend {
@@ -77,7 +111,7 @@ impl Default for CpuBackend {
 impl CpuBackend {
     /// The backend at the best level this CPU supports.
     pub fn new() -> Self {
-        Self { level: CpuLevel::detect() }
+        Self { level: CpuLevel::detect(), pool: Arc::default() }
     }
 
     /// The backend at a forced level.
@@ -86,7 +120,7 @@ impl CpuBackend {
     /// [`Error::Backend`] if this CPU lacks the level's instructions.
     pub fn with_level(level: CpuLevel) -> Result<Self, Error> {
         if level.is_supported() {
-            Ok(Self { level })
+            Ok(Self { level, pool: Arc::default() })
         } else {
             Err(Error::Backend { backend: format!("cpu-{level}"), reason: format!("this CPU does not support {level}") })
         }
@@ -184,11 +218,16 @@ impl Backend for CpuBackend {
     }
 
     fn zeros<D: Domain>(&self, plan: &CpuPlan, shape: BatchShape) -> Result<CpuBatch<D>, Error> {
-        PolyBatch::zeros(&plan.ring, shape)
+        let buffer = self.pool.take(shape.len());
+        PolyBatch::zeros_in(&plan.ring, shape, buffer)
     }
 
     fn duplicate<D: Domain>(&self, _plan: &CpuPlan, a: &CpuBatch<D>) -> Result<CpuBatch<D>, Error> {
-        Ok(a.clone())
+        Ok(a.duplicate_in(self.pool.take(a.shape().len())))
+    }
+
+    fn recycle<D: Domain>(&self, batch: CpuBatch<D>) {
+        self.pool.give(batch.into_data());
     }
 
     fn ntt_forward(&self, plan: &CpuPlan, mut a: CpuBatch<Coeff>) -> Result<CpuBatch<Ntt>, Error> {
@@ -277,11 +316,46 @@ impl Backend for CpuBackend {
         let remaining: Vec<_> = shape.limbs[..l - 1].iter().map(|&x| plan.ring.modulus(x)).collect();
         let (t_inv_last, consts) = kernels::drop_limb_constants(last, &remaining, t)?;
         let n = shape.n;
-        let mut out = PolyBatch::zeros(&plan.ring, BatchShape::new(shape.count, n, shape.limbs[..l - 1].to_vec()))?;
+        let mut out = self.zeros(plan, BatchShape::new(shape.count, n, shape.limbs[..l - 1].to_vec()))?;
         let level = self.level;
         self.for_rows(out.data_mut(), (l - 1) * n, Cost::Heavy, |p, poly| {
             elementwise::drop_last_limb_poly(level, a.poly(p), poly, n, last, t_inv_last, &remaining, &consts);
         });
+        self.recycle(a);
+        Ok(out)
+    }
+
+    /// Per polynomial: only the dropped limb goes back to coefficients; the correction
+    /// `−δᵢ·q_L⁻¹` is computed there, transformed forward, and added to `xᵢ·q_L⁻¹` (NTT is
+    /// linear, so the result equals the default's).
+    fn drop_last_limb_ntt(&self, plan: &CpuPlan, a: CpuBatch<Ntt>, t: u32) -> Result<CpuBatch<Ntt>, Error> {
+        checks::droppable(a.shape())?;
+        let shape = a.shape();
+        let l = shape.limbs.len() - 1;
+        let last = plan.ring.modulus(shape.limbs[l]);
+        let remaining: Vec<_> = shape.limbs[..l].iter().map(|&x| plan.ring.modulus(x)).collect();
+        let (t_inv_last, consts) = kernels::drop_limb_constants(last, &remaining, t)?;
+        let n = shape.n;
+        let mut out = self.zeros(plan, BatchShape::new(shape.count, n, shape.limbs[..l].to_vec()))?;
+        let level = self.level;
+        self.for_rows(out.data_mut(), l * n, Cost::Heavy, |p, poly| {
+            let src = a.poly(p);
+            // Rows 0..l stay zero, so the drop kernel yields −δᵢ·q_L⁻¹; row l is x_L in
+            // coefficients.
+            let mut scratch = vec![0u32; (l + 1) * n];
+            scratch[l * n..].copy_from_slice(&src[l * n..]);
+            plan.ntt[shape.limbs[l]].inverse(&mut scratch[l * n..]);
+            elementwise::drop_last_limb_poly(level, &scratch, poly, n, last, t_inv_last, &remaining, &consts);
+            for (i, m) in remaining.iter().enumerate() {
+                let row = &mut poly[i * n..(i + 1) * n];
+                plan.ntt[shape.limbs[i]].forward(row);
+                let x = &mut scratch[i * n..(i + 1) * n];
+                x.copy_from_slice(&src[i * n..(i + 1) * n]);
+                elementwise::mul_constant_row(level, x, consts[i].ql_inv, m);
+                elementwise::add_row(level, row, x, m);
+            }
+        });
+        self.recycle(a);
         Ok(out)
     }
 

@@ -144,6 +144,25 @@ pub trait Backend: Send + Sync {
     /// factor with the dropped prime; device failures.
     fn drop_last_limb(&self, plan: &Self::Plan, a: Self::Batch<Coeff>, t: u32) -> Result<Self::Batch<Coeff>, Error>;
 
+    /// Modulus switching of an NTT-domain batch: the same result as
+    /// [`Backend::ntt_inverse`], [`Backend::drop_last_limb`], [`Backend::ntt_forward`], which is
+    /// this default. Backends override it to transform only the dropped limb back and the
+    /// correction forward (one inverse NTT instead of `L`).
+    ///
+    /// # Errors
+    /// As [`Backend::drop_last_limb`].
+    fn drop_last_limb_ntt(&self, plan: &Self::Plan, a: Self::Batch<Ntt>, t: u32) -> Result<Self::Batch<Ntt>, Error> {
+        let coeff = self.ntt_inverse(plan, a)?;
+        let dropped = self.drop_last_limb(plan, coeff, t)?;
+        self.ntt_forward(plan, dropped)
+    }
+
+    /// Hands a batch that is no longer needed back to the backend, which may reuse its memory
+    /// (the default drops it).
+    fn recycle<D: Domain>(&self, batch: Self::Batch<D>) {
+        drop(batch);
+    }
+
     /// The Galois automorphism `x → x^k` (`k` odd, `< 2n`) of every row, in either domain.
     ///
     /// # Errors

@@ -187,6 +187,24 @@ impl<D: Domain> PolyBatch<D> {
         Ok(Self { shape, data, _domain: PhantomData })
     }
 
+    /// A batch of zeros in a recycled buffer (its old contents are overwritten).
+    ///
+    /// # Errors
+    /// As [`RingContext::check_shape`].
+    pub fn zeros_in(ctx: &RingContext, shape: BatchShape, mut buffer: Vec<u32>) -> Result<Self, Error> {
+        ctx.check_shape(&shape)?;
+        buffer.clear();
+        buffer.resize(shape.len(), 0);
+        Ok(Self { shape, data: buffer, _domain: PhantomData })
+    }
+
+    /// A copy of this batch in a recycled buffer.
+    pub fn duplicate_in(&self, mut buffer: Vec<u32>) -> Self {
+        buffer.clear();
+        buffer.extend_from_slice(&self.data);
+        Self { shape: self.shape.clone(), data: buffer, _domain: PhantomData }
+    }
+
     /// Wraps residues, checking the shape and that every residue is below its prime.
     ///
     /// # Errors

@@ -1,19 +1,26 @@
 //! Decryption of ciphertexts of any length, and the noise-budget measurement (owner side).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use num_bigint::BigUint;
+use zeroize::Zeroize;
 use num_traits::ToPrimitive;
 
 use super::ciphertext::{Ciphertext, Plaintext};
 use super::keys::{SecretKey, select_limbs};
 use super::{Scheme, zeroize_host};
 use crate::backend::Backend;
-use crate::ring::{Coeff, PolyBatch};
+use crate::ring::{Coeff, Ntt, PolyBatch};
 use crate::Error;
 
-/// Decrypts with a secret key whose powers it keeps on the backend. Owner side only.
+/// Decrypts with a secret key whose powers it keeps on the backend (uploaded on first use per
+/// level). Owner side only.
 pub struct Decryptor<'a, B: Backend> {
     scheme: &'a Scheme<B>,
     sk: &'a SecretKey,
+    /// `[s, s², …]` over the primes of each level used so far.
+    powers: Mutex<HashMap<usize, Vec<Arc<B::Batch<Ntt>>>>>,
 }
 
 impl<B: Backend> Scheme<B> {
@@ -25,11 +32,35 @@ impl<B: Backend> Scheme<B> {
         if sk.params().literal() != self.params.literal() {
             return Err(Error::ParameterMismatch);
         }
-        Ok(Decryptor { scheme: self, sk })
+        Ok(Decryptor { scheme: self, sk, powers: Mutex::new(HashMap::new()) })
     }
 }
 
 impl<B: Backend> Decryptor<'_, B> {
+    /// `s^1 … s^count` over the primes of `level`, on the device.
+    fn secret_powers(&self, level: usize, count: usize) -> Result<Vec<Arc<B::Batch<Ntt>>>, Error> {
+        let s = self.scheme;
+        let (be, plan) = (&s.backend, &s.plan);
+        let poisoned = || Error::Backend { backend: be.name(), reason: "decryptor cache lock poisoned".into() };
+        let mut cache = self.powers.lock().map_err(|_| poisoned())?;
+        let powers = match cache.entry(level) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let s_host = select_limbs(self.sk.ntt(), &s.level_limbs(level))?;
+                let s1 = s.upload_ntt(&s_host)?;
+                zeroize_host(s_host);
+                e.insert(vec![Arc::new(s1)])
+            }
+        };
+        while powers.len() < count {
+            let last = powers.last().ok_or(Error::EmptyBasis)?;
+            let mut next = be.duplicate(plan, last)?;
+            be.mul_pointwise_assign(plan, &mut next, &powers[0])?;
+            powers.push(Arc::new(next));
+        }
+        Ok(powers[..count].to_vec())
+    }
+
     /// `c₀ + c₁·s + c₂·s² + …` of every ciphertext of the batch, in coefficients, on the host.
     fn inner_products(&self, ct: &Ciphertext<B>) -> Result<PolyBatch<Coeff>, Error> {
         let s = self.scheme;
@@ -37,18 +68,11 @@ impl<B: Backend> Decryptor<'_, B> {
         if ct.params.literal() != s.params.literal() {
             return Err(Error::ParameterMismatch);
         }
-        let limbs = s.level_limbs(ct.level);
-        let s_host = select_limbs(self.sk.ntt(), &limbs)?;
-        let s1 = s.upload_ntt(&s_host)?;
-        zeroize_host(s_host);
+        let powers = self.secret_powers(ct.level, ct.parts.len() - 1)?;
         let mut acc = be.duplicate(plan, &ct.parts[0])?;
-        let mut power = be.duplicate(plan, &s1)?;
-        for (j, part) in ct.parts.iter().enumerate().skip(1) {
-            if j > 1 {
-                be.mul_pointwise_assign(plan, &mut power, &s1)?;
-            }
+        for (part, power) in ct.parts.iter().skip(1).zip(&powers) {
             // acc += part ⊙ s^j, s^j broadcast over the batch.
-            be.mul_pointwise_acc(plan, part, &power, &mut acc)?;
+            be.mul_pointwise_acc(plan, part, power, &mut acc)?;
         }
         be.download(plan, &be.ntt_inverse(plan, acc)?)
     }
@@ -81,31 +105,46 @@ impl<B: Backend> Decryptor<'_, B> {
         let l = ct.level;
         let moduli = level.basis.moduli();
         let mut out = Vec::with_capacity(ct.count);
-        let mut y = vec![0u32; l];
+        // Per coefficient: y_k = [v_k·q̃_k]_{q_k}; Σ y_k/q_k (rounding estimate) and
+        // Σ y_k·(Q/q_k mod t), limb by limb so the loops vectorize. Products are below 2^60, so
+        // sixteen of them fit a u64 before a reduction.
+        let mut frac = vec![0f64; n];
+        let mut acc = vec![0u64; n];
         for p in 0..ct.count {
             let rows = v.poly(p);
+            frac.iter_mut().for_each(|x| *x = 0.0);
+            acc.iter_mut().for_each(|x| *x = 0);
+            for k in 0..l {
+                let (f, fs) = level.basis.punctured_inverse(k);
+                let (m, inv_q, c) = (moduli[k], level.inv_primes[k], u64::from(level.punctured_mod_t[k]));
+                for ((x, a), &r) in frac.iter_mut().zip(acc.iter_mut()).zip(&rows[k * n..(k + 1) * n]) {
+                    let y = m.mul_shoup(r, f, fs);
+                    *x += f64::from(y) * inv_q;
+                    *a += u64::from(y) * c;
+                }
+                if k % 15 == 14 {
+                    acc.iter_mut().for_each(|a| *a = u64::from(t.reduce_u64(*a)));
+                }
+            }
             let mut coeffs = vec![0u32; n];
-            for (i, c) in coeffs.iter_mut().enumerate() {
-                let mut frac_sum = 0.0f64;
-                for (k, yk) in y.iter_mut().enumerate() {
-                    let (f, fs) = level.basis.punctured_inverse(k);
-                    *yk = moduli[k].mul_shoup(rows[k * n + i], f, fs);
-                    frac_sum += f64::from(*yk) * level.inv_primes[k];
-                }
-                let alpha = frac_sum.round();
-                if (frac_sum - alpha).abs() >= 0.25 {
-                    zeroize_host(v);
-                    return Err(Error::NoiseBudgetExhausted);
-                }
-                let mut acc = 0u32;
-                for (k, &yk) in y.iter().enumerate() {
-                    acc = t.add(acc, t.reduce_u64(u64::from(yk) * u64::from(level.punctured_mod_t[k])));
-                }
+            let mut exhausted = false;
+            for ((c, &x), &a) in coeffs.iter_mut().zip(&frac).zip(&acc) {
+                let alpha = x.round();
+                exhausted |= (x - alpha).abs() >= 0.25;
                 let correction = t.reduce_u64(alpha as u64 * u64::from(level.q_mod_t));
-                *c = t.mul(t.sub(acc, correction), factor_inv);
+                *c = t.mul(t.sub(t.reduce_u64(a), correction), factor_inv);
+            }
+            if exhausted {
+                frac.zeroize();
+                acc.zeroize();
+                coeffs.zeroize();
+                zeroize_host(v);
+                return Err(Error::NoiseBudgetExhausted);
             }
             out.push(Plaintext { params: params.clone(), coeffs });
         }
+        frac.zeroize();
+        acc.zeroize();
         zeroize_host(v);
         Ok(out)
     }

@@ -326,6 +326,9 @@ impl<'a, B: Backend> Evaluator<'a, B> {
         let (u0, u1) = self.key_switch(&c2, &dk, a.level)?;
         self.be().add_assign(self.plan(), &mut a.parts[0], &u0)?;
         self.be().add_assign(self.plan(), &mut a.parts[1], &u1)?;
+        for x in [c2, u0, u1] {
+            self.be().recycle(x);
+        }
         Ok(())
     }
 
@@ -354,9 +357,7 @@ impl<'a, B: Backend> Evaluator<'a, B> {
         let q_last = self.scheme.params.ring().modulus(a.level - 1).value();
         let parts = std::mem::take(&mut a.parts);
         for p in parts {
-            let coeff = self.be().ntt_inverse(self.plan(), p)?;
-            let dropped = self.be().drop_last_limb(self.plan(), coeff, t.value())?;
-            a.parts.push(self.be().ntt_forward(self.plan(), dropped)?);
+            a.parts.push(self.be().drop_last_limb_ntt(self.plan(), p, t.value())?);
         }
         a.level -= 1;
         a.factor = t.mul(a.factor, t.inv(t.reduce(q_last))?);
@@ -386,6 +387,8 @@ impl<'a, B: Backend> Evaluator<'a, B> {
         self.be().automorphism_into(self.plan(), &a.parts[1], k, &mut c1)?;
         let (u0, u1) = self.key_switch(&c1, &dk, a.level)?;
         self.be().add_assign(self.plan(), &mut c0, &u0)?;
+        self.be().recycle(c1);
+        self.be().recycle(u0);
         Ok(Ciphertext { params: a.params.clone(), parts: vec![c0, u1], level: a.level, factor: a.factor, count: a.count, seeds: None })
     }
 
@@ -472,14 +475,16 @@ impl<'a, B: Backend> Evaluator<'a, B> {
             let ext = be.ntt_forward(plan, ext)?;
             be.mul_pointwise_acc(plan, &ext, &key.b[i], &mut acc0)?;
             be.mul_pointwise_acc(plan, &ext, &key.a[i], &mut acc1)?;
+            be.recycle(ext);
         }
+        be.recycle(coeff);
         let t = params.plaintext().value();
         let mod_down = |acc: B::Batch<Ntt>| -> Result<B::Batch<Ntt>, Error> {
-            let mut x = be.ntt_inverse(plan, acc)?;
+            let mut x = acc;
             for _ in 0..params.special_count() {
-                x = be.drop_last_limb(plan, x, t)?;
+                x = be.drop_last_limb_ntt(plan, x, t)?;
             }
-            be.ntt_forward(plan, x)
+            Ok(x)
         };
         Ok((mod_down(acc0)?, mod_down(acc1)?))
     }

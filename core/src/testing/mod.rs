@@ -244,8 +244,10 @@ pub fn basis_ops_match_reference<B: Backend>(be: &B, degrees: &[usize]) {
 pub fn drop_last_limb_matches_reference<B: Backend>(be: &B, degrees: &[usize]) {
     for_each_case(be, degrees, |be, plan, ring, shape, seed| {
         if shape.limbs.len() < 2 {
-            let d = up(be, plan, &random_batch::<Coeff>(ring, shape, seed, false));
+            let d = up(be, plan, &random_batch::<Coeff>(ring, shape.clone(), seed, false));
             assert!(be.drop_last_limb(plan, d, 1).is_err(), "{}: dropping the only limb", be.name());
+            let d = up(be, plan, &random_batch::<Ntt>(ring, shape, seed, false));
+            assert!(be.drop_last_limb_ntt(plan, d, 1).is_err(), "{}: dropping the only limb (ntt)", be.name());
             return;
         }
         let n = shape.n;
@@ -263,6 +265,11 @@ pub fn drop_last_limb_matches_reference<B: Backend>(be: &B, degrees: &[usize]) {
             }
             let d = be.drop_last_limb(plan, up(be, plan, &a), t).expect("drop");
             assert_eq!(down(be, plan, &d), e, "{}: drop_last_limb t={t}", be.name());
+            // The NTT-domain form equals inverse NTT, drop, forward NTT.
+            let an = be.ntt_forward(plan, up(be, plan, &a)).expect("fwd");
+            let dn = be.drop_last_limb_ntt(plan, an, t).expect("drop ntt");
+            let en = be.ntt_forward(plan, up(be, plan, &e)).expect("fwd");
+            assert_eq!(down(be, plan, &dn), down(be, plan, &en), "{}: drop_last_limb_ntt t={t}", be.name());
         }
     });
 }

@@ -15,7 +15,7 @@
 //!
 //! # Passes
 //! With `G = 2^g` vectors per group (`g = min(3, log₂ n − 4)`):
-//! - **Outer passes** (forward: first; inverse: last): radix-`2^k` passes (`k ≤ 4`), each
+//! - **Outer passes** (forward: first; inverse: last): radix-`2^k` passes (`k ≤ 3`), each
 //!   doing `k` consecutive stages on `2^k` vectors held in registers, with broadcast twiddles
 //!   (every stage with half-block `t ≥ 16G` has one twiddle per 16-lane vector).
 //! - **Tail pass** (forward: last; inverse: first): groups of `G` consecutive vectors; the
@@ -95,13 +95,12 @@ fn permutation(from: &Layout, to: &Layout) -> [Line; 2] {
     out
 }
 
-/// Radix exponents (each ≤ 4) of the outer passes covering `stages` stages, in forward
+/// Radix exponents (each ≤ 3) of the outer passes covering `stages` stages, in forward
 /// order.
 fn outer_passes(stages: u32) -> Vec<u32> {
     match stages {
         0 => Vec::new(),
         4 => vec![2, 2],
-        7 => vec![4, 3],
         s if s <= 3 => vec![s],
         s => {
             let mut v = vec![3; (s / 3) as usize];
@@ -140,8 +139,9 @@ pub(crate) struct Avx512Ntt {
     /// natural → `S1`, `S2` → `S4`, `S8` → natural (inverse).
     perm: [Line; 12],
     /// The odd lanes (`0xAAAA`). Kept as data so that the compiler emits the merge of the
-    /// even and odd high halves as a shift and a masked move rather than a (slower, longer
-    /// latency) two-source permute.
+    /// even and odd high halves as a shift and a masked move (two 1-cycle operations) rather
+    /// than a two-source permute, whose longer latency slows the dependent chains of the
+    /// in-register stages.
     odd: u16,
 }
 
@@ -183,7 +183,7 @@ impl Avx512Ntt {
 
         let tail = |tw: &[u32], tws: &[u32]| {
             let pairs = n / 32;
-            let mut out = vec![Line::default(); pairs * REC + 1];
+            let mut out = vec![Line::default(); pairs * REC];
             for (p, rec) in out.chunks_exact_mut(REC).enumerate() {
                 let mut flat = [0u32; REC * 16];
                 for (t, layout, off, period) in
@@ -252,8 +252,7 @@ impl Avx512Ntt {
             match k {
                 1 => self.fwd_pass::<1>(ptr, m),
                 2 => self.fwd_pass::<2>(ptr, m),
-                3 => self.fwd_pass::<3>(ptr, m),
-                _ => self.fwd_pass::<4>(ptr, m),
+                _ => self.fwd_pass::<3>(ptr, m),
             }
             m <<= k;
         }
@@ -295,10 +294,8 @@ impl Avx512Ntt {
                 (1, true) => self.inv_pass::<1, true>(ptr, h),
                 (2, false) => self.inv_pass::<2, false>(ptr, h),
                 (2, true) => self.inv_pass::<2, true>(ptr, h),
-                (3, false) => self.inv_pass::<3, false>(ptr, h),
-                (3, true) => self.inv_pass::<3, true>(ptr, h),
-                (_, false) => self.inv_pass::<4, false>(ptr, h),
-                (_, true) => self.inv_pass::<4, true>(ptr, h),
+                (_, false) => self.inv_pass::<3, false>(ptr, h),
+                (_, true) => self.inv_pass::<3, true>(ptr, h),
             }
             h >>= k;
         }
@@ -317,7 +314,7 @@ impl Avx512Ntt {
         for i in 0..m {
             let base = 2 * i * t;
             for j in (0..s).step_by(16) {
-                let mut v = [_mm512_setzero_si512(); 16];
+                let mut v = [_mm512_setzero_si512(); 8];
                 for (k, x) in v.iter_mut().enumerate().take(r) {
                     // SAFETY: base + j + k·s + 16 ≤ 2·(i + 1)·t ≤ n = a.len() (asserted by
                     // the caller): i < m, j < s, k < 2^K, s·2^K = 2t.
@@ -500,7 +497,7 @@ impl Avx512Ntt {
         for i in 0..supers {
             let base = i * r * t;
             for j in (0..t).step_by(16) {
-                let mut v = [_mm512_setzero_si512(); 16];
+                let mut v = [_mm512_setzero_si512(); 8];
                 for (k, x) in v.iter_mut().enumerate().take(r) {
                     // SAFETY: base + j + k·t + 16 ≤ (i + 1)·2^K·t ≤ n = a.len(): j < t,
                     // k < 2^K, i < supers = n / (2^K·t).
@@ -702,6 +699,7 @@ fn reduce_2q(x: __m512i, c: Cst) -> __m512i {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use rand_chacha::ChaCha8Rng;
@@ -819,89 +817,7 @@ mod tests {
         for s in 1..12 {
             let p = outer_passes(s);
             assert_eq!(p.iter().sum::<u32>(), s);
-            assert!(p.iter().all(|&k| (1..=4).contains(&k)));
-        }
-    }
-}
-
-#[cfg(test)]
-mod tmp_timing {
-    use super::*;
-    use std::time::Instant;
-
-    fn time(label: &str, mut f: impl FnMut()) {
-        for _ in 0..2000 {
-            f();
-        }
-        let mut best = f64::MAX;
-        for _ in 0..15 {
-            let t = Instant::now();
-            for _ in 0..2000 {
-                f();
-            }
-            best = best.min(t.elapsed().as_secs_f64() / 2000.0);
-        }
-        println!("{label:>30}: {:.3} µs", best * 1e6);
-    }
-
-    #[test]
-    #[ignore]
-    fn plans() {
-        let q = ringvault_core::prime::ntt_primes(30, 1 << 15, 1).unwrap()[0];
-        for n in [4096usize, 8192, 16384, 32768] {
-            let table = NttTable::new(n, q).unwrap();
-            let log_n = n.trailing_zeros();
-            let mut a: Vec<u32> = (0..n as u32).map(|i| i.wrapping_mul(2654435761) % q).collect();
-            let p = a.as_mut_ptr();
-            let plans: Vec<(u32, Vec<u32>)> = match log_n {
-                12 => vec![(3, vec![3, 2]), (3, vec![2, 3]), (2, vec![3, 3]), (3, vec![4, 1]), (3, vec![1, 4]), (2, vec![2, 2, 2])],
-                13 => vec![(3, vec![3, 3]), (2, vec![4, 3]), (2, vec![3, 4]), (3, vec![2, 2, 2]), (2, vec![3, 2, 2])],
-                14 => vec![(3, vec![3, 2, 2]), (3, vec![2, 2, 3]), (3, vec![2, 3, 2]), (3, vec![4, 3]), (3, vec![3, 4]), (2, vec![3, 3, 2]), (2, vec![2, 3, 3]), (3, vec![2, 2, 2, 1]), (3, vec![1, 2, 2, 2])],
-                _ => vec![(3, vec![3, 3, 2]), (3, vec![2, 3, 3]), (3, vec![2, 2, 2, 2]), (3, vec![4, 4]), (3, vec![1, 3, 2, 2])],
-            };
-            for (g, passes) in plans {
-                let mut k = Avx512Ntt::new(&table);
-                k.g = g;
-                k.passes = passes.clone();
-                unsafe {
-                    time(&format!("n={n} g={g} {passes:?} fwd"), || k.forward(&mut *std::ptr::slice_from_raw_parts_mut(p, n)));
-                    time(&format!("n={n} g={g} {passes:?} inv"), || k.inverse(&mut *std::ptr::slice_from_raw_parts_mut(p, n)));
-                }
-            }
-        }
-    }
-
-    #[test]
-    #[ignore]
-    fn passes() {
-        let q = ringvault_core::prime::ntt_primes(30, 1 << 15, 1).unwrap()[0];
-        for n in [4096usize, 8192, 16384] {
-            let table = NttTable::new(n, q).unwrap();
-            let k = Avx512Ntt::new(&table);
-            let mut a: Vec<u32> = (0..n as u32).map(|i| i.wrapping_mul(2654435761) % q).collect();
-            let p = a.as_mut_ptr();
-            println!("n = {n}: passes {:?}, g = {}", k.passes, k.g);
-            unsafe {
-                time("forward", || k.forward(&mut *std::ptr::slice_from_raw_parts_mut(p, n)));
-                time("inverse", || k.inverse(&mut *std::ptr::slice_from_raw_parts_mut(p, n)));
-                time("fwd_pass<3> m=1", || k.fwd_pass::<3>(p, 1));
-                time("fwd_pass<3> m=8", || k.fwd_pass::<3>(p, 8));
-                time("fwd_pass<2> m=1", || k.fwd_pass::<2>(p, 1));
-                time("fwd_pass<2> m=16", || k.fwd_pass::<2>(p, 16));
-                time("fwd_pass<1> m=1", || k.fwd_pass::<1>(p, 1));
-                time("fwd_tail<2>", || k.fwd_tail::<2>(p, n / 64));
-                time("fwd_tail<1>", || k.fwd_tail::<1>(p, n / 32));
-                time("fwd_pass<4> m=1", || k.fwd_pass::<4>(p, 1));
-                time("inv_pass<4> h=8", || k.inv_pass::<4, false>(p, 8));
-                time("fwd_tail<3>", || k.fwd_tail::<3>(p, n / 128));
-                time("inv_head<3>", || k.inv_head::<3, false>(p));
-                time("inv_head<2>", || k.inv_head::<2, false>(p));
-                time("inv_pass<3> h=n/64", || k.inv_pass::<3, false>(p, n / 64));
-                time("inv_pass<2,LAST> h=2", || k.inv_pass::<2, true>(p, 2));
-                time("inv_pass<2> h=2", || k.inv_pass::<2, false>(p, 2));
-                time("inv_pass<3,LAST> h=4", || k.inv_pass::<3, true>(p, 4));
-                time("inv_pass<3> h=n/512", || k.inv_pass::<3, false>(p, n / 512));
-            }
+            assert!(p.iter().all(|&k| (1..=3).contains(&k)));
         }
     }
 }

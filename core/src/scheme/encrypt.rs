@@ -4,7 +4,9 @@ use rand_core::{CryptoRng, RngCore};
 
 use super::ciphertext::{Ciphertext, Plaintext};
 use super::keys::{PublicKey, SecretKey, expand_uniform, select_limbs};
-use super::sampling::{centered_binomial, small_to_residue, ternary};
+use zeroize::Zeroize;
+
+use super::sampling::{centered_binomial, noise_rng, small_to_residue, ternary};
 use super::{Scheme, zeroize_host};
 use crate::backend::Backend;
 use crate::ring::{BatchShape, Coeff, Ntt, PolyBatch};
@@ -110,19 +112,29 @@ impl<B: Backend> Encryptor<'_, B> {
         let n = s.params.n();
         let count = pts.len();
         let limbs = s.level_limbs(s.params.max_level());
-        let u: Vec<i32> = ternary(rng, count * n).into_iter().map(i32::from).collect();
+        let rng = &mut noise_rng(rng);
+        let mut u: Vec<i32> = ternary(rng, count * n).into_iter().map(i32::from).collect();
         let mut c1 = s.small_to_ntt(&u, count, &limbs)?;
+        u.zeroize();
         let mut c0 = be.duplicate(plan, &c1)?;
         be.mul_pointwise_assign(plan, &mut c0, &self.b)?;
         be.mul_pointwise_assign(plan, &mut c1, &self.a)?;
-        let e1 = centered_binomial(rng, count * n);
-        let w1 = be.ntt_forward(plan, be.upload(plan, &s.noise_and_message(pts, Some(&e1), &limbs)?)?)?;
+        let mut e1 = centered_binomial(rng, count * n);
+        let host = s.noise_and_message(pts, Some(&e1), &limbs)?;
+        e1.zeroize();
+        let w1 = be.ntt_forward(plan, be.upload(plan, &host)?)?;
+        zeroize_host(host);
         be.add_assign(plan, &mut c0, &w1)?;
-        let e2 = centered_binomial(rng, count * n);
+        let mut e2 = centered_binomial(rng, count * n);
         let zero = Plaintext::zero(&s.params);
         let zeros: Vec<&Plaintext> = vec![&zero; count];
-        let w2 = be.ntt_forward(plan, be.upload(plan, &s.noise_and_message(&zeros, Some(&e2), &limbs)?)?)?;
+        let host = s.noise_and_message(&zeros, Some(&e2), &limbs)?;
+        e2.zeroize();
+        let w2 = be.ntt_forward(plan, be.upload(plan, &host)?)?;
+        zeroize_host(host);
         be.add_assign(plan, &mut c1, &w2)?;
+        be.recycle(w1);
+        be.recycle(w2);
         Ok(Ciphertext { params: s.params.clone(), parts: vec![c0, c1], level: limbs.len(), factor: 1, count, seeds: None })
     }
 }

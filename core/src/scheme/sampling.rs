@@ -5,7 +5,8 @@
 //! indexes by the value it produces (rejection sampling discards candidates independently of
 //! the accepted value).
 
-use rand_chacha::ChaCha20Rng;
+use rand_chacha::{ChaCha12Rng, ChaCha20Rng};
+use zeroize::Zeroize;
 use rand_core::{CryptoRng, RngCore, SeedableRng};
 
 use crate::ntt::reduce_once;
@@ -44,15 +45,33 @@ pub fn ternary<R: RngCore + CryptoRng>(rng: &mut R, n: usize) -> Vec<i8> {
 }
 
 /// `n` values from the centered binomial distribution with η = 21 (σ ≈ 3.24, support
-/// `[−21, 21]`). Constant time.
+/// `[−21, 21]`): each is `popcount(a) − popcount(b)` for 21 random bits `a` and `b`, taken from
+/// 6 random bytes. Constant time.
 pub fn centered_binomial<R: RngCore + CryptoRng>(rng: &mut R, n: usize) -> Vec<i8> {
     const MASK: u64 = (1 << CBD_ETA) - 1;
-    (0..n)
-        .map(|_| {
-            let x = rng.next_u64();
+    let mut bytes = vec![0u8; 6 * n + 2];
+    rng.fill_bytes(&mut bytes);
+    let out = (0..n)
+        .map(|i| {
+            let mut word = [0u8; 8];
+            word[..6].copy_from_slice(&bytes[6 * i..6 * i + 6]);
+            let x = u64::from_le_bytes(word);
             ((x & MASK).count_ones() as i32 - ((x >> CBD_ETA) & MASK).count_ones() as i32) as i8
         })
-        .collect()
+        .collect();
+    bytes.zeroize();
+    out
+}
+
+/// A ChaCha12 generator keyed with 32 bytes from `rng`, for bulk sampling of one operation's
+/// noise: the caller's generator supplies the key, the faster stream cipher the volume
+/// (ChaCha12 is `rand`'s standard CSPRNG).
+pub fn noise_rng<R: RngCore + CryptoRng>(rng: &mut R) -> ChaCha12Rng {
+    let mut seed = [0u8; 32];
+    rng.fill_bytes(&mut seed);
+    let out = ChaCha12Rng::from_seed(seed);
+    seed.zeroize();
+    out
 }
 
 /// `n` values uniform in `[0, q)` by rejection sampling of `bits(q)`-bit candidates.

@@ -33,6 +33,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
+use zeroize::Zeroize;
 use ringvault_core::backend::checks;
 use ringvault_core::ring::kernels;
 use ringvault_core::rns::BasisConversion;
@@ -213,6 +214,17 @@ impl Backend for CpuBackend {
         PolyBatch::from_residues(&plan.ring, host.shape().clone(), host.data().to_vec())
     }
 
+    fn upload_owned<D: Domain>(&self, plan: &CpuPlan, host: PolyBatch<D>) -> Result<CpuBatch<D>, Error> {
+        let shape = host.shape().clone();
+        PolyBatch::from_residues(&plan.ring, shape, host.into_data())
+    }
+
+    fn host_buffer(&self, len: usize) -> Vec<u32> {
+        let mut buffer = self.pool.take(len);
+        buffer.clear();
+        buffer
+    }
+
     fn download<D: Domain>(&self, _plan: &CpuPlan, batch: &CpuBatch<D>) -> Result<PolyBatch<D>, Error> {
         Ok(batch.clone())
     }
@@ -228,6 +240,12 @@ impl Backend for CpuBackend {
 
     fn recycle<D: Domain>(&self, batch: CpuBatch<D>) {
         self.pool.give(batch.into_data());
+    }
+
+    fn wipe<D: Domain>(&self, batch: CpuBatch<D>) {
+        let mut data = batch.into_data();
+        data.zeroize();
+        self.pool.give(data);
     }
 
     fn ntt_forward(&self, plan: &CpuPlan, mut a: CpuBatch<Coeff>) -> Result<CpuBatch<Ntt>, Error> {

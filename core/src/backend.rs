@@ -54,6 +54,21 @@ pub trait Backend: Send + Sync {
     /// A shape not of this plan's ring; device failures.
     fn upload<D: Domain>(&self, plan: &Self::Plan, host: &PolyBatch<D>) -> Result<Self::Batch<D>, Error>;
 
+    /// Moves a host batch to the device; backends whose device memory is host memory take the
+    /// buffer without copying (the default copies).
+    ///
+    /// # Errors
+    /// As [`Backend::upload`].
+    fn upload_owned<D: Domain>(&self, plan: &Self::Plan, host: PolyBatch<D>) -> Result<Self::Batch<D>, Error> {
+        self.upload(plan, &host)
+    }
+
+    /// An empty host buffer with room for `len` residues, to fill and pass to
+    /// [`Backend::upload_owned`] (the CPU backend hands out recycled memory).
+    fn host_buffer(&self, len: usize) -> Vec<u32> {
+        Vec::with_capacity(len)
+    }
+
     /// Copies a batch back to the host (the only synchronisation point).
     ///
     /// # Errors
@@ -162,6 +177,10 @@ pub trait Backend: Send + Sync {
     fn recycle<D: Domain>(&self, batch: Self::Batch<D>) {
         drop(batch);
     }
+
+    /// Overwrites a batch that held secret-derived values (the secret key, its powers, keygen
+    /// scratch) and releases it. Every backend must implement it: device memory is reused.
+    fn wipe<D: Domain>(&self, batch: Self::Batch<D>);
 
     /// The Galois automorphism `x → x^k` (`k` odd, `< 2n`) of every row, in either domain.
     ///

@@ -76,16 +76,14 @@ impl Modulus {
         if a == 0 { 0 } else { self.q - a }
     }
 
-    /// Barrett reduction of any 64-bit value: `x mod q`.
+    /// Barrett reduction of any 64-bit value: `x mod q`. Constant time.
     #[inline]
     pub const fn reduce_u64(&self, x: u64) -> u32 {
         let quot = ((x as u128 * self.barrett as u128) >> 64) as u64;
-        // The estimate is short by at most 2.
-        let mut r = x - quot * self.q as u64;
-        while r >= self.q as u64 {
-            r -= self.q as u64;
-        }
-        r as u32
+        // The estimate is short by at most 2: r < 3q < 2^32, two branch-free subtractions.
+        let r = (x - quot * self.q as u64) as u32;
+        let r = crate::ntt::reduce_once(r, 2 * self.q);
+        crate::ntt::reduce_once(r, self.q)
     }
 
     /// `x mod q` for any `u32`.

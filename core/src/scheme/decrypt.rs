@@ -36,6 +36,20 @@ impl<B: Backend> Scheme<B> {
     }
 }
 
+impl<B: Backend> Drop for Decryptor<'_, B> {
+    fn drop(&mut self) {
+        if let Ok(mut cache) = self.powers.lock() {
+            for (_, powers) in cache.drain() {
+                for p in powers {
+                    if let Ok(batch) = Arc::try_unwrap(p) {
+                        self.scheme.backend.wipe(batch);
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl<B: Backend> Decryptor<'_, B> {
     /// `s^1 … s^count` over the primes of `level`, on the device.
     fn secret_powers(&self, level: usize, count: usize) -> Result<Vec<Arc<B::Batch<Ntt>>>, Error> {
@@ -74,7 +88,10 @@ impl<B: Backend> Decryptor<'_, B> {
             // acc += part ⊙ s^j, s^j broadcast over the batch.
             be.mul_pointwise_acc(plan, part, power, &mut acc)?;
         }
-        be.download(plan, &be.ntt_inverse(plan, acc)?)
+        let v = be.ntt_inverse(plan, acc)?;
+        let host = be.download(plan, &v);
+        be.wipe(v);
+        host
     }
 
     /// Decrypts one ciphertext (the first of the batch).
@@ -102,6 +119,7 @@ impl<B: Backend> Decryptor<'_, B> {
         let level = params.level(ct.level);
         let t = params.plaintext();
         let factor_inv = t.inv(ct.factor)?;
+        let factor_inv_shoup = t.shoup(factor_inv);
         let l = ct.level;
         let moduli = level.basis.moduli();
         let mut out = Vec::with_capacity(ct.count);
@@ -128,11 +146,14 @@ impl<B: Backend> Decryptor<'_, B> {
             }
             let mut coeffs = vec![0u32; n];
             let mut exhausted = false;
+            // −α·Q ≡ α·(t − Q mod t): with α ≤ l the sum stays below 2^36.
+            let minus_q = u64::from(t.value() - level.q_mod_t);
             for ((c, &x), &a) in coeffs.iter_mut().zip(&frac).zip(&acc) {
-                let alpha = x.round();
-                exhausted |= (x - alpha).abs() >= 0.25;
-                let correction = t.reduce_u64(alpha as u64 * u64::from(level.q_mod_t));
-                *c = t.mul(t.sub(t.reduce_u64(a), correction), factor_inv);
+                // Σ yₖ/qₖ ≥ 0, so truncating x + ½ rounds it (no libm call, vectorises).
+                let alpha = (x + 0.5) as u64;
+                exhausted |= (x - alpha as f64).abs() >= 0.25;
+                let m = t.reduce_u64(u64::from(t.reduce_u64(a)) + alpha * minus_q);
+                *c = t.mul_shoup(m, factor_inv, factor_inv_shoup);
             }
             if exhausted {
                 frac.zeroize();

@@ -37,7 +37,8 @@ impl<B: Backend> Scheme<B> {
         let n = self.params.n();
         let ring = self.params.ring();
         let t = self.params.plaintext().value();
-        let mut data = vec![0u32; pts.len() * limbs.len() * n];
+        let mut data = self.backend.host_buffer(pts.len() * limbs.len() * n);
+        data.resize(pts.len() * limbs.len() * n, 0);
         for (p, pt) in pts.iter().enumerate() {
             if pt.params.literal() != self.params.literal() {
                 return Err(Error::ParameterMismatch);
@@ -84,10 +85,13 @@ impl<B: Backend> Scheme<B> {
         let mut c0 = self.backend.duplicate(&self.plan, &a)?;
         self.backend.mul_pointwise_assign(&self.plan, &mut c0, &s)?;
         self.backend.negate_assign(&self.plan, &mut c0)?;
-        let e = centered_binomial(rng, count * self.params.n());
+        self.backend.wipe(s);
+        let mut e = centered_binomial(rng, count * self.params.n());
         let w = self.noise_and_message(pts, Some(&e), &limbs)?;
-        let w = self.backend.ntt_forward(&self.plan, self.backend.upload(&self.plan, &w)?)?;
+        e.zeroize();
+        let w = self.backend.ntt_forward(&self.plan, self.backend.upload_owned(&self.plan, w)?)?;
         self.backend.add_assign(&self.plan, &mut c0, &w)?;
+        self.backend.recycle(w);
         Ok(Ciphertext { params: self.params.clone(), parts: vec![c0, a], level: limbs.len(), factor: 1, count, seeds: Some(seeds) })
     }
 }
@@ -122,16 +126,14 @@ impl<B: Backend> Encryptor<'_, B> {
         let mut e1 = centered_binomial(rng, count * n);
         let host = s.noise_and_message(pts, Some(&e1), &limbs)?;
         e1.zeroize();
-        let w1 = be.ntt_forward(plan, be.upload(plan, &host)?)?;
-        zeroize_host(host);
+        let w1 = be.ntt_forward(plan, be.upload_owned(plan, host)?)?;
         be.add_assign(plan, &mut c0, &w1)?;
         let mut e2 = centered_binomial(rng, count * n);
         let zero = Plaintext::zero(&s.params);
         let zeros: Vec<&Plaintext> = vec![&zero; count];
         let host = s.noise_and_message(&zeros, Some(&e2), &limbs)?;
         e2.zeroize();
-        let w2 = be.ntt_forward(plan, be.upload(plan, &host)?)?;
-        zeroize_host(host);
+        let w2 = be.ntt_forward(plan, be.upload_owned(plan, host)?)?;
         be.add_assign(plan, &mut c1, &w2)?;
         be.recycle(w1);
         be.recycle(w2);

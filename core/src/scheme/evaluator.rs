@@ -200,7 +200,8 @@ impl<'a, B: Backend> Evaluator<'a, B> {
         let n = params.n();
         let t = params.plaintext();
         let ring = params.ring();
-        let mut data = vec![0u32; pts.len() * level * n];
+        let mut data = self.be().host_buffer(pts.len() * level * n);
+        data.resize(pts.len() * level * n, 0);
         for (p, pt) in pts.iter().enumerate() {
             if pt.params.literal() != params.literal() {
                 return Err(Error::ParameterMismatch);
@@ -215,7 +216,7 @@ impl<'a, B: Backend> Evaluator<'a, B> {
             }
         }
         let host = PolyBatch::<Coeff>::from_parts_unchecked(BatchShape::new(pts.len(), n, (0..level).collect()), data);
-        self.be().ntt_forward(self.plan(), self.be().upload(self.plan(), &host)?)
+        self.be().ntt_forward(self.plan(), self.be().upload_owned(self.plan(), host)?)
     }
 
     fn check_plain_count(a: &Ciphertext<B>, pts: &[&Plaintext]) -> Result<(), Error> {

@@ -190,10 +190,12 @@ impl<B: Backend> Scheme<B> {
     pub fn generate_secret_key<R: RngCore + CryptoRng>(&self, rng: &mut R) -> Result<SecretKey, Error> {
         let n = self.params.n();
         let coeffs = ternary(rng, n);
-        let wide: Vec<i32> = coeffs.iter().map(|&x| i32::from(x)).collect();
+        let mut wide: Vec<i32> = coeffs.iter().map(|&x| i32::from(x)).collect();
         let all: Vec<usize> = (0..self.params.ring().len()).collect();
         let device = self.small_to_ntt(&wide, 1, &all)?;
+        wide.zeroize();
         let ntt = self.backend.download(&self.plan, &device)?;
+        self.backend.wipe(device);
         Ok(SecretKey { params: self.params.clone(), coeffs, ntt })
     }
 
@@ -207,11 +209,14 @@ impl<B: Backend> Scheme<B> {
         let mut b = self.upload_ntt(a)?;
         self.backend.mul_pointwise_assign(&self.plan, &mut b, &s)?;
         self.backend.negate_assign(&self.plan, &mut b)?;
-        let e: Vec<i32> = centered_binomial(rng, shape.count * n).iter().map(|&x| i32::from(x)).collect();
+        self.backend.wipe(s);
+        let mut e: Vec<i32> = centered_binomial(rng, shape.count * n).iter().map(|&x| i32::from(x)).collect();
         let mut te = self.small_to_ntt(&e, shape.count, &shape.limbs)?;
+        e.zeroize();
         let t_mod: Vec<u32> = shape.limbs.iter().map(|&l| self.params.ring().modulus(l).reduce(self.params.plaintext().value())).collect();
         self.backend.mul_limb_constants_assign(&self.plan, &mut te, &t_mod)?;
         self.backend.add_assign(&self.plan, &mut b, &te)?;
+        self.backend.wipe(te);
         Ok(b)
     }
 
@@ -255,7 +260,10 @@ impl<B: Backend> Scheme<B> {
         let g = self.upload_ntt(&gadget)?;
         zeroize_host(gadget);
         self.backend.add_assign(&self.plan, &mut b, &g)?;
-        let b = self.backend.download(&self.plan, &b)?;
+        self.backend.wipe(g);
+        let device_b = b;
+        let b = self.backend.download(&self.plan, &device_b)?;
+        self.backend.recycle(device_b);
         Ok(KeySwitchKey { target, b, a, seeds })
     }
 
@@ -289,6 +297,8 @@ impl<B: Backend> Scheme<B> {
         let mut out = self.backend.zeros::<Ntt>(&self.plan, sk.ntt().shape_ref().clone())?;
         self.backend.automorphism_into(&self.plan, &s, k, &mut out)?;
         let target = self.backend.download(&self.plan, &out)?;
+        self.backend.wipe(s);
+        self.backend.wipe(out);
         let key = self.generate_key_switch_key(sk, &target, KeyTarget::Galois(k), rng);
         zeroize_host(target);
         key

@@ -78,7 +78,8 @@ impl<B: Backend> Scheme<B> {
     pub(crate) fn small_to_ntt(&self, values: &[i32], count: usize, limbs: &[usize]) -> Result<B::Batch<Ntt>, Error> {
         let n = self.params.n();
         let ring = self.params.ring();
-        let mut data = vec![0u32; count * limbs.len() * n];
+        let mut data = self.backend.host_buffer(count * limbs.len() * n);
+        data.resize(count * limbs.len() * n, 0);
         for p in 0..count {
             let src = &values[p * n..(p + 1) * n];
             for (j, &l) in limbs.iter().enumerate() {
@@ -89,9 +90,9 @@ impl<B: Backend> Scheme<B> {
                 }
             }
         }
-        let host = PolyBatch::<Coeff>::from_residues(ring, BatchShape::new(count, n, limbs.to_vec()), data)?;
-        let device = self.backend.upload(&self.plan, &host)?;
-        zeroize_host(host);
+        // Small values in any limb are valid residues.
+        let host = PolyBatch::<Coeff>::from_parts_unchecked(BatchShape::new(count, n, limbs.to_vec()), data);
+        let device = self.backend.upload_owned(&self.plan, host)?;
         self.backend.ntt_forward(&self.plan, device)
     }
 

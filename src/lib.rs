@@ -1,4 +1,4 @@
-//! # ringvault
+//! # ringvault (the README follows)
 //!
 //! The facade of RingVault, a Ring-LWE homomorphic-encryption engine whose ciphertexts run on
 //! CPU SIMD (scalar, AVX2, AVX-512) and, with its own issue, on GPUs. This crate ties the
@@ -9,6 +9,8 @@
 //!
 //! The layers below: `ringvault-core` (ring arithmetic, the `Backend` trait) and
 //! `ringvault-backend-cpu` (the CPU backend). They are re-exported as [`core`] and [`cpu`].
+
+#![doc = include_str!("../README.md")]
 
 pub mod bench;
 pub mod info;

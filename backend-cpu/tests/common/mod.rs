@@ -1,0 +1,31 @@
+//! Shared by the integration tests: the backend at a level, or a skip (a failure when CI
+//! requires the level: `RINGVAULT_REQUIRE_AVX2=1` for AVX2, `RINGVAULT_REQUIRE_AVX512=1` for
+//! AVX-512).
+
+use ringvault_backend_cpu::{CpuBackend, CpuLevel};
+
+/// The backend at `level`, or `None` (with a note) when the CPU lacks it and CI does not
+/// require it.
+pub fn backend(level: CpuLevel) -> Option<CpuBackend> {
+    match CpuBackend::with_level(level) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            let var = if level == CpuLevel::Avx512 { "RINGVAULT_REQUIRE_AVX512" } else { "RINGVAULT_REQUIRE_AVX2" };
+            let required = std::env::var(var).is_ok_and(|v| v == "1");
+            assert!(!required, "{var}=1 but {level} is unavailable: {e}");
+            eprintln!("skipping {level}: {e}");
+            None
+        }
+    }
+}
+
+/// The backend at a level, or return from the test.
+
+macro_rules! at_level {
+    ($level:expr) => {
+        match crate::common::backend($level) {
+            Some(b) => b,
+            None => return,
+        }
+    };
+}

@@ -141,13 +141,13 @@ impl CpuBackend {
         }
     }
 
-    /// Element-wise `acc ∘= b` with broadcasting, row kernel `f(level, acc_row, b_row, q)`.
+    /// Element-wise `acc ∘= b` with broadcasting, row kernel `f(level, row_index, acc_row, b_row, q)`.
     fn zip_rows<D: Domain>(
         &self,
         plan: &CpuPlan,
         acc: &mut CpuBatch<D>,
         b: &CpuBatch<D>,
-        f: impl Fn(CpuLevel, &mut [u32], &[u32], &ringvault_core::zq::Modulus) + Sync + Send,
+        f: impl Fn(CpuLevel, usize, &mut [u32], &[u32], &ringvault_core::zq::Modulus) + Sync + Send,
     ) -> Result<(), Error> {
         let broadcast = checks::elementwise(acc.shape(), b.shape())?;
         let shape = acc.shape().clone();
@@ -155,7 +155,7 @@ impl CpuBackend {
         let level = self.level;
         self.for_rows(acc.data_mut(), shape.n, Cost::Light, |r, row| {
             let rb = if broadcast { r % width } else { r };
-            f(level, row, b.row(rb), plan.ring.modulus(shape.prime_of_row(r)));
+            f(level, r, row, b.row(rb), plan.ring.modulus(shape.prime_of_row(r)));
         });
         Ok(())
     }
@@ -263,11 +263,11 @@ impl Backend for CpuBackend {
     }
 
     fn add_assign<D: Domain>(&self, plan: &CpuPlan, acc: &mut CpuBatch<D>, b: &CpuBatch<D>) -> Result<(), Error> {
-        self.zip_rows(plan, acc, b, elementwise::add_row)
+        self.zip_rows(plan, acc, b, |l, _, x, y, m| elementwise::add_row(l, x, y, m))
     }
 
     fn sub_assign<D: Domain>(&self, plan: &CpuPlan, acc: &mut CpuBatch<D>, b: &CpuBatch<D>) -> Result<(), Error> {
-        self.zip_rows(plan, acc, b, elementwise::sub_row)
+        self.zip_rows(plan, acc, b, |l, _, x, y, m| elementwise::sub_row(l, x, y, m))
     }
 
     fn negate_assign<D: Domain>(&self, plan: &CpuPlan, a: &mut CpuBatch<D>) -> Result<(), Error> {
@@ -278,20 +278,12 @@ impl Backend for CpuBackend {
     }
 
     fn mul_pointwise_assign(&self, plan: &CpuPlan, acc: &mut CpuBatch<Ntt>, b: &CpuBatch<Ntt>) -> Result<(), Error> {
-        self.zip_rows(plan, acc, b, elementwise::mul_row)
+        self.zip_rows(plan, acc, b, |l, _, x, y, m| elementwise::mul_row(l, x, y, m))
     }
 
     fn mul_pointwise_acc(&self, plan: &CpuPlan, a: &CpuBatch<Ntt>, b: &CpuBatch<Ntt>, acc: &mut CpuBatch<Ntt>) -> Result<(), Error> {
         checks::same_shape(acc.shape(), a.shape())?;
-        let broadcast = checks::elementwise(acc.shape(), b.shape())?;
-        let shape = acc.shape().clone();
-        let width = shape.limbs.len();
-        let level = self.level;
-        self.for_rows(acc.data_mut(), shape.n, Cost::Light, |r, row| {
-            let rb = if broadcast { r % width } else { r };
-            elementwise::mul_acc_row(level, a.row(r), b.row(rb), row, plan.ring.modulus(shape.prime_of_row(r)));
-        });
-        Ok(())
+        self.zip_rows(plan, acc, b, |l, r, z, y, m| elementwise::mul_acc_row(l, a.row(r), y, z, m))
     }
 
     fn mul_limb_constants_assign<D: Domain>(&self, plan: &CpuPlan, a: &mut CpuBatch<D>, constants: &[u32]) -> Result<(), Error> {

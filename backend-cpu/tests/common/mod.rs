@@ -6,7 +6,7 @@ use ringvault_backend_cpu::{CpuBackend, CpuLevel};
 
 /// The backend at `level`, or `None` (with a note) when the CPU lacks it and CI does not
 /// require it.
-pub fn backend(level: CpuLevel) -> Option<CpuBackend> {
+pub(crate) fn backend(level: CpuLevel) -> Option<CpuBackend> {
     match CpuBackend::with_level(level) {
         Ok(b) => Some(b),
         Err(e) => {

@@ -61,6 +61,7 @@ pub fn run() -> Result<Report, Error> {
     let (ha, hb) = (to_batch(&a)?, to_batch(&b)?);
     // Schoolbook negacyclic product at a few coefficients, in big integers.
     let q = basis.product();
+    #[allow(clippy::needless_range_loop, reason = "negacyclic index arithmetic")]
     let expected: Vec<BigUint> = CHECKED
         .iter()
         .map(|&k| {

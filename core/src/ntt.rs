@@ -230,6 +230,7 @@ mod tests {
     }
 
     /// Schoolbook product in `Z_q[x]/(x^n + 1)`.
+    #[allow(clippy::needless_range_loop, reason = "index arithmetic is the point")]
     fn negacyclic_schoolbook(a: &[u32], b: &[u32], m: &Modulus) -> Vec<u32> {
         let n = a.len();
         let mut c = vec![0u32; n];

@@ -20,7 +20,6 @@ pub(crate) fn backend(level: CpuLevel) -> Option<CpuBackend> {
 }
 
 /// The backend at a level, or return from the test.
-
 macro_rules! at_level {
     ($level:expr) => {
         match crate::common::backend($level) {

@@ -14,13 +14,16 @@ use crate::backend::Backend;
 use crate::ring::{Coeff, Ntt, PolyBatch};
 use crate::Error;
 
+/// `[s, s², …]` on the device.
+type SecretPowers<B> = Vec<Arc<<B as Backend>::Batch<Ntt>>>;
+
 /// Decrypts with a secret key whose powers it keeps on the backend (uploaded on first use per
 /// level). Owner side only.
 pub struct Decryptor<'a, B: Backend> {
     scheme: &'a Scheme<B>,
     sk: &'a SecretKey,
     /// `[s, s², …]` over the primes of each level used so far.
-    powers: Mutex<HashMap<usize, Vec<Arc<B::Batch<Ntt>>>>>,
+    powers: Mutex<HashMap<usize, SecretPowers<B>>>,
 }
 
 impl<B: Backend> Scheme<B> {

@@ -17,6 +17,12 @@ struct DeviceKey<B: Backend> {
     a: Vec<B::Batch<Ntt>>,
 }
 
+/// Device keys by target and level.
+type DeviceKeyCache<B> = HashMap<(KeyTarget, usize), Arc<DeviceKey<B>>>;
+
+/// A key-switching result `(u₀, u₁)`.
+type SwitchedPair<B> = (<B as Backend>::Batch<Ntt>, <B as Backend>::Batch<Ntt>);
+
 /// Evaluates homomorphic operations. Built from [`EvaluationKeys`] only: it cannot decrypt.
 ///
 /// Every operation takes batches ([`Ciphertext`] holds `count` ciphertexts): a second operand
@@ -26,7 +32,7 @@ struct DeviceKey<B: Backend> {
 pub struct Evaluator<'a, B: Backend> {
     scheme: &'a Scheme<B>,
     keys: &'a EvaluationKeys,
-    device_keys: Mutex<HashMap<(KeyTarget, usize), Arc<DeviceKey<B>>>>,
+    device_keys: Mutex<DeviceKeyCache<B>>,
 }
 
 impl<B: Backend> Scheme<B> {
@@ -461,7 +467,7 @@ impl<'a, B: Backend> Evaluator<'a, B> {
     /// Digits are the residues `[c]_{qᵢ}`, extended to the level's primes and the special
     /// primes, multiplied with the key and summed; the sum is divided by `P` with the
     /// `t`-preserving rounding (one special prime at a time).
-    fn key_switch(&self, c: &B::Batch<Ntt>, key: &DeviceKey<B>, level: usize) -> Result<(B::Batch<Ntt>, B::Batch<Ntt>), Error> {
+    fn key_switch(&self, c: &B::Batch<Ntt>, key: &DeviceKey<B>, level: usize) -> Result<SwitchedPair<B>, Error> {
         let (be, plan) = (self.be(), self.plan());
         let params = &self.scheme.params;
         let coeff = be.ntt_inverse(plan, be.duplicate(plan, c)?)?;

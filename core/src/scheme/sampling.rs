@@ -16,7 +16,7 @@ use crate::zq::Modulus;
 pub const CBD_ETA: u32 = 21;
 
 /// Standard deviation of the error distribution, `√(η/2) ≈ 3.24`.
-pub const ERROR_STD_DEV: f64 = 3.240_370_349_203_930;
+pub const ERROR_STD_DEV: f64 = 3.240_370_349_203_93;
 
 /// A ChaCha20 RNG seeded from the operating system.
 pub fn default_rng() -> ChaCha20Rng {

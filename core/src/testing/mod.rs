@@ -9,6 +9,8 @@
 //! ringvault_core::backend_conformance_tests!(scalar, CpuBackend::with_level(CpuLevel::Scalar).unwrap());
 //! ```
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test support: a failed expectation is a failed test")]
+
 use std::sync::Arc;
 
 use rand_chacha::ChaCha8Rng;
@@ -144,7 +146,8 @@ pub fn elementwise_matches_reference<B: Backend>(be: &B, degrees: &[usize]) {
         let one = random_batch::<Ntt>(ring, BatchShape::new(1, shape.n, shape.limbs.clone()), seed + 2, true);
         let name = be.name();
         for (label, other) in [("same", &b), ("broadcast", &one)] {
-            let run = |op: &dyn Fn(&mut B::Batch<Ntt>, &B::Batch<Ntt>)| {
+            type Op<'a, B> = &'a dyn Fn(&mut <B as Backend>::Batch<Ntt>, &<B as Backend>::Batch<Ntt>);
+            let run = |op: Op<'_, B>| {
                 let mut d = up(be, plan, &a);
                 op(&mut d, &up(be, plan, other));
                 down(be, plan, &d)

@@ -46,19 +46,21 @@ use ntt::NttKernel;
 /// How much work a kernel does per residue, which decides when a batch goes parallel.
 #[derive(Clone, Copy, Debug)]
 enum Cost {
-    /// Transforms and conversions (tens of operations per residue): parallel from 2^15
-    /// residues (eight rows of 4096).
+    /// Transforms and conversions (tens of operations per residue): parallel from 2^17
+    /// residues (32 rows of 4096, about 130 µs of work).
     Heavy,
-    /// Element-wise passes bound by memory: parallel from 2^18 residues (1 MiB).
+    /// Element-wise passes bound by memory: parallel from 2^20 residues (4 MiB).
     Light,
 }
 
 impl Cost {
-    /// Residues from which rayon's hand-off (microseconds) pays for itself.
+    /// Residues from which rayon's hand-off pays for itself. Waking a worker costs tens of
+    /// microseconds on a virtual machine, so a single ciphertext operation stays on one thread
+    /// and batches of many ciphertexts go parallel.
     const fn parallel_from(self) -> usize {
         match self {
-            Self::Heavy => 1 << 15,
-            Self::Light => 1 << 18,
+            Self::Heavy => 1 << 17,
+            Self::Light => 1 << 20,
         }
     }
 }
@@ -134,7 +136,8 @@ impl CpuBackend {
 
     /// Runs `f(row_index, row)` over every row of `data`, in parallel when large enough.
     fn for_rows(&self, data: &mut [u32], n: usize, cost: Cost, f: impl Fn(usize, &mut [u32]) + Sync + Send) {
-        if data.len() >= cost.parallel_from() && data.len() > n {
+        // With one worker, rayon would still hand the job to its pool thread and block: stay here.
+        if data.len() >= cost.parallel_from() && data.len() > n && rayon::current_num_threads() > 1 {
             data.par_chunks_exact_mut(n).enumerate().for_each(|(r, row)| f(r, row));
         } else {
             data.chunks_exact_mut(n).enumerate().for_each(|(r, row)| f(r, row));
@@ -352,8 +355,10 @@ impl Backend for CpuBackend {
             let src = a.poly(p);
             // Rows 0..l stay zero, so the drop kernel yields −δᵢ·q_L⁻¹; row l is x_L in
             // coefficients.
-            let mut scratch = vec![0u32; (l + 1) * n];
-            scratch[l * n..].copy_from_slice(&src[l * n..]);
+            let mut scratch = self.pool.take((l + 1) * n);
+            scratch.clear();
+            scratch.resize(l * n, 0);
+            scratch.extend_from_slice(&src[l * n..]);
             plan.ntt[shape.limbs[l]].inverse(&mut scratch[l * n..]);
             elementwise::drop_last_limb_poly(level, &scratch, poly, n, last, t_inv_last, &remaining, &consts);
             for (i, m) in remaining.iter().enumerate() {
@@ -364,6 +369,7 @@ impl Backend for CpuBackend {
                 elementwise::mul_constant_row(level, x, consts[i].ql_inv, m);
                 elementwise::add_row(level, row, x, m);
             }
+            self.pool.give(scratch);
         });
         self.recycle(a);
         Ok(out)

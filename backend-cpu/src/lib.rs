@@ -138,7 +138,9 @@ impl CpuBackend {
     fn for_rows(&self, data: &mut [u32], n: usize, cost: Cost, f: impl Fn(usize, &mut [u32]) + Sync + Send) {
         // With one worker, rayon would still hand the job to its pool thread and block: stay here.
         if data.len() >= cost.parallel_from() && data.len() > n && rayon::current_num_threads() > 1 {
-            data.par_chunks_exact_mut(n).enumerate().for_each(|(r, row)| f(r, row));
+            // Two contiguous blocks per thread: enough to balance, few enough hand-offs.
+            let per_block = (data.len() / n).div_ceil(2 * rayon::current_num_threads()).max(1);
+            data.par_chunks_exact_mut(n).enumerate().with_min_len(per_block).for_each(|(r, row)| f(r, row));
         } else {
             data.chunks_exact_mut(n).enumerate().for_each(|(r, row)| f(r, row));
         }

@@ -25,8 +25,11 @@ fn batches() -> Vec<usize> {
 
 /// Short measurements by default (laptop-friendly); `RINGVAULT_BENCH_FULL=1` for longer ones.
 fn config() -> Criterion {
-    let (warm, measure) = if full_sweep() { (2, 5) } else { (1, 2) };
-    Criterion::default().warm_up_time(Duration::from_millis(300 * warm)).measurement_time(Duration::from_secs(measure)).sample_size(20)
+    let (warm_ms, measure_ms, samples) = if full_sweep() { (1000, 5000, 30) } else { (200, 1000, 10) };
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(warm_ms))
+        .measurement_time(Duration::from_millis(measure_ms))
+        .sample_size(samples)
 }
 
 fn print_machine() {

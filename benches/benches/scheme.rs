@@ -21,8 +21,8 @@ use ringvault_core::encoding::IntegerEncoder;
 use ringvault_core::scheme::{GaloisElement, Preset, Scheme};
 
 fn config() -> Criterion {
-    let secs = if ringvault_benches::full_sweep() { 5 } else { 2 };
-    Criterion::default().warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(secs)).sample_size(20)
+    let (measure_ms, samples) = if ringvault_benches::full_sweep() { (5000, 30) } else { (1000, 10) };
+    Criterion::default().warm_up_time(Duration::from_millis(200)).measurement_time(Duration::from_millis(measure_ms)).sample_size(samples)
 }
 
 fn scheme_ops(c: &mut Criterion) {

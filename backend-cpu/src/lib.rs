@@ -329,12 +329,12 @@ impl Backend for CpuBackend {
         let l = shape.limbs.len();
         let last = plan.ring.modulus(shape.limbs[l - 1]);
         let remaining: Vec<_> = shape.limbs[..l - 1].iter().map(|&x| plan.ring.modulus(x)).collect();
-        let (t_inv_last, consts) = kernels::drop_limb_constants(last, &remaining, t)?;
+        let drop = kernels::DropLimb::new(last, remaining, t)?;
         let n = shape.n;
         let mut out = self.zeros(plan, BatchShape::new(shape.count, n, shape.limbs[..l - 1].to_vec()))?;
         let level = self.level;
         self.for_rows(out.data_mut(), (l - 1) * n, Cost::Heavy, |p, poly| {
-            elementwise::drop_last_limb_poly(level, a.poly(p), poly, n, last, t_inv_last, &remaining, &consts);
+            elementwise::drop_last_limb_poly(level, a.poly(p), poly, n, &drop);
         });
         self.recycle(a);
         Ok(out)
@@ -349,7 +349,7 @@ impl Backend for CpuBackend {
         let l = shape.limbs.len() - 1;
         let last = plan.ring.modulus(shape.limbs[l]);
         let remaining: Vec<_> = shape.limbs[..l].iter().map(|&x| plan.ring.modulus(x)).collect();
-        let (t_inv_last, consts) = kernels::drop_limb_constants(last, &remaining, t)?;
+        let drop = kernels::DropLimb::new(last, remaining, t)?;
         let n = shape.n;
         let mut out = self.zeros(plan, BatchShape::new(shape.count, n, shape.limbs[..l].to_vec()))?;
         let level = self.level;
@@ -362,13 +362,13 @@ impl Backend for CpuBackend {
             scratch.resize(l * n, 0);
             scratch.extend_from_slice(&src[l * n..]);
             plan.ntt[shape.limbs[l]].inverse(&mut scratch[l * n..]);
-            elementwise::drop_last_limb_poly(level, &scratch, poly, n, last, t_inv_last, &remaining, &consts);
-            for (i, m) in remaining.iter().enumerate() {
+            elementwise::drop_last_limb_poly(level, &scratch, poly, n, &drop);
+            for (i, m) in drop.remaining.iter().enumerate() {
                 let row = &mut poly[i * n..(i + 1) * n];
                 plan.ntt[shape.limbs[i]].forward(row);
                 let x = &mut scratch[i * n..(i + 1) * n];
                 x.copy_from_slice(&src[i * n..(i + 1) * n]);
-                elementwise::mul_constant_row(level, x, consts[i].ql_inv, m);
+                elementwise::mul_constant_row(level, x, drop.consts[i].ql_inv, m);
                 elementwise::add_row(level, row, x, m);
             }
             self.pool.give(scratch);

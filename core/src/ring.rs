@@ -316,20 +316,36 @@ pub mod kernels {
         pub t_mod: u32,
     }
 
-    /// Per-prime constants for dropping `last` with plaintext modulus `t` into `remaining`.
-    ///
-    /// # Errors
-    /// [`Error::NotInvertible`] if `t ≡ 0 (mod q_L)` or `q_L ≡ 0 (mod qᵢ)`.
-    pub fn drop_limb_constants(last: &Modulus, remaining: &[&Modulus], t: u32) -> Result<(u32, Vec<DropLimbConstants>), Error> {
-        let t_inv_last = last.inv(t)?;
-        let consts = remaining
-            .iter()
-            .map(|m| {
-                let ql_mod = m.reduce(last.value());
-                Ok(DropLimbConstants { ql_inv: m.inv(ql_mod)?, ql_mod, t_mod: m.reduce(t) })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        Ok((t_inv_last, consts))
+    /// Everything one modulus switch needs: the dropped prime `q_L`, `t⁻¹ mod q_L`, and for each
+    /// remaining prime its modulus and [`DropLimbConstants`].
+    #[derive(Clone, Debug)]
+    pub struct DropLimb<'a> {
+        /// The dropped prime `q_L`.
+        pub last: &'a Modulus,
+        /// `t⁻¹ mod q_L`.
+        pub t_inv_last: u32,
+        /// The remaining primes, in limb order.
+        pub remaining: Vec<&'a Modulus>,
+        /// Their constants.
+        pub consts: Vec<DropLimbConstants>,
+    }
+
+    impl<'a> DropLimb<'a> {
+        /// The constants for dropping `last` into `remaining` with plaintext modulus `t`.
+        ///
+        /// # Errors
+        /// [`Error::NotInvertible`] if `t ≡ 0 (mod q_L)` or `q_L ≡ 0 (mod qᵢ)`.
+        pub fn new(last: &'a Modulus, remaining: Vec<&'a Modulus>, t: u32) -> Result<Self, Error> {
+            let t_inv_last = last.inv(t)?;
+            let consts = remaining
+                .iter()
+                .map(|m| {
+                    let ql_mod = m.reduce(last.value());
+                    Ok(DropLimbConstants { ql_inv: m.inv(ql_mod)?, ql_mod, t_mod: m.reduce(t) })
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            Ok(Self { last, t_inv_last, remaining, consts })
+        }
     }
 
     /// Modulus switching of one polynomial: divides by the last prime `q_L` with rounding that
@@ -341,15 +357,8 @@ pub mod kernels {
     ///
     /// # Preconditions
     /// `rows` holds the `L` rows of one polynomial (last one dropped), `out` the first `L − 1`.
-    pub fn drop_last_limb_poly(
-        rows: &[u32],
-        out: &mut [u32],
-        n: usize,
-        last: &Modulus,
-        t_inv_last: u32,
-        remaining: &[&Modulus],
-        consts: &[DropLimbConstants],
-    ) {
+    pub fn drop_last_limb_poly(rows: &[u32], out: &mut [u32], n: usize, drop: &DropLimb<'_>) {
+        let (last, t_inv_last, remaining, consts) = (drop.last, drop.t_inv_last, &drop.remaining[..], &drop.consts[..]);
         let l = remaining.len();
         let x_last = &rows[l * n..(l + 1) * n];
         let half = last.value() / 2;

@@ -27,7 +27,7 @@
 
 use core::arch::x86_64::*;
 
-use ringvault_core::ring::kernels::{self, DropLimbConstants};
+use ringvault_core::ring::kernels::{self, DropLimb};
 use ringvault_core::rns::BasisConversion;
 use ringvault_core::zq::Modulus;
 
@@ -433,22 +433,14 @@ pub(crate) fn convert_basis_poly(conv: &BasisConversion, src: &[u32], out: &mut 
 ///
 /// # Preconditions
 /// The CPU supports AVX2; `rows.len() == (L'+1)·n` and `out.len() == L'·n` with
-/// `L' = remaining.len() == consts.len()` (asserted); constants from
-/// `kernels::drop_limb_constants`; every residue below its prime.
+/// `L' = drop.remaining.len() == drop.consts.len()` (asserted); constants from
+/// `kernels::DropLimb::new`; every residue below its prime.
 /// # Postconditions
 /// `out` equals `kernels::drop_last_limb_poly`'s output, fully reduced. Branch-free vector loop
 /// (the centered lift is a mask).
-#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2")]
-pub(crate) fn drop_last_limb_poly(
-    rows: &[u32],
-    out: &mut [u32],
-    n: usize,
-    last: &Modulus,
-    t_inv_last: u32,
-    remaining: &[&Modulus],
-    consts: &[DropLimbConstants],
-) {
+pub(crate) fn drop_last_limb_poly(rows: &[u32], out: &mut [u32], n: usize, drop: &DropLimb<'_>) {
+    let (last, t_inv_last, remaining, consts) = (drop.last, drop.t_inv_last, &drop.remaining[..], &drop.consts[..]);
     let l = remaining.len();
     assert_eq!(consts.len(), l, "drop_last_limb_poly: constants");
     assert_eq!(rows.len(), (l + 1) * n, "drop_last_limb_poly: input length");
@@ -479,7 +471,7 @@ pub(crate) fn drop_last_limb_poly(
             store(&mut out[i * n + base..i * n + base + LANES], o);
         }
     }
-    drop_tail_scalar(rows, out, n, main, last, t_inv_last, remaining, consts);
+    drop_tail_scalar(rows, out, n, main, drop);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -507,24 +499,14 @@ pub(super) fn convert_tail_scalar(conv: &BasisConversion, src: &[u32], out: &mut
 
 /// Runs `kernels::drop_last_limb_poly` on coefficients `start..n` of one polynomial (the tail
 /// past the last full vector), through a compact copy of those columns.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn drop_tail_scalar(
-    rows: &[u32],
-    out: &mut [u32],
-    n: usize,
-    start: usize,
-    last: &Modulus,
-    t_inv_last: u32,
-    remaining: &[&Modulus],
-    consts: &[DropLimbConstants],
-) {
+pub(super) fn drop_tail_scalar(rows: &[u32], out: &mut [u32], n: usize, start: usize, drop: &DropLimb<'_>) {
     if start >= n {
         return;
     }
-    let (l, w) = (remaining.len(), n - start);
+    let (l, w) = (drop.remaining.len(), n - start);
     let tail_rows: Vec<u32> = rows.chunks_exact(n).flat_map(|r| r[start..].iter().copied()).collect();
     let mut tail_out = vec![0; l * w];
-    kernels::drop_last_limb_poly(&tail_rows, &mut tail_out, w, last, t_inv_last, remaining, consts);
+    kernels::drop_last_limb_poly(&tail_rows, &mut tail_out, w, drop);
     for (dst, src) in out.chunks_exact_mut(n).zip(tail_out.chunks_exact(w)) {
         dst[start..].copy_from_slice(src);
     }
@@ -760,14 +742,14 @@ mod tests {
             for l in 2..=5 {
                 let (last, remaining) = (&moduli[l - 1], moduli[..l - 1].iter().collect::<Vec<_>>());
                 for t in [1, 2, 65537, 257] {
-                    let (t_inv_last, consts) = kernels::drop_limb_constants(last, &remaining, t).unwrap();
+                    let drop = kernels::DropLimb::new(last, remaining.clone(), t).unwrap();
                     for n in [2, 8, 16, 17, 64, 1000, 4096] {
                         let rows: Vec<u32> = moduli[..l].iter().flat_map(|m| row(&mut rng, m.value(), n)).collect();
                         let mut expect = vec![0; (l - 1) * n];
-                        kernels::drop_last_limb_poly(&rows, &mut expect, n, last, t_inv_last, &remaining, &consts);
+                        kernels::drop_last_limb_poly(&rows, &mut expect, n, &drop);
                         let mut got = vec![u32::MAX; (l - 1) * n];
                         // SAFETY: AVX2 is supported (checked above).
-                        unsafe { drop_last_limb_poly(&rows, &mut got, n, last, t_inv_last, &remaining, &consts) };
+                        unsafe { drop_last_limb_poly(&rows, &mut got, n, &drop) };
                         assert_eq!(got, expect, "bits = {bits}, L = {l}, t = {t}, n = {n}");
                     }
                 }

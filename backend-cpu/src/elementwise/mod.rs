@@ -79,16 +79,6 @@ pub(crate) fn convert_basis_poly(level: CpuLevel, conv: &BasisConversion, src: &
     dispatch!(level, convert_basis_poly_scalar, convert_basis_poly(conv, src, out, n))
 }
 /// Modulus switching of one polynomial: drops its last limb (see `kernels::drop_last_limb_poly`).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn drop_last_limb_poly(
-    level: CpuLevel,
-    rows: &[u32],
-    out: &mut [u32],
-    n: usize,
-    last: &Modulus,
-    t_inv_last: u32,
-    remaining: &[&Modulus],
-    consts: &[kernels::DropLimbConstants],
-) {
-    dispatch!(level, kernels::drop_last_limb_poly, drop_last_limb_poly(rows, out, n, last, t_inv_last, remaining, consts))
+pub(crate) fn drop_last_limb_poly(level: CpuLevel, rows: &[u32], out: &mut [u32], n: usize, drop: &kernels::DropLimb<'_>) {
+    dispatch!(level, kernels::drop_last_limb_poly, drop_last_limb_poly(rows, out, n, drop))
 }

@@ -259,12 +259,12 @@ pub fn drop_last_limb_matches_reference<B: Backend>(be: &B, degrees: &[usize]) {
         for t in [1u32, 65537, 3] {
             let last = ring.modulus(shape.limbs[l - 1]);
             let remaining: Vec<_> = shape.limbs[..l - 1].iter().map(|&x| ring.modulus(x)).collect();
-            let (tinv, consts) = kernels::drop_limb_constants(last, &remaining, t).expect("constants");
+            let drop = kernels::DropLimb::new(last, remaining.clone(), t).expect("constants");
             let out_shape = BatchShape::new(shape.count, n, shape.limbs[..l - 1].to_vec());
             let mut e = PolyBatch::<Coeff>::zeros(ring, out_shape).expect("zeros");
             for p in 0..shape.count {
                 let w = (l - 1) * n;
-                kernels::drop_last_limb_poly(a.poly(p), &mut e.data_mut()[p * w..(p + 1) * w], n, last, tinv, &remaining, &consts);
+                kernels::drop_last_limb_poly(a.poly(p), &mut e.data_mut()[p * w..(p + 1) * w], n, &drop);
             }
             let d = be.drop_last_limb(plan, up(be, plan, &a), t).expect("drop");
             assert_eq!(down(be, plan, &d), e, "{}: drop_last_limb t={t}", be.name());

@@ -94,3 +94,28 @@ pub fn run() -> Result<Report, Error> {
     }
     Ok(Report { lines })
 }
+
+/// The paper's workload at one preset (t = 65537), on the CPU backend: keys, then
+/// [`crate::bench::sum128x100`] (encrypt 100 random 128-bit integers, 99 additions, decrypt,
+/// decode, check). Returns a one-line summary.
+///
+/// # Errors
+/// Scheme errors, or a wrong sum.
+pub fn sum128(preset: ringvault_core::scheme::Preset) -> Result<String, Error> {
+    use ringvault_core::scheme::Scheme;
+    let scheme = Scheme::new(Arc::new(CpuBackend::new()), preset.parameters(65537)?)?;
+    let mut rng = ringvault_core::scheme::sampling::default_rng();
+    let start = Instant::now();
+    let sk = scheme.generate_secret_key(&mut rng)?;
+    let keys = scheme.generate_evaluation_keys(&sk, &[], &mut rng)?;
+    let keygen = start.elapsed();
+    let (adds_ns, total_ns) = crate::bench::sum128x100(&scheme, &keys, &sk, 2011)?;
+    Ok(format!(
+        "{:<10} ({}): keys {:.1} ms, 99 additions {:.3} ms, encrypt 100 + sum + decrypt + check {:.1} ms — sum correct",
+        preset.name(),
+        scheme.params(),
+        keygen.as_secs_f64() * 1e3,
+        adds_ns / 1e6,
+        total_ns / 1e6
+    ))
+}

@@ -1,5 +1,8 @@
 //! Encryption with the public key and with the secret key (seeded).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use rand_core::{CryptoRng, RngCore};
 
 use super::ciphertext::{Ciphertext, Plaintext};
@@ -12,11 +15,15 @@ use crate::backend::Backend;
 use crate::ring::{BatchShape, Coeff, Ntt, PolyBatch};
 use crate::Error;
 
-/// Encrypts with a public key kept on the backend. Usable by anyone holding the public key.
+/// The public key `(b, a)` on the device, restricted to one level's primes.
+type DevicePublicKey<B> = Arc<(<B as Backend>::Batch<Ntt>, <B as Backend>::Batch<Ntt>)>;
+
+/// Encrypts with a public key kept on the backend (uploaded once per level used). Usable by
+/// anyone holding the public key.
 pub struct Encryptor<'a, B: Backend> {
     scheme: &'a Scheme<B>,
-    b: B::Batch<Ntt>,
-    a: B::Batch<Ntt>,
+    pk: &'a PublicKey,
+    levels: Mutex<HashMap<usize, DevicePublicKey<B>>>,
 }
 
 impl<B: Backend> Scheme<B> {
@@ -24,11 +31,13 @@ impl<B: Backend> Scheme<B> {
     ///
     /// # Errors
     /// [`Error::ParameterMismatch`]; backend failures.
-    pub fn encryptor(&self, pk: &PublicKey) -> Result<Encryptor<'_, B>, Error> {
-        if !std::sync::Arc::ptr_eq(pk.params(), &self.params) && pk.params().literal() != self.params.literal() {
+    pub fn encryptor<'a>(&'a self, pk: &'a PublicKey) -> Result<Encryptor<'a, B>, Error> {
+        if !Arc::ptr_eq(pk.params(), &self.params) && pk.params().literal() != self.params.literal() {
             return Err(Error::ParameterMismatch);
         }
-        Ok(Encryptor { scheme: self, b: self.upload_ntt(&pk.b)?, a: self.upload_ntt(&pk.a)? })
+        let encryptor = Encryptor { scheme: self, pk, levels: Mutex::new(HashMap::new()) };
+        encryptor.public_key_at(self.params.max_level())?;
+        Ok(encryptor)
     }
 
     /// Residues over `limbs` of `t·e + scale·m` for each plaintext (`e` small signed, or none),
@@ -97,6 +106,23 @@ impl<B: Backend> Scheme<B> {
 }
 
 impl<B: Backend> Encryptor<'_, B> {
+    /// The public key over the first `level` primes, uploaded on first use.
+    fn public_key_at(&self, level: usize) -> Result<DevicePublicKey<B>, Error> {
+        let s = self.scheme;
+        if level == 0 || level > s.params.max_level() {
+            return Err(Error::ShapeMismatch { what: "encryption level", expected: s.params.max_level(), found: level });
+        }
+        let poisoned = || Error::Backend { backend: s.backend.name(), reason: "encryptor cache lock poisoned".into() };
+        let mut cache = self.levels.lock().map_err(|_| poisoned())?;
+        if let Some(k) = cache.get(&level) {
+            return Ok(k.clone());
+        }
+        let limbs = s.level_limbs(level);
+        let key = Arc::new((s.upload_ntt(&select_limbs(&self.pk.b, &limbs)?)?, s.upload_ntt(&select_limbs(&self.pk.a, &limbs)?)?));
+        cache.insert(level, key.clone());
+        Ok(key)
+    }
+
     /// Encrypts one plaintext.
     ///
     /// # Errors
@@ -111,18 +137,29 @@ impl<B: Backend> Encryptor<'_, B> {
     /// # Errors
     /// [`Error::ParameterMismatch`] for a plaintext of other parameters; backend failures.
     pub fn encrypt_many<R: RngCore + CryptoRng>(&self, pts: &[&Plaintext], rng: &mut R) -> Result<Ciphertext<B>, Error> {
+        self.encrypt_many_at_level(pts, self.scheme.params.max_level(), rng)
+    }
+
+    /// Encrypts directly at `level` (the first `level` ciphertext primes): a smaller, faster
+    /// ciphertext for circuits that need less noise budget, such as sums
+    /// ([`Parameters::level_for_additions`](super::Parameters::level_for_additions)).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for a level outside `1..=L`; as [`Self::encrypt_many`].
+    pub fn encrypt_many_at_level<R: RngCore + CryptoRng>(&self, pts: &[&Plaintext], level: usize, rng: &mut R) -> Result<Ciphertext<B>, Error> {
         let s = self.scheme;
         let (be, plan) = (&s.backend, &s.plan);
         let n = s.params.n();
         let count = pts.len();
-        let limbs = s.level_limbs(s.params.max_level());
+        let pk = self.public_key_at(level)?;
+        let limbs = s.level_limbs(level);
         let rng = &mut noise_rng(rng);
         let mut u: Vec<i32> = ternary(rng, count * n).into_iter().map(i32::from).collect();
         let mut c1 = s.small_to_ntt(&u, count, &limbs)?;
         u.zeroize();
         let mut c0 = be.duplicate(plan, &c1)?;
-        be.mul_pointwise_assign(plan, &mut c0, &self.b)?;
-        be.mul_pointwise_assign(plan, &mut c1, &self.a)?;
+        be.mul_pointwise_assign(plan, &mut c0, &pk.0)?;
+        be.mul_pointwise_assign(plan, &mut c1, &pk.1)?;
         let mut e1 = centered_binomial(rng, count * n);
         let host = s.noise_and_message(pts, Some(&e1), &limbs)?;
         e1.zeroize();

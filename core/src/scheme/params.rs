@@ -346,6 +346,15 @@ impl Parameters {
         model.decryptable(model.after_additions(noise, additions.saturating_add(1)), level)
     }
 
+    /// The lowest level at which a sum of `additions + 1` fresh public-key ciphertexts still
+    /// decrypts by the [`NoiseModel`] (the top level when none lower does): encrypting there
+    /// makes additive workloads smaller and faster.
+    pub fn level_for_additions(&self, additions: u64) -> usize {
+        let model = self.noise();
+        let noise = model.after_additions(model.fresh_bits(), additions.saturating_add(1));
+        (1..=self.max_level()).find(|&l| model.decryptable(noise, l)).unwrap_or(self.max_level())
+    }
+
     /// How many sequential multiplications a fresh ciphertext survives
     /// ([`Self::supports_circuit`] with no additions). Zero without special primes.
     pub fn supported_depth(&self) -> usize {

@@ -105,6 +105,22 @@ pub fn encrypt_decrypt<B: Backend>(backend: B, preset: Preset, t: u32) {
     assert_eq!(dec.decrypt_many(&sym).expect("decrypt"), pts, "{}: secret-key round trip", preset.name());
     let budget = dec.noise_budget(&ct).expect("budget");
     assert!(budget.iter().all(|&b| b > 5.0), "{budget:?}");
+    // Encryption directly at the level an additive circuit needs, and a sum there.
+    let params = f.scheme.params().clone();
+    let level = params.level_for_additions(99);
+    assert!(level >= 1 && level <= params.max_level());
+    let low = enc.encrypt_many_at_level(&refs, level, &mut *f.rng.borrow_mut()).expect("encrypt at level");
+    assert_eq!(low.level(), level);
+    assert_eq!(dec.decrypt_many(&low).expect("decrypt"), pts, "{}: encryption at level {level}", preset.name());
+    let ev = f.scheme.evaluator(&f.keys).expect("evaluator");
+    let mut sum = ev.duplicate(&low).expect("dup");
+    for _ in 0..99 {
+        ev.add_assign(&mut sum, &low).expect("add");
+    }
+    let hundred: Vec<Plaintext> = pts.iter().map(|p| plain_mul(p, &Plaintext::from_signed(&params, &[100]).expect("100"))).collect();
+    assert_eq!(dec.decrypt_many(&sum).expect("decrypt sum"), hundred, "{}: 100-term sum at level {level}", preset.name());
+    assert!(enc.encrypt_many_at_level(&refs, 0, &mut *f.rng.borrow_mut()).is_err());
+    assert!(enc.encrypt_many_at_level(&refs, params.max_level() + 1, &mut *f.rng.borrow_mut()).is_err());
 }
 
 /// Coefficient-wise difference mod `t`.

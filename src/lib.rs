@@ -5,7 +5,7 @@
 //! layers together for applications and hosts the `ringvault` command line:
 //!
 //! - [`info`]: what this machine offers (backends, CPU level);
-//! - [`bench`]: the kernel benchmark behind `ringvault bench` (table or JSON lines).
+//! - [`bench`](mod@bench): the kernel benchmark behind `ringvault bench` (table or JSON lines).
 //!
 //! The layers below: `ringvault-core` (ring arithmetic, the `Backend` trait) and
 //! `ringvault-backend-cpu` (the CPU backend). They are re-exported as [`core`] and [`cpu`].

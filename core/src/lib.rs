@@ -1,6 +1,6 @@
 //! # ringvault-core
 //!
-//! The core of RingVault: RNS ring arithmetic, the [`Backend`](backend::Backend) trait that
+//! The core of RingVault: RNS ring arithmetic, the [`Backend`] trait that
 //! every compute backend implements, and (in later layers) the Ring-LWE scheme, encodings and
 //! encrypted statistics. It names neither `std::arch` nor any GPU API.
 //!
@@ -10,7 +10,8 @@
 //! batches and reference kernels) → [`backend`] (the trait) → [`scheme`] (parameters, keys, encryption, evaluation).
 //!
 //! ## Features
-//! - `testing`: the backend conformance suite ([`testing`]) and its macro.
+//! - `testing`: the backend conformance suite and the scheme suite (module `testing`) with
+//!   their instantiation macros.
 //!
 //! ## Example
 //! ```

@@ -379,11 +379,12 @@ impl fmt::Display for Parameters {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "n = {}, log Q = {:.1} ({} ciphertext primes, {} special), t = {}, {}-bit security",
+            "n = {}, log Q = {:.1} in {} ciphertext primes + {} special ({} bits counted for security), t = {}, {}-bit security",
             self.n(),
             self.log_q(),
             self.max_level(),
             self.special_count(),
+            self.total_bits(),
             self.t.value(),
             self.literal.security.bits()
         )

@@ -1,12 +1,12 @@
 //! Decryption of ciphertexts of any length, and the noise-budget measurement (owner side).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use num_bigint::BigUint;
 use zeroize::Zeroize;
 use num_traits::ToPrimitive;
 
+use super::cache::DeviceCache;
 use super::ciphertext::{Ciphertext, Plaintext};
 use super::keys::{SecretKey, select_limbs};
 use super::{Scheme, zeroize_host};
@@ -14,16 +14,13 @@ use crate::backend::Backend;
 use crate::ring::{Coeff, Ntt, PolyBatch};
 use crate::Error;
 
-/// `[s, s², …]` on the device.
-type SecretPowers<B> = Vec<Arc<<B as Backend>::Batch<Ntt>>>;
-
 /// Decrypts with a secret key whose powers it keeps on the backend (uploaded on first use per
 /// level). Owner side only.
 pub struct Decryptor<'a, B: Backend> {
     scheme: &'a Scheme<B>,
     sk: &'a SecretKey,
-    /// `[s, s², …]` over the primes of each level used so far.
-    powers: Mutex<HashMap<usize, SecretPowers<B>>>,
+    /// `s^j` over the primes of level `l`, keyed by `(l, j)`, for those used so far.
+    powers: DeviceCache<(usize, usize), B::Batch<Ntt>>,
 }
 
 impl<B: Backend> Scheme<B> {
@@ -35,47 +32,35 @@ impl<B: Backend> Scheme<B> {
         if sk.params().literal() != self.params.literal() {
             return Err(Error::ParameterMismatch);
         }
-        Ok(Decryptor { scheme: self, sk, powers: Mutex::new(HashMap::new()) })
+        Ok(Decryptor { scheme: self, sk, powers: DeviceCache::new() })
     }
 }
 
 impl<B: Backend> Drop for Decryptor<'_, B> {
     fn drop(&mut self) {
-        if let Ok(mut cache) = self.powers.lock() {
-            for (_, powers) in cache.drain() {
-                for p in powers {
-                    if let Ok(batch) = Arc::try_unwrap(p) {
-                        self.scheme.backend.wipe(batch);
-                    }
-                }
+        for power in self.powers.drain() {
+            if let Ok(batch) = Arc::try_unwrap(power) {
+                self.scheme.backend.wipe(batch);
             }
         }
     }
 }
 
 impl<B: Backend> Decryptor<'_, B> {
-    /// `s^1 … s^count` over the primes of `level`, on the device.
-    fn secret_powers(&self, level: usize, count: usize) -> Result<Vec<Arc<B::Batch<Ntt>>>, Error> {
+    /// `s^j` over the primes of `level`, on the device (`j ≥ 1`).
+    fn secret_power(&self, level: usize, j: usize) -> Result<Arc<B::Batch<Ntt>>, Error> {
         let s = self.scheme;
-        let (be, plan) = (&s.backend, &s.plan);
-        let poisoned = || Error::Backend { backend: be.name(), reason: "decryptor cache lock poisoned".into() };
-        let mut cache = self.powers.lock().map_err(|_| poisoned())?;
-        let powers = match cache.entry(level) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
+        self.powers.get_or_try_insert((level, j), || {
+            if j <= 1 {
                 let s_host = select_limbs(self.sk.ntt(), &s.level_limbs(level))?;
-                let s1 = s.upload_ntt(&s_host)?;
+                let s1 = s.upload_ntt(&s_host);
                 zeroize_host(s_host);
-                e.insert(vec![Arc::new(s1)])
+                return s1;
             }
-        };
-        while powers.len() < count {
-            let last = powers.last().ok_or(Error::EmptyBasis)?;
-            let mut next = be.duplicate(plan, last)?;
-            be.mul_pointwise_assign(plan, &mut next, &powers[0])?;
-            powers.push(Arc::new(next));
-        }
-        Ok(powers[..count].to_vec())
+            let mut next = s.backend.duplicate(&s.plan, &*self.secret_power(level, j - 1)?)?;
+            s.backend.mul_pointwise_assign(&s.plan, &mut next, &*self.secret_power(level, 1)?)?;
+            Ok(next)
+        })
     }
 
     /// `c₀ + c₁·s + c₂·s² + …` of every ciphertext of the batch, in coefficients, on the host.
@@ -85,11 +70,10 @@ impl<B: Backend> Decryptor<'_, B> {
         if ct.params.literal() != s.params.literal() {
             return Err(Error::ParameterMismatch);
         }
-        let powers = self.secret_powers(ct.level, ct.parts.len() - 1)?;
         let mut acc = be.duplicate(plan, &ct.parts[0])?;
-        for (part, power) in ct.parts.iter().skip(1).zip(&powers) {
+        for (j, part) in ct.parts.iter().enumerate().skip(1) {
             // acc += part ⊙ s^j, s^j broadcast over the batch.
-            be.mul_pointwise_acc(plan, part, power, &mut acc)?;
+            be.mul_pointwise_acc(plan, part, &*self.secret_power(ct.level, j)?, &mut acc)?;
         }
         let v = be.ntt_inverse(plan, acc)?;
         let host = be.download(plan, &v);

@@ -1,10 +1,10 @@
 //! Encryption with the public key and with the secret key (seeded).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rand_core::{CryptoRng, RngCore};
 
+use super::cache::DeviceCache;
 use super::ciphertext::{Ciphertext, Plaintext};
 use super::keys::{PublicKey, SecretKey, expand_uniform, select_limbs};
 use zeroize::Zeroize;
@@ -16,14 +16,14 @@ use crate::ring::{BatchShape, Coeff, Ntt, PolyBatch};
 use crate::Error;
 
 /// The public key `(b, a)` on the device, restricted to one level's primes.
-type DevicePublicKey<B> = Arc<(<B as Backend>::Batch<Ntt>, <B as Backend>::Batch<Ntt>)>;
+type DevicePublicKey<B> = (<B as Backend>::Batch<Ntt>, <B as Backend>::Batch<Ntt>);
 
 /// Encrypts with a public key kept on the backend (uploaded once per level used). Usable by
 /// anyone holding the public key.
 pub struct Encryptor<'a, B: Backend> {
     scheme: &'a Scheme<B>,
     pk: &'a PublicKey,
-    levels: Mutex<HashMap<usize, DevicePublicKey<B>>>,
+    levels: DeviceCache<usize, DevicePublicKey<B>>,
 }
 
 impl<B: Backend> Scheme<B> {
@@ -35,7 +35,7 @@ impl<B: Backend> Scheme<B> {
         if !Arc::ptr_eq(pk.params(), &self.params) && pk.params().literal() != self.params.literal() {
             return Err(Error::ParameterMismatch);
         }
-        let encryptor = Encryptor { scheme: self, pk, levels: Mutex::new(HashMap::new()) };
+        let encryptor = Encryptor { scheme: self, pk, levels: DeviceCache::new() };
         encryptor.public_key_at(self.params.max_level())?;
         Ok(encryptor)
     }
@@ -107,20 +107,15 @@ impl<B: Backend> Scheme<B> {
 
 impl<B: Backend> Encryptor<'_, B> {
     /// The public key over the first `level` primes, uploaded on first use.
-    fn public_key_at(&self, level: usize) -> Result<DevicePublicKey<B>, Error> {
+    fn public_key_at(&self, level: usize) -> Result<Arc<DevicePublicKey<B>>, Error> {
         let s = self.scheme;
         if level == 0 || level > s.params.max_level() {
             return Err(Error::ShapeMismatch { what: "encryption level", expected: s.params.max_level(), found: level });
         }
-        let poisoned = || Error::Backend { backend: s.backend.name(), reason: "encryptor cache lock poisoned".into() };
-        let mut cache = self.levels.lock().map_err(|_| poisoned())?;
-        if let Some(k) = cache.get(&level) {
-            return Ok(k.clone());
-        }
-        let limbs = s.level_limbs(level);
-        let key = Arc::new((s.upload_ntt(&select_limbs(&self.pk.b, &limbs)?)?, s.upload_ntt(&select_limbs(&self.pk.a, &limbs)?)?));
-        cache.insert(level, key.clone());
-        Ok(key)
+        self.levels.get_or_try_insert(level, || {
+            let limbs = s.level_limbs(level);
+            Ok((s.upload_ntt(&select_limbs(&self.pk.b, &limbs)?)?, s.upload_ntt(&select_limbs(&self.pk.a, &limbs)?)?))
+        })
     }
 
     /// Encrypts one plaintext.

@@ -1,8 +1,8 @@
 //! The server side: homomorphic operations with evaluation keys only.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use super::cache::DeviceCache;
 use super::ciphertext::{Ciphertext, Plaintext};
 use super::keys::{EvaluationKeys, GaloisElement, KeySwitchKey, KeyTarget, select_limbs};
 use super::Scheme;
@@ -17,9 +17,6 @@ struct DeviceKey<B: Backend> {
     a: Vec<B::Batch<Ntt>>,
 }
 
-/// Device keys by target and level.
-type DeviceKeyCache<B> = HashMap<(KeyTarget, usize), Arc<DeviceKey<B>>>;
-
 /// A key-switching result `(u₀, u₁)`.
 type SwitchedPair<B> = (<B as Backend>::Batch<Ntt>, <B as Backend>::Batch<Ntt>);
 
@@ -32,7 +29,8 @@ type SwitchedPair<B> = (<B as Backend>::Batch<Ntt>, <B as Backend>::Batch<Ntt>);
 pub struct Evaluator<'a, B: Backend> {
     scheme: &'a Scheme<B>,
     keys: &'a EvaluationKeys,
-    device_keys: Mutex<DeviceKeyCache<B>>,
+    /// Key-switching keys on the device, by target and level.
+    device_keys: DeviceCache<(KeyTarget, usize), DeviceKey<B>>,
 }
 
 impl<B: Backend> Scheme<B> {
@@ -44,7 +42,7 @@ impl<B: Backend> Scheme<B> {
         if keys.params().literal() != self.params.literal() {
             return Err(Error::ParameterMismatch);
         }
-        Ok(Evaluator { scheme: self, keys, device_keys: Mutex::new(HashMap::new()) })
+        Ok(Evaluator { scheme: self, keys, device_keys: DeviceCache::new() })
     }
 }
 
@@ -437,28 +435,22 @@ impl<'a, B: Backend> Evaluator<'a, B> {
 
     /// The device copy of a key-switching key at `level`, uploaded on first use.
     fn device_key(&self, key: &KeySwitchKey, level: usize) -> Result<Arc<DeviceKey<B>>, Error> {
-        let id = (key.target, level);
-        {
-            let cache = self.device_keys.lock().map_err(|_| poisoned())?;
-            if let Some(k) = cache.get(&id) {
-                return Ok(k.clone());
-            }
-        }
-        let mut limbs: Vec<usize> = (0..level).collect();
-        limbs.extend(self.scheme.params.special_limbs());
-        let digits = |full: &PolyBatch<Ntt>| -> Result<Vec<B::Batch<Ntt>>, Error> {
-            let sliced = select_limbs(full, &limbs)?;
-            (0..level)
-                .map(|i| {
-                    let w = limbs.len() * sliced.shape_ref().n;
-                    let one = PolyBatch::<Ntt>::from_parts_unchecked(BatchShape::new(1, sliced.shape_ref().n, limbs.clone()), sliced.data()[i * w..(i + 1) * w].to_vec());
-                    self.be().upload(self.plan(), &one)
-                })
-                .collect()
-        };
-        let dk = Arc::new(DeviceKey { b: digits(&key.b)?, a: digits(&key.a)? });
-        self.device_keys.lock().map_err(|_| poisoned())?.insert(id, dk.clone());
-        Ok(dk)
+        self.device_keys.get_or_try_insert((key.target, level), || {
+            let mut limbs: Vec<usize> = (0..level).collect();
+            limbs.extend(self.scheme.params.special_limbs());
+            let digits = |full: &PolyBatch<Ntt>| -> Result<Vec<B::Batch<Ntt>>, Error> {
+                let sliced = select_limbs(full, &limbs)?;
+                let n = sliced.shape_ref().n;
+                let w = limbs.len() * n;
+                (0..level)
+                    .map(|i| {
+                        let one = PolyBatch::<Ntt>::from_parts_unchecked(BatchShape::new(1, n, limbs.clone()), sliced.data()[i * w..(i + 1) * w].to_vec());
+                        self.be().upload_owned(self.plan(), one)
+                    })
+                    .collect()
+            };
+            Ok(DeviceKey { b: digits(&key.b)?, a: digits(&key.a)? })
+        })
     }
 
     /// Key switching of `c` (count `m`, level `l`): returns `(u₀, u₁)` with
@@ -495,8 +487,4 @@ impl<'a, B: Backend> Evaluator<'a, B> {
         };
         Ok((mod_down(acc0)?, mod_down(acc1)?))
     }
-}
-
-fn poisoned() -> Error {
-    Error::Backend { backend: "evaluator".into(), reason: "key cache lock poisoned".into() }
 }

@@ -17,6 +17,7 @@
 //! ciphertexts at once (component-major: part `j` of every ciphertext is one backend batch), so
 //! every operation on many ciphertexts is one backend call per step.
 
+mod cache;
 mod ciphertext;
 mod decrypt;
 mod encrypt;

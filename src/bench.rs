@@ -131,8 +131,28 @@ pub fn time_median(sample_ms: f64, samples: usize, mut f: impl FnMut() -> Result
     Ok(times[times.len() / 2])
 }
 
+/// The peer benchmarks' 30-bit prime: the largest below 2^30 that is `≡ 1 (mod 2^16)`, so every
+/// NTT (ours, tfhe-ntt, the anchors) is timed on the same modulus.
+///
+/// # Errors
+/// None in practice; propagates prime generation errors.
+pub fn anchor_prime() -> Result<u32, Error> {
+    Ok(ntt_primes(30, 1 << 15, 1)?[0])
+}
+
+/// A one-prime ring of degree `n` over [`anchor_prime`].
+///
+/// # Errors
+/// As [`RingContext::new`].
+pub fn anchor_ring(n: usize) -> Result<Arc<RingContext>, Error> {
+    Ok(Arc::new(RingContext::new(n, &[anchor_prime()?])?))
+}
+
 /// A deterministic pseudo-random batch of `count` one-limb polynomials.
-fn sample_batch<D: ringvault_core::Domain>(ring: &RingContext, count: usize, seed: u32) -> Result<PolyBatch<D>, Error> {
+///
+/// # Errors
+/// As [`PolyBatch::from_residues`].
+pub fn sample_batch<D: ringvault_core::Domain>(ring: &RingContext, count: usize, seed: u32) -> Result<PolyBatch<D>, Error> {
     let n = ring.n();
     let q = ring.modulus(0).value();
     let mut x = seed.wrapping_mul(2_654_435_761) | 1;
@@ -159,9 +179,7 @@ fn measure(config: &BenchConfig, emit: &mut dyn FnMut(Record), record: &dyn Fn(&
 fn run_cpu_level(config: &BenchConfig, level: CpuLevel, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
     let backend = CpuBackend::with_level(level)?;
     for &n in &config.degrees {
-        // The anchors' prime: the largest below 2^30 that is ≡ 1 mod 2^16.
-        let q = ntt_primes(30, 1 << 15, 1)?[0];
-        let ring = Arc::new(RingContext::new(n, &[q])?);
+        let ring = anchor_ring(n)?;
         let plan = backend.plan(ring.clone())?;
         for &batch in &config.batches {
             let record = |op, median_ns| Record { op, backend: backend.name(), n, limbs: 1, batch, median_ns, logq: None };

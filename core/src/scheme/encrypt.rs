@@ -40,9 +40,9 @@ impl<B: Backend> Scheme<B> {
         Ok(encryptor)
     }
 
-    /// Residues over `limbs` of `t·e + scale·m` for each plaintext (`e` small signed, or none),
+    /// Residues over `limbs` of `t·e + m` for each plaintext (`e` small signed, `n` per plaintext),
     /// in the coefficient domain: the message-and-noise term of an encryption.
-    pub(crate) fn noise_and_message(&self, pts: &[&Plaintext], errors: Option<&[i8]>, limbs: &[usize]) -> Result<PolyBatch<Coeff>, Error> {
+    pub(crate) fn noise_and_message(&self, pts: &[&Plaintext], errors: &[i8], limbs: &[usize]) -> Result<PolyBatch<Coeff>, Error> {
         let n = self.params.n();
         let ring = self.params.ring();
         let t = self.params.plaintext().value();
@@ -57,14 +57,9 @@ impl<B: Backend> Scheme<B> {
                 let t_mod = m.reduce(t);
                 let t_shoup = m.shoup(t_mod);
                 let row = &mut data[(p * limbs.len() + j) * n..(p * limbs.len() + j + 1) * n];
-                match errors {
-                    Some(e) => {
-                        for ((o, &c), &x) in row.iter_mut().zip(&pt.coeffs).zip(&e[p * n..(p + 1) * n]) {
-                            // t < q, so the message coefficient is already a residue.
-                            *o = m.add(m.mul_shoup(small_to_residue(i32::from(x), m), t_mod, t_shoup), c);
-                        }
-                    }
-                    None => row.copy_from_slice(&pt.coeffs),
+                for ((o, &c), &x) in row.iter_mut().zip(&pt.coeffs).zip(&errors[p * n..(p + 1) * n]) {
+                    // t < q, so the message coefficient is already a residue.
+                    *o = m.add(m.mul_shoup(small_to_residue(i32::from(x), m), t_mod, t_shoup), c);
                 }
             }
         }
@@ -96,7 +91,7 @@ impl<B: Backend> Scheme<B> {
         self.backend.negate_assign(&self.plan, &mut c0)?;
         self.backend.wipe(s);
         let mut e = centered_binomial(rng, count * self.params.n());
-        let w = self.noise_and_message(pts, Some(&e), &limbs)?;
+        let w = self.noise_and_message(pts, &e, &limbs)?;
         e.zeroize();
         let w = self.backend.ntt_forward(&self.plan, self.backend.upload_owned(&self.plan, w)?)?;
         self.backend.add_assign(&self.plan, &mut c0, &w)?;
@@ -156,14 +151,14 @@ impl<B: Backend> Encryptor<'_, B> {
         be.mul_pointwise_assign(plan, &mut c0, &pk.0)?;
         be.mul_pointwise_assign(plan, &mut c1, &pk.1)?;
         let mut e1 = centered_binomial(rng, count * n);
-        let host = s.noise_and_message(pts, Some(&e1), &limbs)?;
+        let host = s.noise_and_message(pts, &e1, &limbs)?;
         e1.zeroize();
         let w1 = be.ntt_forward(plan, be.upload_owned(plan, host)?)?;
         be.add_assign(plan, &mut c0, &w1)?;
         let mut e2 = centered_binomial(rng, count * n);
         let zero = Plaintext::zero(&s.params);
         let zeros: Vec<&Plaintext> = vec![&zero; count];
-        let host = s.noise_and_message(&zeros, Some(&e2), &limbs)?;
+        let host = s.noise_and_message(&zeros, &e2, &limbs)?;
         e2.zeroize();
         let w2 = be.ntt_forward(plan, be.upload_owned(plan, host)?)?;
         be.add_assign(plan, &mut c1, &w2)?;

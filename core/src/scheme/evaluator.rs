@@ -77,20 +77,25 @@ impl<'a, B: Backend> Evaluator<'a, B> {
 
     /// Brings `acc` and `other` to a common level and factor; returns `other` switched down when
     /// it had to be copied.
+    /// A copy of `x` switched down to `level`, or `None` when it is already there or below.
+    fn switched_to(&self, x: &Ciphertext<B>, level: usize) -> Result<Option<Ciphertext<B>>, Error> {
+        if x.level <= level {
+            return Ok(None);
+        }
+        let mut copy = self.duplicate(x)?;
+        while copy.level > level {
+            self.mod_switch_assign(&mut copy)?;
+        }
+        Ok(Some(copy))
+    }
+
     fn align(&self, acc: &mut Ciphertext<B>, other: &Ciphertext<B>) -> Result<Option<Ciphertext<B>>, Error> {
         self.check(acc)?;
         self.check(other)?;
         while acc.level > other.level {
             self.mod_switch_assign(acc)?;
         }
-        let mut switched = None;
-        if other.level > acc.level {
-            let mut copy = self.duplicate(other)?;
-            while copy.level > acc.level {
-                self.mod_switch_assign(&mut copy)?;
-            }
-            switched = Some(copy);
-        }
+        let switched = self.switched_to(other, acc.level)?;
         let factor = switched.as_ref().map_or(other.factor, |c| c.factor);
         if acc.factor != factor {
             let t = self.scheme.params.plaintext();
@@ -280,26 +285,15 @@ impl<'a, B: Backend> Evaluator<'a, B> {
     /// # Errors
     /// Shape errors for incompatible counts; [`Error::ParameterMismatch`]; backend failures.
     pub fn mul(&self, a: &Ciphertext<B>, b: &Ciphertext<B>) -> Result<Ciphertext<B>, Error> {
-        let mut a = self.duplicate(a)?;
-        let switched = {
-            // Bring both to the lower level (factors stay: a product multiplies them).
-            self.check(b)?;
-            while a.level > b.level {
-                self.mod_switch_assign(&mut a)?;
-            }
-            if b.level > a.level {
-                let mut c = self.duplicate(b)?;
-                while c.level > a.level {
-                    self.mod_switch_assign(&mut c)?;
-                }
-                Some(c)
-            } else {
-                None
-            }
-        };
-        let b = switched.as_ref().unwrap_or(b);
+        self.check(a)?;
+        self.check(b)?;
+        // Bring both to the lower level (factors stay: a product multiplies them); only the
+        // operand that switches is copied.
+        let level = a.level.min(b.level);
+        let (sa, sb) = (self.switched_to(a, level)?, self.switched_to(b, level)?);
+        let (a, b) = (sa.as_ref().unwrap_or(a), sb.as_ref().unwrap_or(b));
         // The operand with the larger count drives the shape; the other may broadcast.
-        let (big, small) = if a.count >= b.count { (&a, b) } else { (b, &a) };
+        let (big, small) = if a.count >= b.count { (a, b) } else { (b, a) };
         let shape = big.parts[0].shape().clone();
         let len = a.parts.len() + b.parts.len() - 1;
         let mut parts = (0..len).map(|_| self.be().zeros::<Ntt>(self.plan(), shape.clone())).collect::<Result<Vec<_>, _>>()?;

@@ -194,6 +194,11 @@ impl AsRef<RingContext> for CpuPlan {
     }
 }
 
+/// Row `r` of every key part, or row `r mod width` of a broadcast (one-polynomial) part.
+fn key_rows<'k>(keys: &[&'k CpuBatch<Ntt>], r: usize, width: usize) -> Vec<&'k [u32]> {
+    keys.iter().map(|k| k.row(if k.shape().count == 1 { r % width } else { r })).collect()
+}
+
 /// A CPU batch is a host batch: upload and download are copies.
 pub type CpuBatch<D> = PolyBatch<D>;
 
@@ -289,6 +294,66 @@ impl Backend for CpuBackend {
     fn mul_pointwise_acc(&self, plan: &CpuPlan, a: &CpuBatch<Ntt>, b: &CpuBatch<Ntt>, acc: &mut CpuBatch<Ntt>) -> Result<(), Error> {
         checks::same_shape(acc.shape(), a.shape())?;
         self.zip_rows(plan, acc, b, |l, r, z, y, m| elementwise::mul_acc_row(l, a.row(r), y, z, m))
+    }
+
+    /// Output row by output row (polynomial `p`, target prime `j`): the digits' rows for `j`
+    /// are reduced and transformed into a scratch that stays in cache (the digit of prime `j`
+    /// itself is `ntt`'s row), then both inner products are summed lazily
+    /// (`kernels::mul_dot_row`). Rows go parallel for large batches.
+    fn key_switch_inner(
+        &self,
+        plan: &CpuPlan,
+        coeff: &CpuBatch<Coeff>,
+        ntt: &CpuBatch<Ntt>,
+        keys_b: &[&CpuBatch<Ntt>],
+        keys_a: &[&CpuBatch<Ntt>],
+        out_limbs: &[usize],
+    ) -> Result<(CpuBatch<Ntt>, CpuBatch<Ntt>), Error> {
+        let src = coeff.shape().clone();
+        let shape = BatchShape::new(src.count, src.n, out_limbs.to_vec());
+        let (sb, sa): (Vec<_>, Vec<_>) = (keys_b.iter().map(|x| x.shape()).collect(), keys_a.iter().map(|x| x.shape()).collect());
+        checks::key_switch_inner(&src, ntt.shape(), &sb, &sa, &shape)?;
+        Self::check_plan_shape(plan, &shape)?;
+        let (n, width, digits, level) = (shape.n, out_limbs.len(), keys_b.len(), self.level);
+        let fill = |r: usize, scratch: &mut [u32], out_b: &mut [u32], out_a: &mut [u32]| {
+            let (p, target) = (r / width, out_limbs[r % width]);
+            let m = plan.ring.modulus(target);
+            let source = |i: usize| p * src.limbs.len() + i;
+            for (i, row) in scratch.chunks_exact_mut(n).enumerate() {
+                if src.limbs[i] != target {
+                    elementwise::reduce_row(level, coeff.row(source(i)), row, m);
+                    plan.ntt[target].forward(row);
+                }
+            }
+            let d: Vec<&[u32]> = (0..digits).map(|i| if src.limbs[i] == target { ntt.row(source(i)) } else { &scratch[i * n..(i + 1) * n] }).collect();
+            let (rb, ra) = (key_rows(keys_b, r, width), key_rows(keys_a, r, width));
+            elementwise::mul_dot_row(level, &d, &rb, out_b, m);
+            elementwise::mul_dot_row(level, &d, &ra, out_a, m);
+        };
+        let rows = shape.rows();
+        let (mut out_b, mut out_a) = (self.pool.take(shape.len()), self.pool.take(shape.len()));
+        out_b.clear();
+        out_a.clear();
+        if shape.len() * digits.max(1) >= Cost::Heavy.parallel_from() && rows > 1 && rayon::current_num_threads() > 1 {
+            out_b.resize(shape.len(), 0);
+            out_a.resize(shape.len(), 0);
+            out_b.par_chunks_exact_mut(n).zip(out_a.par_chunks_exact_mut(n)).enumerate().for_each_init(
+                || vec![0u32; digits * n],
+                |scratch, (r, (b, a))| fill(r, scratch, b, a),
+            );
+        } else {
+            let mut scratch = self.pool.take(digits * n);
+            scratch.clear();
+            scratch.resize(digits * n, 0);
+            for r in 0..rows {
+                // Each output row is cleared just before it is summed into (no second pass).
+                out_b.resize((r + 1) * n, 0);
+                out_a.resize((r + 1) * n, 0);
+                fill(r, &mut scratch, &mut out_b[r * n..], &mut out_a[r * n..]);
+            }
+            self.pool.give(scratch);
+        }
+        Ok((PolyBatch::from_reduced(&plan.ring, shape.clone(), out_b)?, PolyBatch::from_reduced(&plan.ring, shape, out_a)?))
     }
 
     fn mul_limb_constants_assign<D: Domain>(&self, plan: &CpuPlan, a: &mut CpuBatch<D>, constants: &[u32]) -> Result<(), Error> {

@@ -130,6 +130,45 @@ pub trait Backend: Send + Sync {
     /// As [`Backend::add_assign`].
     fn mul_pointwise_acc(&self, plan: &Self::Plan, a: &Self::Batch<Ntt>, b: &Self::Batch<Ntt>, acc: &mut Self::Batch<Ntt>) -> Result<(), Error>;
 
+    /// The inner products of key switching: with `Dᵢ` the RNS digit `i` of every polynomial
+    /// (limb `i` of `coeff`, reduced modulo each of `out_limbs` and transformed forward),
+    /// returns `(Σᵢ Dᵢ ⊙ keys_b[i], Σᵢ Dᵢ ⊙ keys_a[i])` over `out_limbs`. Each key part has
+    /// the output's limbs and count 1 (broadcast) or the output's count.
+    ///
+    /// `ntt` must be the forward transform of `coeff`: where `out_limbs` names a digit's own
+    /// prime, that row of `Dᵢ` is `ntt`'s, and backends may take it instead of transforming it
+    /// again. The default composes [`Backend::reduce_limb_into`], [`Backend::ntt_forward`] and
+    /// [`Backend::mul_pointwise_acc`]; backends fuse it (digits of one output row stay in
+    /// cache, products are summed lazily and reduced once:
+    /// [`crate::ring::kernels::mul_dot_row`]). The result is the same.
+    ///
+    /// # Errors
+    /// Shape errors of [`checks::key_switch_inner`]; device failures.
+    fn key_switch_inner(
+        &self,
+        plan: &Self::Plan,
+        coeff: &Self::Batch<Coeff>,
+        ntt: &Self::Batch<Ntt>,
+        keys_b: &[&Self::Batch<Ntt>],
+        keys_a: &[&Self::Batch<Ntt>],
+        out_limbs: &[usize],
+    ) -> Result<(Self::Batch<Ntt>, Self::Batch<Ntt>), Error> {
+        let shape = BatchShape::new(coeff.shape().count, coeff.shape().n, out_limbs.to_vec());
+        let (sb, sa): (Vec<_>, Vec<_>) = (keys_b.iter().map(|x| x.shape()).collect(), keys_a.iter().map(|x| x.shape()).collect());
+        checks::key_switch_inner(coeff.shape(), ntt.shape(), &sb, &sa, &shape)?;
+        let mut acc_b = self.zeros::<Ntt>(plan, shape.clone())?;
+        let mut acc_a = self.zeros::<Ntt>(plan, shape.clone())?;
+        for (i, (kb, ka)) in keys_b.iter().zip(keys_a).enumerate() {
+            let mut digit = self.zeros::<Coeff>(plan, shape.clone())?;
+            self.reduce_limb_into(plan, coeff, i, &mut digit)?;
+            let digit = self.ntt_forward(plan, digit)?;
+            self.mul_pointwise_acc(plan, &digit, kb, &mut acc_b)?;
+            self.mul_pointwise_acc(plan, &digit, ka, &mut acc_a)?;
+            self.recycle(digit);
+        }
+        Ok((acc_b, acc_a))
+    }
+
     /// Multiplies limb `l` of every polynomial by `constants[l]` (each `< ` its prime).
     ///
     /// # Errors
@@ -233,6 +272,27 @@ pub mod checks {
         } else {
             Err(Error::ShapeMismatch { what: "polynomial count", expected: acc.count, found: b.count })
         }
+    }
+
+    /// The operands of [`Backend::key_switch_inner`]: `coeff` and `ntt` of one shape; as many
+    /// `b` as `a` parts, at most one per limb of `coeff`; every part combinable element-wise
+    /// into `out` (same limbs, count 1 or `out`'s count); `out` of `coeff`'s count and degree.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`], [`Error::LimbMismatch`].
+    pub fn key_switch_inner(coeff: &BatchShape, ntt: &BatchShape, b: &[&BatchShape], a: &[&BatchShape], out: &BatchShape) -> Result<(), Error> {
+        same_shape(coeff, ntt)?;
+        if a.len() != b.len() {
+            return Err(Error::ShapeMismatch { what: "key parts", expected: b.len(), found: a.len() });
+        }
+        if b.len() > coeff.limbs.len() {
+            return Err(Error::ShapeMismatch { what: "digits (at most one per limb)", expected: coeff.limbs.len(), found: b.len() });
+        }
+        reduce_limb(coeff, 0, out)?;
+        for s in b.iter().chain(a) {
+            elementwise(out, s)?;
+        }
+        Ok(())
     }
 
     /// `constants` has one value per limb, each below its prime.

@@ -226,6 +226,20 @@ impl<D: Domain> PolyBatch<D> {
         Ok(Self { shape, data, _domain: PhantomData })
     }
 
+    /// Wraps residues that a backend kernel has just produced fully reduced, checking the shape
+    /// and length only (a residue `≥` its prime would be a kernel bug, as with
+    /// [`Self::data_mut`]). Data from outside goes through [`Self::from_residues`].
+    ///
+    /// # Errors
+    /// As [`RingContext::check_shape`]; [`Error::ShapeMismatch`] for a wrong length.
+    pub fn from_reduced(ctx: &RingContext, shape: BatchShape, data: Vec<u32>) -> Result<Self, Error> {
+        ctx.check_shape(&shape)?;
+        if data.len() != shape.len() {
+            return Err(Error::ShapeMismatch { what: "residues", expected: shape.len(), found: data.len() });
+        }
+        Ok(Self { shape, data, _domain: PhantomData })
+    }
+
     /// The same residues relabelled as domain `E`, for kernels that change the domain in place.
     /// Only backends call this, right after transforming every row.
     pub fn relabel<E: Domain>(self) -> PolyBatch<E> {
@@ -293,6 +307,27 @@ pub mod kernels {
     /// `acc[i] = (acc[i] + a[i]·b[i]) mod q`.
     pub fn mul_acc_row(a: &[u32], b: &[u32], acc: &mut [u32], m: &Modulus) {
         acc.iter_mut().zip(a.iter().zip(b)).for_each(|(z, (&x, &y))| *z = m.add(*z, m.mul(x, y)));
+    }
+    /// Products a `u64` accumulator takes before it must be reduced: it starts below `q`, and
+    /// `q + 15·(q − 1)² < 2^64` for every `q < 2^30`.
+    pub const DOT_CHUNK: usize = 15;
+
+    /// `acc[i] = (acc[i] + Σⱼ a[j][i]·b[j][i]) mod q`: the products are summed exactly in a
+    /// `u64` and reduced once per [`DOT_CHUNK`] terms (the key-switching inner product).
+    ///
+    /// # Preconditions
+    /// `a.len() == b.len()`; every row has `acc`'s length; residues below `q`.
+    pub fn mul_dot_row(a: &[&[u32]], b: &[&[u32]], acc: &mut [u32], m: &Modulus) {
+        for (i, z) in acc.iter_mut().enumerate() {
+            let mut sum = u64::from(*z);
+            for (ca, cb) in a.chunks(DOT_CHUNK).zip(b.chunks(DOT_CHUNK)) {
+                for (x, y) in ca.iter().zip(cb) {
+                    sum += u64::from(x[i]) * u64::from(y[i]);
+                }
+                sum = u64::from(m.reduce_u64(sum));
+            }
+            *z = sum as u32;
+        }
     }
     /// `a[i] = a[i]·c mod q` for a constant `c < q`.
     pub fn mul_constant_row(a: &mut [u32], c: u32, m: &Modulus) {

@@ -339,6 +339,50 @@ pub(crate) fn mul_acc_row(a: &[u32], b: &[u32], acc: &mut [u32], m: &Modulus) {
     kernels::mul_acc_row(va.remainder(), vb.remainder(), vz.into_remainder(), m);
 }
 
+/// `acc[i] = (acc[i] + Σⱼ a[j][i]·b[j][i]) mod q`: per 8 residues, the 64-bit products of the
+/// even and of the odd lanes are summed exactly in two vectors of 64-bit lanes and reduced once
+/// per `kernels::DOT_CHUNK` terms (`q + 15·(q − 1)² < 2^64`). The reduction of a 64-bit sum
+/// `h·2^32 + l` is `h·(2^32 mod q)` by Shoup (`[0, 2q)`) plus `l mod q` (`[0, q)`), then two
+/// conditional subtractions (`< 3q < 2^32`).
+///
+/// # Preconditions
+/// The CPU supports AVX2; `a.len() == b.len()` and every row has `acc`'s length (asserted);
+/// every residue below `q`.
+/// # Postconditions
+/// Each `acc[i]` equals `kernels::mul_dot_row`'s result, in `[0, q)`. Branch-free vector loop.
+#[target_feature(enable = "avx2")]
+pub(crate) fn mul_dot_row(a: &[&[u32]], b: &[&[u32]], acc: &mut [u32], m: &Modulus) {
+    assert_eq!(a.len(), b.len(), "mul_dot_row: term counts differ");
+    assert!(a.iter().chain(b).all(|r| r.len() == acc.len()), "mul_dot_row: row lengths differ");
+    let q = splat(m.value());
+    let two_q = splat(2 * m.value());
+    let wrap = ShoupConst::new(m.reduce_u64(1 << 32), m);
+    let (w, ws) = (splat(wrap.w), splat(wrap.shoup));
+    let one = splat(ShoupConst::one(m).shoup);
+    let low_words = _mm256_set1_epi64x(0xFFFF_FFFF);
+    let full = acc.len() / LANES * LANES;
+    for start in (0..full).step_by(LANES) {
+        let mut cur = load(&acc[start..]);
+        for (ca, cb) in a.chunks(kernels::DOT_CHUNK).zip(b.chunks(kernels::DOT_CHUNK)) {
+            let mut even = _mm256_and_si256(cur, low_words);
+            let mut odd = _mm256_srli_epi64::<32>(cur);
+            for (x, y) in ca.iter().zip(cb) {
+                let (vx, vy) = (load(&x[start..]), load(&y[start..]));
+                even = _mm256_add_epi64(even, _mm256_mul_epu32(vx, vy));
+                odd = _mm256_add_epi64(odd, _mm256_mul_epu32(_mm256_srli_epi64::<32>(vx), _mm256_srli_epi64::<32>(vy)));
+            }
+            // Low words (odd ones swapped up) and high words (even ones swapped down).
+            let lo = _mm256_blend_epi32::<0b1010_1010>(even, _mm256_shuffle_epi32::<0b10_11_00_01>(odd));
+            let hi = _mm256_blend_epi32::<0b1010_1010>(_mm256_shuffle_epi32::<0b10_11_00_01>(even), odd);
+            let sum = _mm256_add_epi32(mul_shoup_lazy(hi, w, ws, q), reduce_any(lo, one, q));
+            cur = reduce_once(reduce_once(sum, two_q), q);
+        }
+        store(&mut acc[start..], cur);
+    }
+    let (ta, tb): (Vec<&[u32]>, Vec<&[u32]>) = (a.iter().map(|x| &x[full..]).collect(), b.iter().map(|x| &x[full..]).collect());
+    kernels::mul_dot_row(&ta, &tb, &mut acc[full..], m);
+}
+
 /// `a[i] = a[i]·c mod q` for a constant `c < q`: Shoup multiplication with `⌊c·2^32/q⌋`, then
 /// one conditional subtraction.
 ///
@@ -567,6 +611,32 @@ mod tests {
                 check(&mut rng, &m, len);
             }
         }
+    }
+
+    #[test]
+    fn mul_dot_row_avx2_matches_scalar() {
+        if !available() {
+            return;
+        }
+        for_cases(15, |rng, m, len| {
+            let q = m.value();
+            for terms in [0, 1, 7, kernels::DOT_CHUNK, kernels::DOT_CHUNK + 1, 31] {
+                // Random rows, and rows of q − 1 (the largest sums a chunk can hold).
+                for max in [false, true] {
+                    let make = |rng: &mut ChaCha8Rng| if max { vec![q - 1; len] } else { row(rng, q, len) };
+                    let a: Vec<Vec<u32>> = (0..terms).map(|_| make(rng)).collect();
+                    let b: Vec<Vec<u32>> = (0..terms).map(|_| make(rng)).collect();
+                    let acc = make(rng);
+                    let (ra, rb): (Vec<&[u32]>, Vec<&[u32]>) = (a.iter().map(Vec::as_slice).collect(), b.iter().map(Vec::as_slice).collect());
+                    let mut expect = acc.clone();
+                    kernels::mul_dot_row(&ra, &rb, &mut expect, m);
+                    let mut got = acc.clone();
+                    // SAFETY: AVX2 is supported (checked above).
+                    unsafe { mul_dot_row(&ra, &rb, &mut got, m) };
+                    assert_eq!(got, expect, "q = {q}, len = {len}, terms = {terms}, max = {max}");
+                }
+            }
+        });
     }
 
     #[test]

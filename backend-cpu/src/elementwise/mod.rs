@@ -66,6 +66,10 @@ pub(crate) fn mul_row(level: CpuLevel, a: &mut [u32], b: &[u32], m: &Modulus) {
 pub(crate) fn mul_acc_row(level: CpuLevel, a: &[u32], b: &[u32], acc: &mut [u32], m: &Modulus) {
     dispatch!(level, kernels::mul_acc_row, mul_acc_row(a, b, acc, m))
 }
+/// `acc += Σⱼ a[j] ⊙ b[j]` on one row.
+pub(crate) fn mul_dot_row(level: CpuLevel, a: &[&[u32]], b: &[&[u32]], acc: &mut [u32], m: &Modulus) {
+    dispatch!(level, kernels::mul_dot_row, mul_dot_row(a, b, acc, m))
+}
 /// `a ·= c` on one row.
 pub(crate) fn mul_constant_row(level: CpuLevel, a: &mut [u32], c: u32, m: &Modulus) {
     dispatch!(level, kernels::mul_constant_row, mul_constant_row(a, c, m))

@@ -459,17 +459,9 @@ impl<'a, B: Backend> Evaluator<'a, B> {
         let coeff = be.ntt_inverse(plan, be.duplicate(plan, c)?)?;
         let mut limbs: Vec<usize> = (0..level).collect();
         limbs.extend(params.special_limbs());
-        let shape = BatchShape::new(c.shape().count, params.n(), limbs);
-        let mut acc0 = be.zeros::<Ntt>(plan, shape.clone())?;
-        let mut acc1 = be.zeros::<Ntt>(plan, shape.clone())?;
-        for i in 0..level {
-            let mut ext = be.zeros::<Coeff>(plan, shape.clone())?;
-            be.reduce_limb_into(plan, &coeff, i, &mut ext)?;
-            let ext = be.ntt_forward(plan, ext)?;
-            be.mul_pointwise_acc(plan, &ext, &key.b[i], &mut acc0)?;
-            be.mul_pointwise_acc(plan, &ext, &key.a[i], &mut acc1)?;
-            be.recycle(ext);
-        }
+        let digits = level;
+        let (kb, ka): (Vec<&B::Batch<Ntt>>, Vec<&B::Batch<Ntt>>) = (key.b[..digits].iter().collect(), key.a[..digits].iter().collect());
+        let (acc0, acc1) = be.key_switch_inner(plan, &coeff, c, &kb, &ka, &limbs)?;
         be.recycle(coeff);
         let t = params.plaintext().value();
         let mod_down = |acc: B::Batch<Ntt>| -> Result<B::Batch<Ntt>, Error> {

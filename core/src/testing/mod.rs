@@ -192,6 +192,69 @@ pub fn elementwise_matches_reference<B: Backend>(be: &B, degrees: &[usize]) {
     });
 }
 
+/// Key switching's inner products equal reducing each digit, transforming it and
+/// multiply-accumulating with the reference kernels, for no digit, one digit and every limb as
+/// a digit, into targets that include the digits' own primes, with broadcast and per-polynomial
+/// key parts; malformed operands are errors.
+pub fn key_switch_inner_matches_reference<B: Backend>(be: &B, degrees: &[usize]) {
+    for_each_case(be, degrees, |be, plan, ring, shape, seed| {
+        let n = shape.n;
+        let coeff = random_batch::<Coeff>(ring, shape.clone(), seed, true);
+        let mut ntt_host = coeff.clone();
+        for r in 0..shape.rows() {
+            ring.table(shape.prime_of_row(r)).forward(&mut ntt_host.data_mut()[r * n..(r + 1) * n]);
+        }
+        let ntt_host: PolyBatch<Ntt> = ntt_host.relabel();
+        let (dc, dn) = (up(be, plan, &coeff), up(be, plan, &ntt_host));
+        let mut targets = shape.limbs.clone();
+        targets.extend((0..ring.len()).filter(|l| !shape.limbs.contains(l)));
+        let out_shape = BatchShape::new(shape.count, n, targets.clone());
+        let one_shape = BatchShape::new(1, n, targets.clone());
+        for digits in [0, 1, shape.limbs.len()] {
+            let key = |i: usize, part: u64| {
+                let s = if (i + part as usize) % 2 == 0 { one_shape.clone() } else { out_shape.clone() };
+                random_batch::<Ntt>(ring, s, seed * 7 + 100 * part + i as u64, i == 0)
+            };
+            let (kb, ka): (Vec<_>, Vec<_>) = ((0..digits).map(|i| key(i, 1)).collect(), (0..digits).map(|i| key(i, 2)).collect());
+            let mut expect_b = PolyBatch::<Ntt>::zeros(ring, out_shape.clone()).expect("zeros");
+            let mut expect_a = expect_b.clone();
+            for i in 0..digits {
+                let mut d = PolyBatch::<Coeff>::zeros(ring, out_shape.clone()).expect("zeros");
+                for p in 0..shape.count {
+                    let src = coeff.row(p * shape.limbs.len() + i).to_vec();
+                    for (j, &t) in targets.iter().enumerate() {
+                        let r = p * targets.len() + j;
+                        let row = &mut d.data_mut()[r * n..(r + 1) * n];
+                        kernels::reduce_row(&src, row, ring.modulus(t));
+                        ring.table(t).forward(row);
+                    }
+                }
+                let d: PolyBatch<Ntt> = d.relabel();
+                for (acc, k) in [(&mut expect_b, &kb[i]), (&mut expect_a, &ka[i])] {
+                    let mut prod = d.clone();
+                    reference_rows(ring, &mut prod, k, kernels::mul_row);
+                    reference_rows(ring, acc, &prod, kernels::add_row);
+                }
+            }
+            let (db, da): (Vec<_>, Vec<_>) = (kb.iter().map(|x| up(be, plan, x)).collect(), ka.iter().map(|x| up(be, plan, x)).collect());
+            let (rb, ra): (Vec<&B::Batch<Ntt>>, Vec<&B::Batch<Ntt>>) = (db.iter().collect(), da.iter().collect());
+            let (gb, ga) = be.key_switch_inner(plan, &dc, &dn, &rb, &ra, &targets).expect("key_switch_inner");
+            let name = be.name();
+            assert_eq!(down(be, plan, &gb), expect_b, "{name}: key_switch_inner (b) with {digits} digits, shape {shape:?}");
+            assert_eq!(down(be, plan, &ga), expect_a, "{name}: key_switch_inner (a) with {digits} digits, shape {shape:?}");
+            if digits > 0 {
+                assert!(be.key_switch_inner(plan, &dc, &dn, &rb, &ra[1..], &targets).is_err(), "{name}: key part counts differ");
+                assert!(be.key_switch_inner(plan, &dc, &dn, &rb, &ra, &targets[1..]).is_err(), "{name}: key limbs differ from the output's");
+            }
+        }
+        let other = up(be, plan, &random_batch::<Ntt>(ring, BatchShape::new(shape.count + 1, n, shape.limbs.clone()), seed, false));
+        assert!(be.key_switch_inner(plan, &dc, &other, &[], &[], &targets).is_err(), "{}: coefficient and NTT forms differ in shape", be.name());
+        let too_many: Vec<B::Batch<Ntt>> = (0..=shape.limbs.len()).map(|i| up(be, plan, &random_batch::<Ntt>(ring, one_shape.clone(), seed + i as u64, false))).collect();
+        let refs: Vec<&B::Batch<Ntt>> = too_many.iter().collect();
+        assert!(be.key_switch_inner(plan, &dc, &dn, &refs, &refs, &targets).is_err(), "{}: more digits than limbs", be.name());
+    });
+}
+
 /// Basis extension of one limb and fast basis conversion equal the reference.
 pub fn basis_ops_match_reference<B: Backend>(be: &B, degrees: &[usize]) {
     for_each_case(be, degrees, |be, plan, ring, shape, seed| {
@@ -356,6 +419,10 @@ macro_rules! backend_conformance_tests {
             #[test]
             fn conformance_elementwise() {
                 suite::elementwise_matches_reference(&$backend, &$degrees);
+            }
+            #[test]
+            fn conformance_key_switch_inner() {
+                suite::key_switch_inner_matches_reference(&$backend, &$degrees);
             }
             #[test]
             fn conformance_basis_ops() {

@@ -209,6 +209,22 @@ pub enum Error {
         /// What it needs.
         requirement: &'static str,
     },
+    /// A computation whose result could exceed the plaintext space is refused before it runs.
+    #[error("{what} could need {needed_bits} bits, but the plaintext space holds {capacity_bits}: it could wrap, so it is refused (use a larger preset or fewer decimals)")]
+    WouldWrap {
+        /// The computation.
+        what: String,
+        /// Bits its result may need.
+        needed_bits: u64,
+        /// Bits the plaintext space represents exactly.
+        capacity_bits: u64,
+    },
+    /// Input that cannot be used, with the reason.
+    #[error("{what}")]
+    InvalidInput {
+        /// What is wrong.
+        what: String,
+    },
     /// A backend failed (device lost, out of memory, rejected pipeline, ...).
     #[error("backend {backend} failed: {reason}")]
     Backend {

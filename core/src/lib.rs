@@ -34,6 +34,7 @@ pub mod prime;
 pub mod ring;
 pub mod rns;
 pub mod scheme;
+pub mod stats;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod zq;

@@ -23,6 +23,7 @@ mod decrypt;
 mod encrypt;
 mod evaluator;
 mod keys;
+mod stack;
 pub mod params;
 pub mod sampling;
 

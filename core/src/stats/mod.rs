@@ -1,0 +1,259 @@
+//! Encrypted statistics over columns of records (the system the project exists for).
+//!
+//! The data owner encrypts a table column by column: one ciphertext holds one column for up
+//! to `n` records in its batch slots (more records take more ciphertexts, "chunks"), under
+//! every plaintext modulus of a CRT space ([`StatsParameters`]) so that sums, sums of squares
+//! and scores are exact integers far beyond one `t`. A server holding only the evaluation keys
+//! ([`StatsKeys`]) computes sums, sums of squares, weighted sums and logistic scores
+//! ([`StatsEvaluator`]); the owner decrypts and finishes what needs division, square roots or
+//! the sigmoid ([`StatsDecryptor`]).
+//!
+//! - Values are fixed point: column `c` holds `round(x·10^d_c)` for its `d_c` decimals.
+//! - Every computation is bounded before it runs: each column carries the bit width of its
+//!   largest magnitude, so a sum of `N` values is below `N·2^b` and a sum of squares below
+//!   `N·2^{2b}`; a result that could reach half the CRT modulus is refused
+//!   ([`Error::WouldWrap`]) instead of wrapping.
+//! - A total (sum, sum of squares, weighted sum) fills every slot of its result ciphertext —
+//!   the plaintext is the constant polynomial — so no slot carries anything but the result
+//!   (zeroing all but one slot would cost a multiplicative level). Per-record results
+//!   (scores) occupy their records' slots; padding slots are zero.
+//! - Many columns and statistics in one call are stacked into one ciphertext batch, so each
+//!   rotation of the slot sum is one backend call for all of them.
+
+mod owner;
+mod server;
+mod table;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use rand_core::{CryptoRng, RngCore};
+
+use crate::backend::Backend;
+use crate::encoding::{BatchEncoder, CrtPlaintextSpace};
+use crate::scheme::{EvaluationKeys, Preset, Scheme, SecretKey};
+use crate::Error;
+
+pub use owner::{StatValue, StatsDecryptor, sigmoid};
+pub use server::{EncryptedScores, EncryptedStat, LogisticModel, StatsEvaluator, Weights};
+pub use table::{ColumnInfo, EncryptedColumn, EncryptedTable, PlainColumn};
+
+/// A statistic of one column. Population forms divide by `N` (ddof 0), sample forms by
+/// `N − 1` (ddof 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stat {
+    /// Number of values present.
+    Count,
+    /// `Σx`.
+    Sum,
+    /// `Σx / N`.
+    Mean,
+    /// `Σx²`.
+    SumOfSquares,
+    /// `Σx²/N − mean²`.
+    Variance,
+    /// `√variance`.
+    Stddev,
+    /// `(Σx² − N·mean²) / (N − 1)`.
+    SampleVariance,
+    /// `√sample_variance`.
+    SampleStddev,
+    /// `Σ wᵢ·xᵢ` over records (see [`StatsEvaluator::weighted_sum`]).
+    WeightedSum,
+}
+
+impl Stat {
+    /// The column statistics the command line offers, in its order.
+    pub const COLUMN_STATS: [Stat; 8] =
+        [Self::Count, Self::Sum, Self::Mean, Self::SumOfSquares, Self::Variance, Self::Stddev, Self::SampleVariance, Self::SampleStddev];
+
+    /// The name used by the command line and in JSON (`mean`, `sample_stddev`, …).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Count => "count",
+            Self::Sum => "sum",
+            Self::Mean => "mean",
+            Self::SumOfSquares => "sum_of_squares",
+            Self::Variance => "variance",
+            Self::Stddev => "stddev",
+            Self::SampleVariance => "sample_variance",
+            Self::SampleStddev => "sample_stddev",
+            Self::WeightedSum => "weighted_sum",
+        }
+    }
+
+    /// Whether the server computes `Σx`.
+    pub const fn needs_sum(self) -> bool {
+        !matches!(self, Self::Count | Self::SumOfSquares | Self::WeightedSum)
+    }
+
+    /// Whether the server computes `Σx²`.
+    pub const fn needs_squares(self) -> bool {
+        matches!(self, Self::SumOfSquares | Self::Variance | Self::Stddev | Self::SampleVariance | Self::SampleStddev)
+    }
+}
+
+impl fmt::Display for Stat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Stat {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::COLUMN_STATS.into_iter().chain([Self::WeightedSum]).find(|x| x.name() == s).ok_or_else(|| Error::InvalidInput {
+            what: format!("unknown statistic {s:?}; expected one of {}", Self::COLUMN_STATS.map(Stat::name).join(", ")),
+        })
+    }
+}
+
+/// The ring and the CRT plaintext space of encrypted statistics.
+#[derive(Clone, Debug)]
+pub struct StatsParameters {
+    preset: Preset,
+    space: CrtPlaintextSpace,
+}
+
+impl StatsParameters {
+    /// The default space of a preset: `k` batching primes as wide as the preset's noise
+    /// budget allows for a squaring followed by a slot sum (17 bits × 3 at n = 4096, 25 bits ×
+    /// 4 at n = 8192 and above: about 51 and 100 bits of exact integers).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for the additive-only preset; as [`Self::with_moduli`].
+    pub fn for_preset(preset: Preset) -> Result<Self, Error> {
+        match preset {
+            Preset::N2048Additive => Err(Error::InvalidInput { what: "statistics need key switching (rotations): use n4096 or larger".into() }),
+            Preset::N4096 => Self::with_moduli(preset, 17, 3),
+            _ => Self::with_moduli(preset, 25, 4),
+        }
+    }
+
+    /// `k` batching primes (`≡ 1 mod 2n`) of `bits` bits on the preset's ring.
+    ///
+    /// # Errors
+    /// Prime generation and parameter errors; [`Error::InvalidInput`] when the noise model
+    /// says a squared, slot-summed column would not decrypt.
+    pub fn with_moduli(preset: Preset, bits: u32, k: usize) -> Result<Self, Error> {
+        let base = preset.literal(65537)?;
+        let space = CrtPlaintextSpace::batching(&base, bits, k)?;
+        for p in space.params() {
+            if !p.supports_circuit(1, p.n() as u64) {
+                return Err(Error::InvalidInput { what: format!("{}: {bits}-bit plaintext moduli leave no noise budget for a square and a slot sum", preset.name()) });
+            }
+        }
+        Ok(Self { preset, space })
+    }
+
+    /// The preset of the ring.
+    pub fn preset(&self) -> Preset {
+        self.preset
+    }
+    /// The CRT plaintext space.
+    pub fn space(&self) -> &CrtPlaintextSpace {
+        &self.space
+    }
+    /// Ring degree: records per ciphertext.
+    pub fn n(&self) -> usize {
+        self.preset.n()
+    }
+    /// The plaintext moduli.
+    pub fn moduli(&self) -> Vec<u32> {
+        self.space.params().iter().map(|p| p.plaintext().value()).collect()
+    }
+    /// Magnitudes below `2^capacity_bits` are represented exactly.
+    pub fn capacity_bits(&self) -> u64 {
+        self.space.max_magnitude().bits().saturating_sub(1)
+    }
+}
+
+/// The owner's secret: one secret key per plaintext modulus. Never leaves the owner.
+pub struct StatsSecretKey {
+    pub(crate) keys: Vec<SecretKey>,
+}
+
+impl StatsSecretKey {
+    /// The secret keys, one per plaintext modulus.
+    pub fn keys(&self) -> &[SecretKey] {
+        &self.keys
+    }
+    /// Wraps secret keys (one per plaintext modulus, as loaded from the owner's file).
+    pub fn from_keys(keys: Vec<SecretKey>) -> Self {
+        Self { keys }
+    }
+}
+
+/// What the server receives: per plaintext modulus the public key, the relinearization key
+/// and the rotation keys of a slot sum.
+#[derive(Clone, Debug)]
+pub struct StatsKeys {
+    pub(crate) keys: Vec<EvaluationKeys>,
+}
+
+impl StatsKeys {
+    /// The evaluation keys, one set per plaintext modulus.
+    pub fn keys(&self) -> &[EvaluationKeys] {
+        &self.keys
+    }
+    /// Wraps evaluation keys (one set per plaintext modulus, as loaded from a file).
+    pub fn from_keys(keys: Vec<EvaluationKeys>) -> Self {
+        Self { keys }
+    }
+}
+
+/// Statistics on one backend: one scheme per plaintext modulus over the same ring.
+pub struct StatsContext<B: Backend> {
+    params: StatsParameters,
+    schemes: Vec<Scheme<B>>,
+    encoders: Vec<BatchEncoder>,
+}
+
+impl<B: Backend> StatsContext<B> {
+    /// Builds the schemes and batch encoders.
+    ///
+    /// # Errors
+    /// Backend plan errors.
+    pub fn new(backend: Arc<B>, params: StatsParameters) -> Result<Self, Error> {
+        let schemes = params.space.params().iter().map(|p| Scheme::new(backend.clone(), p.clone())).collect::<Result<Vec<_>, _>>()?;
+        let encoders = params.space.params().iter().map(BatchEncoder::new).collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { params, schemes, encoders })
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &StatsParameters {
+        &self.params
+    }
+    /// The scheme of each plaintext modulus.
+    pub fn schemes(&self) -> &[Scheme<B>] {
+        &self.schemes
+    }
+
+    /// Generates the owner's secret and the server's evaluation keys (relinearization and the
+    /// rotations of a slot sum).
+    ///
+    /// # Errors
+    /// Key generation errors.
+    pub fn generate_keys<R: RngCore + CryptoRng>(&self, rng: &mut R) -> Result<(StatsSecretKey, StatsKeys), Error> {
+        let mut secret = Vec::with_capacity(self.schemes.len());
+        let mut public = Vec::with_capacity(self.schemes.len());
+        for s in &self.schemes {
+            let sk = s.generate_secret_key(rng)?;
+            public.push(s.generate_evaluation_keys(&sk, &s.power_of_two_rotation_elements(), rng)?);
+            secret.push(sk);
+        }
+        Ok((StatsSecretKey { keys: secret }, StatsKeys { keys: public }))
+    }
+
+    /// Checks that keys belong to these parameters (one per modulus, same literal).
+    fn check_keys<K>(&self, keys: &[K], params_of: impl Fn(&K) -> &Arc<crate::scheme::Parameters>) -> Result<(), Error> {
+        if keys.len() != self.schemes.len() {
+            return Err(Error::ShapeMismatch { what: "key sets (one per plaintext modulus)", expected: self.schemes.len(), found: keys.len() });
+        }
+        if keys.iter().zip(&self.schemes).any(|(k, s)| params_of(k).literal() != s.params().literal()) {
+            return Err(Error::ParameterMismatch);
+        }
+        Ok(())
+    }
+}

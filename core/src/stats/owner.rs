@@ -1,0 +1,153 @@
+//! The owner side: decrypting results and finishing what needs division, square roots or the
+//! sigmoid, with exact integers up to the last step.
+
+use num_bigint::{BigInt, BigUint};
+use num_traits::{One, ToPrimitive, Zero};
+
+use super::server::{EncryptedScores, EncryptedStat};
+use super::{Stat, StatsContext, StatsSecretKey};
+use crate::backend::Backend;
+use crate::scheme::{Ciphertext, Decryptor};
+use crate::Error;
+
+/// A finished statistic.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StatValue {
+    /// The statistic.
+    pub stat: String,
+    /// The column.
+    pub column: String,
+    /// Values present in the column.
+    pub count: usize,
+    /// The value in the data's units.
+    pub value: f64,
+}
+
+/// Decrypts statistics with the owner's secret keys.
+pub struct StatsDecryptor<'a, B: Backend> {
+    ctx: &'a StatsContext<B>,
+    decs: Vec<Decryptor<'a, B>>,
+}
+
+impl<B: Backend> StatsContext<B> {
+    /// The owner's decryptor.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] or [`Error::ParameterMismatch`] for keys of other parameters.
+    pub fn decryptor<'a>(&'a self, sk: &'a StatsSecretKey) -> Result<StatsDecryptor<'a, B>, Error> {
+        self.check_keys(&sk.keys, |k| k.params())?;
+        let decs = self.schemes.iter().zip(&sk.keys).map(|(s, k)| s.decryptor(k)).collect::<Result<Vec<_>, _>>()?;
+        Ok(StatsDecryptor { ctx: self, decs })
+    }
+}
+
+/// `x / 10^digits` as the nearest `f64` of the exact rational.
+fn scaled_to_f64(x: &BigInt, digits: u32) -> f64 {
+    ratio_to_f64(x, &BigInt::from(10u32).pow(digits))
+}
+
+/// `num / den` (den > 0) to about 1 ulp: both are shifted so the quotient has 64 significant
+/// bits before the conversion.
+fn ratio_to_f64(num: &BigInt, den: &BigInt) -> f64 {
+    if num.is_zero() {
+        return 0.0;
+    }
+    let shift = 64 + den.bits() as i64 - num.bits() as i64;
+    let q = if shift >= 0 { (num << shift as usize) / den } else { num / (den << (-shift) as usize) };
+    q.to_f64().unwrap_or(f64::NAN) * 2f64.powi(-shift as i32)
+}
+
+impl<B: Backend> StatsDecryptor<'_, B> {
+    /// The per-slot CRT values of `cts` (one ciphertext per modulus), checked against
+    /// `|x| < 2^bound_bits`.
+    fn slots(&self, cts: &[&Ciphertext<B>], bound_bits: u64) -> Result<Vec<BigInt>, Error> {
+        if cts.len() != self.decs.len() {
+            return Err(Error::ShapeMismatch { what: "ciphertexts (one per plaintext modulus)", expected: self.decs.len(), found: cts.len() });
+        }
+        let residues = cts.iter().zip(&self.decs).zip(&self.ctx.encoders).map(|((c, d), e)| Ok(e.decode(&d.decrypt(c)?))).collect::<Result<Vec<_>, Error>>()?;
+        let bound: BigUint = (BigUint::one() << bound_bits) - 1u32;
+        let space = self.ctx.params.space();
+        (0..self.ctx.params.n())
+            .map(|j| {
+                let r: Vec<u32> = residues.iter().map(|v| v[j]).collect();
+                space.decode_checked(&r, &bound)
+            })
+            .collect()
+    }
+
+    /// A total: every slot must hold the same value (a slot sum).
+    fn total(&self, cts: &[Ciphertext<B>], bound_bits: u64) -> Result<BigInt, Error> {
+        let v = self.slots(&cts.iter().collect::<Vec<_>>(), bound_bits)?;
+        let first = v.first().cloned().unwrap_or_default();
+        if let Some(index) = v.iter().position(|x| *x != first) {
+            return Err(Error::InvalidInput { what: format!("a total differs in slot {index}: the result is not a slot sum") });
+        }
+        Ok(first)
+    }
+
+    /// Decrypts and finishes a statistic.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a statistic undefined on this count (a mean of nothing, a
+    /// sample variance of one value) or a missing part; decryption errors
+    /// ([`Error::NoiseBudgetExhausted`], [`Error::PlaintextOverflow`] if a value wrapped).
+    pub fn finish(&self, r: &EncryptedStat<B>) -> Result<StatValue, Error> {
+        let n = r.column.count;
+        let missing = |what: &str| Error::InvalidInput { what: format!("the result of {} lacks {what}", r.stat) };
+        let sum = r.sum.as_ref().map(|c| self.total(c, r.sum_bound_bits)).transpose()?;
+        let squares = r.squares.as_ref().map(|c| self.total(c, r.squares_bound_bits)).transpose()?;
+        let need = |min: usize| {
+            if n < min {
+                Err(Error::InvalidInput { what: format!("{} of {:?} needs at least {min} values, the column has {n}", r.stat, r.column.name) })
+            } else {
+                Ok(())
+            }
+        };
+        let d = r.scale;
+        let value = match r.stat {
+            Stat::Count => n as f64,
+            Stat::Sum | Stat::WeightedSum => scaled_to_f64(sum.as_ref().ok_or_else(|| missing("Σx"))?, d),
+            Stat::SumOfSquares => scaled_to_f64(squares.as_ref().ok_or_else(|| missing("Σx²"))?, 2 * d),
+            Stat::Mean => {
+                need(1)?;
+                ratio_to_f64(sum.as_ref().ok_or_else(|| missing("Σx"))?, &(BigInt::from(n) * BigInt::from(10u32).pow(d)))
+            }
+            Stat::Variance | Stat::Stddev | Stat::SampleVariance | Stat::SampleStddev => {
+                let sample = matches!(r.stat, Stat::SampleVariance | Stat::SampleStddev);
+                need(if sample { 2 } else { 1 })?;
+                let (s, q) = (sum.as_ref().ok_or_else(|| missing("Σx"))?, squares.as_ref().ok_or_else(|| missing("Σx²"))?);
+                // N·Σx² − (Σx)² ≥ 0 exactly; divided by N² (or N(N − 1)) and 10^(2d).
+                let numerator = BigInt::from(n) * q - s * s;
+                let per = if sample { BigInt::from(n) * BigInt::from(n - 1) } else { BigInt::from(n) * BigInt::from(n) };
+                let variance = ratio_to_f64(&numerator, &(per * BigInt::from(10u32).pow(2 * d)));
+                if matches!(r.stat, Stat::Stddev | Stat::SampleStddev) { variance.sqrt() } else { variance }
+            }
+        };
+        Ok(StatValue { stat: r.stat.name().to_string(), column: r.column.name.clone(), count: n, value })
+    }
+
+    /// Decrypts per-record scores, in record order (`None` for records with a skipped cell
+    /// in a model column).
+    ///
+    /// # Errors
+    /// Decryption errors; [`Error::PlaintextOverflow`] if a score wrapped.
+    pub fn scores(&self, s: &EncryptedScores<B>) -> Result<Vec<Option<f64>>, Error> {
+        let n = self.ctx.params.n();
+        let mut out = Vec::with_capacity(s.records);
+        let chunks = s.chunks.first().map_or(0, Vec::len);
+        for c in 0..chunks {
+            let cts: Vec<&Ciphertext<B>> = s.chunks.iter().map(|per| per.get(c)).collect::<Option<Vec<_>>>().ok_or(Error::ShapeMismatch { what: "score chunks", expected: chunks, found: 0 })?;
+            let v = self.slots(&cts, s.bound_bits)?;
+            for (j, x) in v.iter().enumerate().take((s.records - c * n).min(n)) {
+                let record = c * n + j;
+                out.push(if s.missing.binary_search(&record).is_ok() { None } else { Some(scaled_to_f64(x, s.scale)) });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The logistic function `1 / (1 + e^(−x))`.
+pub fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}

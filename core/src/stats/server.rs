@@ -1,0 +1,410 @@
+//! The server side: statistics on ciphertexts with evaluation keys only.
+
+use num_bigint::BigInt;
+use num_traits::{Signed, ToPrimitive, Zero};
+
+use super::table::{ColumnInfo, EncryptedColumn, EncryptedTable, chunks_for};
+use super::{Stat, StatsContext, StatsKeys};
+use crate::backend::Backend;
+use crate::scheme::{Ciphertext, Evaluator, Plaintext};
+use crate::Error;
+
+/// The encrypted result of one statistic: `Σx` and/or `Σx²` of a column (totals in every
+/// slot), one ciphertext per plaintext modulus, with the bounds the owner checks on
+/// decryption.
+#[derive(Debug)]
+pub struct EncryptedStat<B: Backend> {
+    /// The statistic.
+    pub stat: Stat,
+    /// The column it describes (for a weighted sum: the value column, with the count of
+    /// records summed).
+    pub column: ColumnInfo,
+    /// Decimal digits of `Σx` (`Σx²` has twice as many).
+    pub scale: u32,
+    /// `|Σx| < 2^sum_bound_bits`.
+    pub sum_bound_bits: u64,
+    /// `|Σx²| < 2^squares_bound_bits`.
+    pub squares_bound_bits: u64,
+    /// `Σx` per plaintext modulus, when the statistic needs it.
+    pub sum: Option<Vec<Ciphertext<B>>>,
+    /// `Σx²` per plaintext modulus, when the statistic needs it.
+    pub squares: Option<Vec<Ciphertext<B>>>,
+}
+
+/// Encrypted per-record scores `w·x + b`: `chunks[modulus][chunk]`, record `j` in slot
+/// `j mod n` of chunk `j / n`, fixed point with `scale` decimals.
+#[derive(Debug)]
+pub struct EncryptedScores<B: Backend> {
+    /// Number of records.
+    pub records: usize,
+    /// Decimal digits of the scores.
+    pub scale: u32,
+    /// `|score·10^scale| < 2^bound_bits`.
+    pub bound_bits: u64,
+    /// Records with a skipped cell in a model column (their score is not meaningful).
+    pub missing: Vec<usize>,
+    /// `chunks[modulus][chunk]`.
+    pub chunks: Vec<Vec<Ciphertext<B>>>,
+}
+
+/// A logistic-regression model in the data's raw units: `score = b + Σ w_c·x_c`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LogisticModel {
+    /// `b`.
+    pub intercept: f64,
+    /// `w_c` by column name.
+    pub weights: std::collections::BTreeMap<String, f64>,
+}
+
+/// Per-record weights of [`StatsEvaluator::weighted_sum`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Weights {
+    /// Plaintext fixed-point weights `round(w·10^decimals)`, one per record.
+    Plain {
+        /// Decimal digits of the weights.
+        decimals: u32,
+        /// One weight per record.
+        values: Vec<i128>,
+    },
+    /// An encrypted column of the same table.
+    Column(String),
+}
+
+/// Relative accuracy the fixed-point scale of a score guarantees for every term `w·x`.
+const SCORE_RELATIVE_ERROR: f64 = 1e-8;
+
+/// Bits of a positive integer bound (`x < 2^bits`).
+fn bits_of(x: &BigInt) -> u64 {
+    x.magnitude().bits()
+}
+
+/// Bits of `count · 2^bits` (a sum of `count` values below `2^bits`).
+fn sum_bits(count: usize, bits: u64) -> u64 {
+    bits + u64::from(usize::BITS - count.leading_zeros())
+}
+
+/// `x mod t`, centered, as an `i64` constant.
+fn centered_residue(x: &BigInt, t: u32) -> i64 {
+    let t = i64::from(t);
+    let r = (x % t).to_i64().unwrap_or(0);
+    let r = if r < 0 { r + t } else { r };
+    if r > t / 2 { r - t } else { r }
+}
+
+/// Evaluates statistics with evaluation keys only.
+pub struct StatsEvaluator<'a, B: Backend> {
+    ctx: &'a StatsContext<B>,
+    evals: Vec<Evaluator<'a, B>>,
+}
+
+impl<B: Backend> StatsContext<B> {
+    /// The server's evaluator.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] or [`Error::ParameterMismatch`] for keys of other parameters.
+    pub fn evaluator<'a>(&'a self, keys: &'a StatsKeys) -> Result<StatsEvaluator<'a, B>, Error> {
+        self.check_keys(&keys.keys, |k| k.params())?;
+        let evals = self.schemes.iter().zip(&keys.keys).map(|(s, k)| s.evaluator(k)).collect::<Result<Vec<_>, _>>()?;
+        Ok(StatsEvaluator { ctx: self, evals })
+    }
+}
+
+impl<B: Backend> StatsEvaluator<'_, B> {
+    /// Budget kept beyond the noise model's estimate when switching down before a slot sum.
+    const NOISE_MARGIN_BITS: f64 = 10.0;
+
+    fn check_capacity(&self, what: &str, bits: u64) -> Result<(), Error> {
+        let capacity = self.ctx.params.capacity_bits();
+        if bits > capacity {
+            return Err(Error::WouldWrap { what: what.to_string(), needed_bits: bits, capacity_bits: capacity });
+        }
+        Ok(())
+    }
+
+    fn check_table(&self, table: &EncryptedTable<B>) -> Result<(), Error> {
+        let chunks = chunks_for(table.records(), self.ctx.params.n());
+        for c in table.columns() {
+            if c.ciphertexts().len() != self.evals.len() || c.ciphertexts().iter().any(|x| x.len() != chunks) {
+                return Err(Error::InvalidInput { what: format!("column {:?} is not a table of these parameters", c.info().name) });
+            }
+        }
+        Ok(())
+    }
+
+    /// Sums the chunks of a stacked batch list, switches down to the lowest level at which
+    /// a slot sum still decrypts (cheaper rotations), and sums the slots: every slot of every
+    /// ciphertext of the batch becomes its total.
+    fn total(&self, i: usize, chunks: Vec<Ciphertext<B>>, noise_bits: f64) -> Result<Ciphertext<B>, Error> {
+        let ev = &self.evals[i];
+        let mut iter = chunks.into_iter();
+        let mut acc = iter.next().ok_or(Error::ShapeMismatch { what: "chunks", expected: 1, found: 0 })?;
+        let count = 1 + iter.len() as u64;
+        for c in iter {
+            ev.add_assign(&mut acc, &c)?;
+        }
+        let model = ev.scheme().params().noise();
+        let mut noise = model.after_additions(noise_bits, count);
+        let rotations = self.ctx.params.n().trailing_zeros() as usize;
+        let after_sum = |mut bits: f64, level: usize| {
+            for _ in 0..rotations {
+                bits = model.after_additions(model.after_key_switch(bits, level), 2);
+            }
+            bits
+        };
+        while acc.level() > 1 {
+            let lower = model.after_mod_switch(noise, acc.level());
+            if !model.decryptable(after_sum(lower, acc.level() - 1) + Self::NOISE_MARGIN_BITS, acc.level() - 1) {
+                break;
+            }
+            ev.mod_switch_assign(&mut acc)?;
+            noise = lower;
+        }
+        ev.sum_slots(&acc)
+    }
+
+    /// Stacks chunk `c` of every column (one batch per chunk).
+    fn stacked(&self, i: usize, columns: &[&EncryptedColumn<B>], chunks: usize) -> Result<Vec<Ciphertext<B>>, Error> {
+        let s = &self.ctx.schemes[i];
+        (0..chunks).map(|c| s.stack(&columns.iter().map(|col| &col.ciphertexts()[i][c]).collect::<Vec<_>>())).collect()
+    }
+
+    /// Encrypted statistics for many `(statistic, column)` requests at once: the sums of all
+    /// requested columns run as one batch, the sums of squares as another.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an unknown column or a weighted sum (see
+    /// [`Self::weighted_sum`]); [`Error::WouldWrap`] when a sum or sum of squares could
+    /// exceed the plaintext space; evaluation errors.
+    pub fn evaluate(&self, table: &EncryptedTable<B>, requests: &[(Stat, &str)]) -> Result<Vec<EncryptedStat<B>>, Error> {
+        self.check_table(table)?;
+        let mut sum_cols: Vec<&EncryptedColumn<B>> = Vec::new();
+        let mut sq_cols: Vec<&EncryptedColumn<B>> = Vec::new();
+        for &(stat, name) in requests {
+            let col = table.column(name)?;
+            if stat == Stat::WeightedSum {
+                return Err(Error::InvalidInput { what: "a weighted sum needs weights: use weighted_sum".into() });
+            }
+            let info = col.info();
+            if stat.needs_sum() {
+                self.check_capacity(&format!("sum of {:?}", info.name), sum_bits(info.count, u64::from(info.bound_bits)))?;
+                if !sum_cols.iter().any(|c| c.info().name == info.name) {
+                    sum_cols.push(col);
+                }
+            }
+            if stat.needs_squares() {
+                self.check_capacity(&format!("sum of squares of {:?}", info.name), sum_bits(info.count, 2 * u64::from(info.bound_bits)))?;
+                if !sq_cols.iter().any(|c| c.info().name == info.name) {
+                    sq_cols.push(col);
+                }
+            }
+        }
+        let chunks = chunks_for(table.records(), self.ctx.params.n());
+        // sums[i][k]: total of sum_cols[k] under modulus i (likewise squares).
+        let mut sums: Vec<Vec<Ciphertext<B>>> = Vec::new();
+        let mut squares: Vec<Vec<Ciphertext<B>>> = Vec::new();
+        for (i, ev) in self.evals.iter().enumerate() {
+            let model = ev.scheme().params().noise();
+            let fresh = model.fresh_bits();
+            let s = &self.ctx.schemes[i];
+            if !sum_cols.is_empty() {
+                let total = self.total(i, self.stacked(i, &sum_cols, chunks)?, fresh)?;
+                sums.push(s.unstack(&total)?);
+            }
+            if !sq_cols.is_empty() {
+                // The only product of the circuit: squaring at the top level leaves the most
+                // budget (a switch first would lower the noise less than the modulus).
+                let products = self.stacked(i, &sq_cols, chunks)?.iter().map(|x| ev.mul_relin(x, x)).collect::<Result<Vec<_>, _>>()?;
+                let level = products.first().map_or(1, Ciphertext::level);
+                let noise = model.after_key_switch(model.after_multiply(fresh, fresh), level);
+                let total = self.total(i, products, noise)?;
+                squares.push(s.unstack(&total)?);
+            }
+        }
+        let take = |all: &[Vec<Ciphertext<B>>], k: usize| -> Result<Vec<Ciphertext<B>>, Error> { all.iter().enumerate().map(|(i, v)| self.evals[i].duplicate(&v[k])).collect() };
+        let mut out = Vec::with_capacity(requests.len());
+        for &(stat, name) in requests {
+            let info = table.column(name)?.info().clone();
+            let sum = if stat.needs_sum() {
+                let k = sum_cols.iter().position(|c| c.info().name == info.name).ok_or(Error::ShapeMismatch { what: "sum column", expected: 1, found: 0 })?;
+                Some(take(&sums, k)?)
+            } else {
+                None
+            };
+            let sq = if stat.needs_squares() {
+                let k = sq_cols.iter().position(|c| c.info().name == info.name).ok_or(Error::ShapeMismatch { what: "squares column", expected: 1, found: 0 })?;
+                Some(take(&squares, k)?)
+            } else {
+                None
+            };
+            out.push(EncryptedStat {
+                stat,
+                scale: info.decimals,
+                sum_bound_bits: sum_bits(info.count, u64::from(info.bound_bits)),
+                squares_bound_bits: sum_bits(info.count, 2 * u64::from(info.bound_bits)),
+                column: info,
+                sum,
+                squares: sq,
+            });
+        }
+        Ok(out)
+    }
+
+    /// `Σ wᵢ·xᵢ` over the records of `column`, with plaintext weights or an encrypted weight
+    /// column (missing cells count as 0).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a weight count other than the record count or an unknown
+    /// column; [`Error::WouldWrap`]; evaluation errors.
+    pub fn weighted_sum(&self, table: &EncryptedTable<B>, column: &str, weights: &Weights) -> Result<EncryptedStat<B>, Error> {
+        self.check_table(table)?;
+        let x = table.column(column)?;
+        let info = x.info().clone();
+        let chunks = chunks_for(table.records(), self.ctx.params.n());
+        let n = self.ctx.params.n();
+        let (w_decimals, w_bits) = match weights {
+            Weights::Plain { decimals, values } => {
+                if values.len() != table.records() {
+                    return Err(Error::InvalidInput { what: format!("{} weights for {} records", values.len(), table.records()) });
+                }
+                let max = values.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0);
+                (*decimals, u64::from(128 - max.leading_zeros()))
+            }
+            Weights::Column(name) => {
+                let w = table.column(name)?.info();
+                (w.decimals, u64::from(w.bound_bits))
+            }
+        };
+        let bound = sum_bits(table.records(), u64::from(info.bound_bits) + w_bits);
+        self.check_capacity(&format!("weighted sum of {column:?}"), bound)?;
+        let mut per_modulus = Vec::with_capacity(self.evals.len());
+        for (i, ev) in self.evals.iter().enumerate() {
+            let model = ev.scheme().params().noise();
+            let fresh = model.fresh_bits();
+            let mut products = Vec::with_capacity(chunks);
+            let noise = match weights {
+                Weights::Plain { values, .. } => {
+                    let t = ev.scheme().params().plaintext().value();
+                    for c in 0..chunks {
+                        let slots: Vec<u32> = values.iter().skip(c * n).take(n).map(|w| centered_residue(&BigInt::from(*w), t).rem_euclid(i64::from(t)) as u32).collect();
+                        let pt = self.ctx.encoders[i].encode(&slots)?;
+                        let mut p = ev.duplicate(&x.ciphertexts()[i][c])?;
+                        ev.mul_plain_assign(&mut p, &[&pt])?;
+                        products.push(p);
+                    }
+                    model.after_multiply(fresh, (f64::from(t) * (n as f64).sqrt()).log2())
+                }
+                Weights::Column(name) => {
+                    let w = table.column(name)?;
+                    for c in 0..chunks {
+                        products.push(ev.mul_relin(&x.ciphertexts()[i][c], &w.ciphertexts()[i][c])?);
+                    }
+                    let level = products.first().map_or(1, Ciphertext::level);
+                    model.after_key_switch(model.after_multiply(fresh, fresh), level)
+                }
+            };
+            per_modulus.push(self.total(i, products, noise)?);
+        }
+        Ok(EncryptedStat {
+            stat: Stat::WeightedSum,
+            column: ColumnInfo { count: table.records(), ..info },
+            scale: info_scale(x.info().decimals, w_decimals),
+            sum_bound_bits: bound,
+            squares_bound_bits: 0,
+            sum: Some(per_modulus),
+            squares: None,
+        })
+    }
+
+    /// Per-record scores `b + Σ w_c·x_c` of a logistic model (the owner applies the sigmoid).
+    ///
+    /// The fixed-point scale is chosen so that every term `w_c·x_c` (and `b`) is exact to a
+    /// relative `10⁻⁸` whatever the weights' magnitudes: weight `w_c` becomes the integer
+    /// `round(w_c·10^(S − d_c))` for the score scale `S`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a model with no weight, an unknown column or a weight that
+    /// is not finite; [`Error::WouldWrap`] when the scores could exceed the plaintext space.
+    pub fn logistic_scores(&self, table: &EncryptedTable<B>, model: &LogisticModel) -> Result<EncryptedScores<B>, Error> {
+        self.check_table(table)?;
+        if model.weights.is_empty() {
+            return Err(Error::InvalidInput { what: "the model has no weights".into() });
+        }
+        if !model.intercept.is_finite() || model.weights.values().any(|w| !w.is_finite()) {
+            return Err(Error::InvalidInput { what: "model weights and intercept must be finite numbers".into() });
+        }
+        let mut terms = Vec::with_capacity(model.weights.len());
+        for (name, &w) in &model.weights {
+            terms.push((table.column(name)?, w));
+        }
+        // The score scale S: each term's rounding error 0.5·10^(d−S)·|x| stays below
+        // 10⁻⁸·|w·x|, i.e. S ≥ d + log10(0.5 / (10⁻⁸·|w|)).
+        let need = |d: u32, w: f64| if w == 0.0 { 0.0 } else { f64::from(d) + (0.5 / (SCORE_RELATIVE_ERROR * w.abs())).log10() };
+        let mut scale = terms.iter().map(|(c, w)| need(c.info().decimals, *w)).fold(need(0, model.intercept), f64::max).ceil().max(0.0) as u32;
+        scale = scale.max(terms.iter().map(|(c, _)| c.info().decimals).max().unwrap_or(0));
+        let to_int = |x: f64, digits: i64| -> Result<BigInt, Error> {
+            let text = format!("{:.*e}", 17, x);
+            let (mantissa, exp) = text.split_once('e').ok_or(Error::InvalidInput { what: "weight".into() })?;
+            let exp: i64 = exp.parse().map_err(|_| Error::InvalidInput { what: "weight exponent".into() })?;
+            let negative = mantissa.starts_with('-');
+            let digits_str: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+            let m: BigInt = digits_str.parse().map_err(|_| Error::InvalidInput { what: "weight digits".into() })?;
+            // x = m·10^(exp − 17); scaled = x·10^digits, rounded half away from zero.
+            let shift = exp - 17 + digits;
+            let value = if shift >= 0 {
+                m * BigInt::from(10).pow(shift as u32)
+            } else {
+                let div = BigInt::from(10).pow((-shift) as u32);
+                (m * 2 + &div) / (div * 2)
+            };
+            Ok(if negative { -value } else { value })
+        };
+        let mut ints = Vec::with_capacity(terms.len());
+        let mut bound = BigInt::zero();
+        let mut missing: Vec<usize> = Vec::new();
+        for (col, w) in &terms {
+            let wi = to_int(*w, i64::from(scale) - i64::from(col.info().decimals))?;
+            bound += wi.abs() << (col.info().bound_bits as usize);
+            missing.extend(&col.info().missing);
+            ints.push(wi);
+        }
+        let b = to_int(model.intercept, i64::from(scale))?;
+        bound += b.abs();
+        missing.sort_unstable();
+        missing.dedup();
+        let bound_bits = bits_of(&bound);
+        self.check_capacity("logistic scores", bound_bits)?;
+        let n = self.ctx.params.n();
+        let chunks = chunks_for(table.records(), n);
+        let mut per_modulus = Vec::with_capacity(self.evals.len());
+        for (i, ev) in self.evals.iter().enumerate() {
+            let t = ev.scheme().params().plaintext().value();
+            let mut out = Vec::with_capacity(chunks);
+            for c in 0..chunks {
+                let mut acc: Option<Ciphertext<B>> = None;
+                for ((col, _), wi) in terms.iter().zip(&ints) {
+                    let mut p = ev.duplicate(&col.ciphertexts()[i][c])?;
+                    ev.mul_constant_assign(&mut p, centered_residue(wi, t))?;
+                    match acc.as_mut() {
+                        Some(a) => ev.add_assign(a, &p)?,
+                        None => acc = Some(p),
+                    }
+                }
+                let mut acc = acc.ok_or(Error::InvalidInput { what: "the model has no weights".into() })?;
+                let here = (table.records() - c * n).min(n);
+                let br = centered_residue(&b, t).rem_euclid(i64::from(t)) as u32;
+                let mut slots = vec![0u32; n];
+                slots[..here].fill(br);
+                let pt: Plaintext = self.ctx.encoders[i].encode(&slots)?;
+                ev.add_plain_assign(&mut acc, &[&pt])?;
+                out.push(acc);
+            }
+            per_modulus.push(out);
+        }
+        Ok(EncryptedScores { records: table.records(), scale, bound_bits, missing, chunks: per_modulus })
+    }
+}
+
+/// Decimals of a product of two fixed-point values.
+fn info_scale(a: u32, b: u32) -> u32 {
+    a + b
+}

@@ -15,6 +15,7 @@ use num_bigint::BigInt;
 use rand_core::{RngCore, SeedableRng};
 use ringvault_core::encoding::IntegerEncoder;
 use ringvault_core::scheme::{EvaluationKeys, GaloisElement, Preset, Scheme, SecretKey};
+use ringvault_core::stats::{PlainColumn, Stat, StatsContext, StatsKeys, StatsParameters, StatsSecretKey};
 use ringvault_core::{Backend, BatchShape, Coeff, Error, Ntt, PolyBatch, RingContext};
 
 /// What to measure.
@@ -217,6 +218,9 @@ pub fn run(config: &BenchConfig, emit: &mut dyn FnMut(Record)) -> Result<(), Err
             for &preset in &config.presets {
                 run_scheme(config, level, preset, emit)?;
             }
+            if config.wants("stats4096") {
+                run_stats(config, level, emit)?;
+            }
         }
     }
     Ok(())
@@ -251,6 +255,40 @@ pub fn sum128x100<B: Backend>(scheme: &Scheme<B>, keys: &EvaluationKeys, sk: &Se
         return Err(Error::Backend { backend: scheme.backend().name(), reason: "the 100 × 128-bit sum decrypted wrongly".into() });
     }
     Ok((adds.as_secs_f64() * 1e9, total.as_secs_f64() * 1e9))
+}
+
+/// The batched statistics job: 4096 values below 2^16 in one ciphertext (per plaintext
+/// modulus of the n = 4096 statistics space), encrypted; the server computes the sum and the
+/// sum of squares; the owner decrypts both and checks them. Returns nanoseconds.
+///
+/// # Errors
+/// Statistics errors, or [`Error::Backend`] if a decrypted value is wrong.
+pub fn stats4096<B: Backend>(ctx: &StatsContext<B>, keys: &StatsKeys, sk: &StatsSecretKey, seed: u64) -> Result<f64, Error> {
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+    let values: Vec<i128> = (0..4096).map(|_| i128::from(rng.next_u32() >> 16)).collect();
+    let start = Instant::now();
+    let column = PlainColumn { name: "x".into(), decimals: 0, values: values.iter().map(|&v| Some(v)).collect() };
+    let table = ctx.encrypt_table(&keys.public_keys(), &[column], &mut rng)?;
+    let results = ctx.evaluator(keys)?.evaluate(&table, &[(Stat::Sum, "x"), (Stat::SumOfSquares, "x")])?;
+    let dec = ctx.decryptor(sk)?;
+    let (sum, squares) = (dec.finish(&results[0])?.value, dec.finish(&results[1])?.value);
+    let elapsed = start.elapsed();
+    if sum != values.iter().sum::<i128>() as f64 || squares != values.iter().map(|v| v * v).sum::<i128>() as f64 {
+        return Err(Error::Backend { backend: ctx.schemes()[0].backend().name(), reason: "the statistics job decrypted wrongly".into() });
+    }
+    Ok(elapsed.as_secs_f64() * 1e9)
+}
+
+/// `stats4096_total` at one CPU level.
+fn run_stats(config: &BenchConfig, level: CpuLevel, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
+    let ctx = StatsContext::new(Arc::new(CpuBackend::with_level(level)?), StatsParameters::for_preset(Preset::N4096)?)?;
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(44);
+    let (sk, keys) = ctx.generate_keys(&mut rng)?;
+    let mut runs = (0..config.samples.max(3) as u64).map(|seed| stats4096(&ctx, &keys, &sk, seed)).collect::<Result<Vec<_>, _>>()?;
+    runs.sort_by(f64::total_cmp);
+    let p = ctx.schemes()[0].params();
+    emit(Record { op: "stats4096_total", backend: ctx.schemes()[0].backend().name(), n: p.n(), limbs: p.max_level(), batch: 1, median_ns: runs[runs.len() / 2], logq: Some(p.total_bits()) });
+    Ok(())
 }
 
 /// Scheme operations at one preset (t = 65537) and CPU level.
@@ -364,7 +402,7 @@ mod tests {
         let mut records = Vec::new();
         run(&config, &mut |r| records.push(r)).unwrap();
         let ops: Vec<&str> = records.iter().map(|r| r.op).collect();
-        assert_eq!(ops, ["bgv_encrypt", "bgv_decrypt", "bgv_add", "bgv_add_inplace", "sum128x100_adds", "sum128x100_total"]);
+        assert_eq!(ops, ["bgv_encrypt", "bgv_decrypt", "bgv_add", "bgv_add_inplace", "sum128x100_adds", "sum128x100_total", "stats4096_total"]);
         let json = serde_json::to_string(&records[0]).unwrap();
         assert!(json.contains("\"n\":2048") && json.ends_with(",\"logq\":54}"), "{json}");
     }

@@ -13,8 +13,39 @@
 #![doc = include_str!("../README.md")]
 
 pub mod bench;
+pub mod commands;
+pub mod csv;
+pub mod demo;
+pub mod engine;
+pub mod files;
 pub mod info;
 pub mod selfcheck;
+
+/// What the command line reports: the core's typed errors, CSV problems naming line and
+/// column, files that are not what they claim, I/O, configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A core error (parameters, keys, wire format, evaluation, decryption).
+    #[error(transparent)]
+    Core(#[from] ringvault_core::Error),
+    /// The CSV input.
+    #[error(transparent)]
+    Csv(#[from] csv::CsvError),
+    /// A file that is not what its name or header claims.
+    #[error("{0}")]
+    Format(String),
+    /// Reading or writing a file.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The operating system's message.
+        reason: String,
+    },
+    /// Backend or configuration choices.
+    #[error("{0}")]
+    Config(String),
+}
 
 pub use ringvault_backend_cpu as cpu;
 pub use ringvault_core as core;

@@ -2,16 +2,23 @@
 
 use std::process::ExitCode;
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use ringvault::bench::{self, BenchConfig};
 use ringvault::cpu::CpuLevel;
+use ringvault::core::scheme::Preset;
+use ringvault::engine::{self, Engine};
+use ringvault::{commands, on_backend};
 
 #[derive(Parser, Debug)]
 #[command(name = "ringvault", version, about = "Ring-LWE homomorphic encryption on CPU SIMD and GPU")]
 struct Cli {
-    /// Compute backend: auto picks a real GPU when present, else the CPU.
-    #[arg(long, global = true, value_enum, env = "RINGVAULT_BACKEND", default_value = "auto")]
-    backend: BackendChoice,
+    /// Compute backend: auto picks a real GPU when present, else the CPU (also
+    /// `RINGVAULT_BACKEND`, or `backend = "…"` in ./ringvault.toml).
+    #[arg(long, global = true, value_enum, env = "RINGVAULT_BACKEND")]
+    backend: Option<BackendChoice>,
     #[command(subcommand)]
     command: Command,
 }
@@ -72,9 +79,73 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         preset: Vec<String>,
     },
-    /// Run the main job end to end (for now: what this machine offers, a kernel self-check and
-    /// the paper's encrypted 100 × 128-bit sum).
-    Demo,
+    /// The main job end to end: a synthetic cohort encrypted, statistics and risk scores
+    /// computed on ciphertexts, decrypted and checked; the paper's 100 × 128-bit sum.
+    Demo {
+        /// Patients in the synthetic cohort.
+        #[arg(long, default_value_t = 10_000)]
+        records: usize,
+    },
+    /// Owner: generate secret.key, public.key and eval.keys into a directory.
+    Keygen {
+        /// Directory for the key files.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Ring preset (n4096, n8192, n16384, n32768).
+        #[arg(long, default_value = "n8192")]
+        preset: String,
+    },
+    /// Owner: encrypt every numeric column of a CSV file with the public key only.
+    Encrypt {
+        /// Directory with public.key.
+        #[arg(long)]
+        keys: PathBuf,
+        /// CSV file with a header line.
+        #[arg(long)]
+        csv: PathBuf,
+        /// Encrypted data file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Decimals of a column, `COL=D` (repeatable; detected otherwise).
+        #[arg(long, value_name = "COL=D")]
+        decimals: Vec<String>,
+        /// Skip empty or non-numeric cells (counted) instead of failing.
+        #[arg(long)]
+        skip_missing: bool,
+    },
+    /// Server: compute a statistic or model scores with public.key and eval.keys only.
+    Eval {
+        /// Directory with public.key and eval.keys (secret.key is never opened).
+        #[arg(long)]
+        keys: PathBuf,
+        /// Encrypted data file.
+        #[arg(long)]
+        data: PathBuf,
+        /// count, sum, mean, sum_of_squares, variance, stddev, sample_variance, sample_stddev.
+        #[arg(long, requires = "column", conflicts_with = "logreg")]
+        stat: Option<String>,
+        /// The column (quote names with spaces).
+        #[arg(long)]
+        column: Option<String>,
+        /// Logistic model: {"intercept": b, "weights": {"column": w, ...}}.
+        #[arg(long, value_name = "MODEL.json")]
+        logreg: Option<PathBuf>,
+        /// Encrypted result file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Owner: decrypt a result with secret.key.
+    Decrypt {
+        /// Directory with secret.key.
+        #[arg(long)]
+        keys: PathBuf,
+        /// Encrypted result file.
+        #[arg(long)]
+        result: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -88,15 +159,31 @@ fn main() -> ExitCode {
     }
 }
 
-fn check_backend(choice: BackendChoice) -> Result<(), String> {
-    match choice {
-        BackendChoice::Auto | BackendChoice::Cpu => Ok(()),
-        BackendChoice::Gpu => Err("the gpu backend is not available in this build (no GPU support compiled in)".into()),
+impl From<BackendChoice> for engine::BackendChoice {
+    fn from(c: BackendChoice) -> Self {
+        match c {
+            BackendChoice::Auto => Self::Auto,
+            BackendChoice::Cpu => Self::Cpu,
+            BackendChoice::Gpu => Self::Gpu,
+        }
     }
 }
 
+fn parse_decimals(specs: &[String]) -> Result<BTreeMap<String, u32>, String> {
+    specs
+        .iter()
+        .map(|s| {
+            let (col, d) = s.rsplit_once('=').ok_or_else(|| format!("--decimals {s:?}: expected COL=D"))?;
+            let d: u32 = d.trim().parse().map_err(|_| format!("--decimals {s:?}: D must be a number"))?;
+            Ok((col.to_string(), d))
+        })
+        .collect()
+}
+
 fn run(cli: Cli) -> Result<(), String> {
-    check_backend(cli.backend)?;
+    let choice = engine::resolve(cli.backend.map(Into::into)).map_err(|e| e.to_string())?;
+    let engine = Engine::select(choice).map_err(|e| e.to_string())?;
+    let text = |r: Result<String, ringvault::CliError>| r.map(|s| println!("{s}")).map_err(|e| e.to_string());
     match cli.command {
         Command::Info { json } => {
             let info = ringvault::info::detect();
@@ -140,16 +227,34 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             bench::run(&config, &mut emit).map_err(|e| e.to_string())?;
         }
-        Command::Demo => {
-            println!("RingVault — Ring-LWE homomorphic encryption (the medical-statistics demo arrives with its issue)\n");
+        Command::Demo { records } => {
+            println!("RingVault — homomorphic encryption of medical records: a server computes on data it cannot read\n");
             println!("{}\n", ringvault::info::detect());
             let report = ringvault::selfcheck::run().map_err(|e| e.to_string())?;
             println!("{report}\n");
-            println!("the paper's job: 100 encrypted 128-bit integers summed by the server (LNV 2011: 20 ms for the additions)");
-            for preset in [ringvault::core::scheme::Preset::N2048Additive, ringvault::core::scheme::Preset::N4096] {
-                let run = ringvault::selfcheck::sum128(preset).map_err(|e| e.to_string())?;
-                println!("  {run}");
-            }
+            text(on_backend!(&engine, |b| ringvault::demo::run(b.clone(), records)))?;
+        }
+        Command::Keygen { dir, preset } => {
+            let preset = Preset::from_name(&preset).ok_or_else(|| format!("unknown preset {preset:?} (n4096, n8192, n16384, n32768)"))?;
+            text(on_backend!(&engine, |b| commands::keygen(b.clone(), &dir, preset)))?;
+        }
+        Command::Encrypt { keys, csv, out, decimals, skip_missing } => {
+            let decimals = parse_decimals(&decimals)?;
+            text(on_backend!(&engine, |b| commands::encrypt(b.clone(), &keys, &csv, &out, &decimals, skip_missing)))?;
+        }
+        Command::Eval { keys, data, stat, column, logreg, out } => {
+            let request = match (stat, column, logreg) {
+                (Some(stat), Some(column), None) => commands::EvalRequest::Stat(stat.parse().map_err(|e: ringvault::core::Error| e.to_string())?, column),
+                (None, _, Some(model)) => {
+                    let text = std::fs::read_to_string(&model).map_err(|e| format!("{}: {e}", model.display()))?;
+                    commands::EvalRequest::LogReg(serde_json::from_str(&text).map_err(|e| format!("{}: {e}", model.display()))?)
+                }
+                _ => return Err("eval needs --stat STAT --column NAME, or --logreg MODEL.json".into()),
+            };
+            text(on_backend!(&engine, |b| commands::eval(b.clone(), &keys, &data, &request, &out)))?;
+        }
+        Command::Decrypt { keys, result, json } => {
+            text(on_backend!(&engine, |b| commands::decrypt(b.clone(), &keys, &result, json)))?;
         }
     }
     Ok(())

@@ -59,7 +59,7 @@ fn every_column_statistic_matches_float64_in_one_batched_call() {
     let age = random_values(&mut rng, records, 50.0, 60.0, 0);
     let bmi = random_values(&mut rng, records, 26.0, 16.0, 2);
     let temp = random_values(&mut rng, records, -2.0, 3.0, 3);
-    let table = ctx.encrypt_table(&keys, &[column("age", 0, &age), column("body mass index", 2, &bmi), column("t", 3, &temp)], &mut rng).unwrap();
+    let table = ctx.encrypt_table(&keys.public_keys(), &[column("age", 0, &age), column("body mass index", 2, &bmi), column("t", 3, &temp)], &mut rng).unwrap();
     let mut requests = Vec::new();
     for name in ["age", "body mass index", "t"] {
         for stat in Stat::COLUMN_STATS {
@@ -87,7 +87,7 @@ fn single_record_missing_cells_and_undefined_statistics() {
     let ctx = context(Preset::N4096);
     let mut rng = ChaCha20Rng::seed_from_u64(2);
     let (sk, keys) = ctx.generate_keys(&mut rng).unwrap();
-    let one = ctx.encrypt_table(&keys, &[column("x", 1, &[4.5])], &mut rng).unwrap();
+    let one = ctx.encrypt_table(&keys.public_keys(), &[column("x", 1, &[4.5])], &mut rng).unwrap();
     let ev = ctx.evaluator(&keys).unwrap();
     let dec = ctx.decryptor(&sk).unwrap();
     let r = ev.evaluate(&one, &[(Stat::Mean, "x"), (Stat::Variance, "x"), (Stat::SampleVariance, "x")]).unwrap();
@@ -96,7 +96,7 @@ fn single_record_missing_cells_and_undefined_statistics() {
     assert!(matches!(dec.finish(&r[2]), Err(Error::InvalidInput { .. })));
     // Missing cells are skipped: the count and the statistics use the present values only.
     let col = PlainColumn { name: "y".into(), decimals: 0, values: vec![Some(1), None, Some(3), None, Some(8)] };
-    let t = ctx.encrypt_table(&keys, &[col], &mut rng).unwrap();
+    let t = ctx.encrypt_table(&keys.public_keys(), &[col], &mut rng).unwrap();
     assert_eq!(t.column("y").unwrap().info().missing, vec![1, 3]);
     let r = ev.evaluate(&t, &[(Stat::Count, "y"), (Stat::Mean, "y")]).unwrap();
     assert_eq!(dec.finish(&r[0]).unwrap().value, 3.0);
@@ -112,7 +112,7 @@ fn computations_that_could_wrap_are_refused_before_they_run() {
     let capacity = ctx.params().capacity_bits();
     // Values of 2^30 fit, but 100 of their squares need ~67 bits.
     let big = PlainColumn { name: "big".into(), decimals: 0, values: vec![Some(1 << 30); 100] };
-    let table = ctx.encrypt_table(&keys, &[big], &mut rng).unwrap();
+    let table = ctx.encrypt_table(&keys.public_keys(), &[big], &mut rng).unwrap();
     let ev = ctx.evaluator(&keys).unwrap();
     assert!(ev.evaluate(&table, &[(Stat::Sum, "big")]).is_ok());
     match ev.evaluate(&table, &[(Stat::Variance, "big")]) {
@@ -121,13 +121,13 @@ fn computations_that_could_wrap_are_refused_before_they_run() {
     }
     // A value beyond the plaintext space cannot even be encrypted.
     let huge = PlainColumn { name: "huge".into(), decimals: 0, values: vec![Some(1i128 << 100)] };
-    assert!(matches!(ctx.encrypt_table(&keys, &[huge], &mut rng), Err(Error::InvalidInput { .. })));
+    assert!(matches!(ctx.encrypt_table(&keys.public_keys(), &[huge], &mut rng), Err(Error::InvalidInput { .. })));
     // Ragged and empty tables.
     let a = PlainColumn { name: "a".into(), decimals: 0, values: vec![Some(1); 3] };
     let b = PlainColumn { name: "b".into(), decimals: 0, values: vec![Some(1); 2] };
-    assert!(matches!(ctx.encrypt_table(&keys, &[a.clone(), b], &mut rng), Err(Error::InvalidInput { .. })));
-    assert!(matches!(ctx.encrypt_table(&keys, &[], &mut rng), Err(Error::InvalidInput { .. })));
-    assert!(matches!(ctx.encrypt_table(&keys, &[a.clone(), a], &mut rng), Err(Error::InvalidInput { .. })));
+    assert!(matches!(ctx.encrypt_table(&keys.public_keys(), &[a.clone(), b], &mut rng), Err(Error::InvalidInput { .. })));
+    assert!(matches!(ctx.encrypt_table(&keys.public_keys(), &[], &mut rng), Err(Error::InvalidInput { .. })));
+    assert!(matches!(ctx.encrypt_table(&keys.public_keys(), &[a.clone(), a], &mut rng), Err(Error::InvalidInput { .. })));
 }
 
 #[test]
@@ -140,7 +140,7 @@ fn logistic_scores_and_weighted_sums_match_float64() {
     let steps = random_values(&mut rng, records, 6000.0, 8000.0, 0);
     let ratio = random_values(&mut rng, records, 0.005, 0.008, 7);
     let pressure = random_values(&mut rng, records, 130.0, 60.0, 1);
-    let table = ctx.encrypt_table(&keys, &[column("steps", 0, &steps), column("ratio", 7, &ratio), column("systolic bp", 1, &pressure)], &mut rng).unwrap();
+    let table = ctx.encrypt_table(&keys.public_keys(), &[column("steps", 0, &steps), column("ratio", 7, &ratio), column("systolic bp", 1, &pressure)], &mut rng).unwrap();
     let model = LogisticModel {
         intercept: -3.25,
         weights: BTreeMap::from([("steps".to_string(), -0.000_213), ("ratio".to_string(), 180.5), ("systolic bp".to_string(), 0.0311)]),

@@ -209,6 +209,91 @@ pub enum Error {
         /// What it needs.
         requirement: &'static str,
     },
+    /// Parameters with more primes than supported.
+    #[error("{found} primes in all; at most {max} are supported")]
+    TooManyPrimes {
+        /// Primes given (ciphertext and special).
+        found: usize,
+        /// The limit ([`crate::wire::MAX_PRIMES`]).
+        max: usize,
+    },
+    /// Serialized bytes that do not start with the wire format's magic.
+    #[error("not a RingVault object: magic {found:02x?}, expected {:02x?} (\"RVLT\")", crate::wire::MAGIC)]
+    WireMagic {
+        /// The first four bytes found.
+        found: [u8; 4],
+    },
+    /// A wire format version this build does not read (usually written by a newer release).
+    #[error("wire format version {found} is not supported; this build reads version {supported}")]
+    WireVersion {
+        /// Version found.
+        found: u16,
+        /// The version this build reads and writes.
+        supported: u16,
+    },
+    /// Serialized bytes of another object type than the loader reads.
+    #[error("expected {expected}, found {}", crate::wire::ObjectKind::describe(*found))]
+    WireObjectType {
+        /// What the loader reads.
+        expected: &'static str,
+        /// The type byte found.
+        found: u8,
+    },
+    /// Serialized bytes of the wrong length for what their header and parameters imply.
+    #[error("{what}: expected {expected} bytes, found {found}")]
+    WireLength {
+        /// What was measured.
+        what: &'static str,
+        /// Length implied by the header and parameters.
+        expected: u64,
+        /// Length found.
+        found: u64,
+    },
+    /// A serialized object made for other parameters.
+    #[error("object belongs to parameters {found}, expected {expected}")]
+    WireParameterId {
+        /// The identifier of the parameters the object is loaded with.
+        expected: crate::wire::ParameterId,
+        /// The identifier in the object's header.
+        found: crate::wire::ParameterId,
+    },
+    /// A header field outside its range.
+    #[error("{field} = {value} is outside {min}..={max}")]
+    WireFieldOutOfRange {
+        /// The field.
+        field: &'static str,
+        /// Its value.
+        value: u64,
+        /// Smallest accepted value.
+        min: u64,
+        /// Largest accepted value.
+        max: u64,
+    },
+    /// Serialized bytes that decode, but not in the one canonical way (padding bits set,
+    /// Galois keys out of order, …).
+    #[error("non-canonical encoding: {what}")]
+    WireNonCanonical {
+        /// What is not canonical.
+        what: &'static str,
+    },
+    /// A compressed object that would inflate beyond the loader's limit.
+    #[error("compressed object inflates to {size} bytes; the limit is {limit}")]
+    WireDecompressedTooLarge {
+        /// Decompressed body length implied by the header.
+        size: u64,
+        /// The limit: [`crate::wire::MAX_DECOMPRESSED_LEN`], or less for a short input
+        /// ([`crate::wire::MAX_COMPRESSION_RATIO`]).
+        limit: u64,
+    },
+    /// A corrupt compressed body, or a compressor failure.
+    #[error("zstd: {reason}")]
+    WireCompression {
+        /// What zstd reported.
+        reason: String,
+    },
+    /// A compressed object, but this build lacks the `compression` feature.
+    #[error("the object is compressed, but this build has no `compression` feature")]
+    CompressionUnavailable,
     /// A computation whose result could exceed the plaintext space is refused before it runs.
     #[error("{what} could need {needed_bits} bits, but the plaintext space holds {capacity_bits}: it could wrap, so it is refused (use a larger preset or fewer decimals)")]
     WouldWrap {

@@ -7,11 +7,16 @@
 //! Layers, each using only the ones before it:
 //! [`zq`] (one modulus) → [`prime`] (NTT-friendly primes) → [`ntt`] (tables and the scalar
 //! reference transform) → [`rns`] (CRT and basis conversion) → [`ring`] (typed polynomial
-//! batches and reference kernels) → [`backend`] (the trait) → [`scheme`] (parameters, keys, encryption, evaluation).
+//! batches and reference kernels) → [`backend`] (the trait) → [`scheme`] (parameters, keys, encryption, evaluation)
+//! → [`wire`] (the validated binary format of every object).
 //!
 //! ## Features
 //! - `testing`: the backend conformance suite and the scheme suite (module `testing`) with
 //!   their instantiation macros.
+//! - `compression` (default): zstd compression of serialized objects ([`wire::compress`]);
+//!   without it, loaders refuse compressed objects with a typed error.
+//! - `insecure-unchecked-params`: parameters below the security bounds, for tests of tiny
+//!   rings only.
 //!
 //! ## Example
 //! ```
@@ -37,6 +42,7 @@ pub mod scheme;
 pub mod stats;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod wire;
 pub mod zq;
 
 pub use backend::{Backend, Caps};

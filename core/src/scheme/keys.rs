@@ -15,7 +15,7 @@ use rand_core::{CryptoRng, RngCore};
 use zeroize::Zeroize;
 
 use super::params::Parameters;
-use super::sampling::{centered_binomial, seeded_rng, ternary, uniform};
+use super::sampling::{centered_binomial, seeded_rng, small_to_residue, ternary, uniform};
 use super::{Scheme, zeroize_host};
 use crate::backend::Backend;
 use crate::ring::{BatchShape, Ntt, PolyBatch};
@@ -55,6 +55,30 @@ impl SecretKey {
     /// (for the wire format's secret-key export).
     pub fn export_coefficients(&self) -> Vec<i8> {
         self.coeffs.clone()
+    }
+
+    /// The key with ternary coefficients `coeffs` (`n` of them, each in `{−1, 0, 1}`), its NTT
+    /// form computed on the host with the reference transform (every backend's transform
+    /// gives the same residues).
+    pub(crate) fn from_ternary(params: &Arc<Parameters>, coeffs: Vec<i8>) -> Result<Self, Error> {
+        let n = params.n();
+        if coeffs.len() != n {
+            return Err(Error::ShapeMismatch { what: "ternary secret coefficients", expected: n, found: coeffs.len() });
+        }
+        if let Some(&c) = coeffs.iter().find(|c| !(-1..=1).contains(*c)) {
+            return Err(Error::ValueOutOfRange { what: "secret coefficient", value: c.to_string(), limit: "{-1, 0, 1}".into() });
+        }
+        let ring = params.ring();
+        let mut data = vec![0u32; ring.len() * n];
+        for (l, row) in data.chunks_exact_mut(n).enumerate() {
+            let m = ring.modulus(l);
+            for (o, &c) in row.iter_mut().zip(&coeffs) {
+                *o = small_to_residue(i32::from(c), m);
+            }
+            ring.table(l).forward(row);
+        }
+        let ntt = PolyBatch::from_parts_unchecked(BatchShape::new(1, n, (0..ring.len()).collect()), data);
+        Ok(Self { params: params.clone(), coeffs, ntt })
     }
 }
 

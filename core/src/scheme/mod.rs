@@ -38,6 +38,7 @@ pub use evaluator::Evaluator;
 pub use decrypt::Decryptor;
 pub use encrypt::Encryptor;
 pub use keys::{EvaluationKeys, GaloisElement, KeySwitchKey, KeyTarget, PublicKey, SecretKey};
+pub(crate) use keys::expand_uniform;
 pub use params::{NoiseModel, Parameters, ParametersLiteral, Preset, SecurityLevel};
 
 /// The scheme on one backend: parameters, the backend and its plan for their ring.

@@ -6,14 +6,16 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::Error;
-use crate::prime::ntt_basis_for_bits;
+use crate::prime::{check_degree, ntt_basis_for_bits};
+use crate::wire::{MAX_PRIMES, ParameterId, parameter_id};
 use crate::ring::RingContext;
 use crate::rns::RnsBasis;
 use crate::zq::Modulus;
 
 /// Security level against the best known lattice attacks (HomomorphicEncryption.org standard,
-/// 2018, ternary secret, σ ≈ 3.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// 2018, ternary secret, σ ≈ 3.2). In JSON: `"bits128"`, `"bits192"`, `"bits256"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum SecurityLevel {
     /// 128-bit classical security (the default).
     Bits128,
@@ -73,8 +75,11 @@ impl SecurityLevel {
     }
 }
 
-/// Parameters as written by a user, before validation.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Parameters as written by a user, before validation. Serializes to JSON as
+/// `{"n": 4096, "ciphertext_primes": [..], "special_primes": [..], "plaintext_modulus": 65537,
+/// "security": "bits128"}`; deserialized literals go through [`Parameters::new`] like any other.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ParametersLiteral {
     /// Ring degree, a power of two.
     pub n: usize,
@@ -88,19 +93,24 @@ pub struct ParametersLiteral {
     pub security: SecurityLevel,
 }
 
-/// Named parameter sets at 128-bit security.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Named parameter sets at 128-bit security. In JSON: their [`Preset::name`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Preset {
     /// n = 2048, 54-bit Q in two primes, no special prime: additions and plaintext products
     /// only (the paper's sums).
+    #[serde(rename = "n2048-add")]
     N2048Additive,
     /// n = 4096, 109 bits: three ciphertext primes and one special prime.
+    #[serde(rename = "n4096")]
     N4096,
     /// n = 8192, 218 bits: seven ciphertext primes and one special prime.
+    #[serde(rename = "n8192")]
     N8192,
     /// n = 16384, 438 bits: fourteen ciphertext primes and one special prime.
+    #[serde(rename = "n16384")]
     N16384,
     /// n = 32768, 881 bits: twenty-nine ciphertext primes and one special prime.
+    #[serde(rename = "n32768")]
     N32768,
 }
 
@@ -178,9 +188,14 @@ pub struct LevelConstants {
 }
 
 /// Validated, immutable parameters. Build with [`Parameters::new`] or [`Preset::parameters`].
+///
+/// Serializes as its [`ParametersLiteral`]; deserializing validates through [`Parameters::new`].
+/// The binary form is [`Parameters::to_bytes`] / [`Parameters::from_bytes`].
 #[derive(Debug)]
 pub struct Parameters {
     literal: ParametersLiteral,
+    /// The wire format's identifier of the literal.
+    id: ParameterId,
     ring: Arc<RingContext>,
     t: Modulus,
     levels: Vec<LevelConstants>,
@@ -194,21 +209,32 @@ impl Parameters {
     /// # Errors
     /// - [`Error::InvalidDegree`], [`Error::NotNttFriendly`], [`Error::ModulusTooLarge`],
     ///   [`Error::DuplicatePrime`] for a bad ring;
-    /// - [`Error::EmptyBasis`] with no ciphertext prime;
+    /// - [`Error::EmptyBasis`] with no ciphertext prime, [`Error::TooManyPrimes`] with more
+    ///   than [`MAX_PRIMES`] primes in all;
     /// - [`Error::PlaintextModulusTooLarge`] if `t` is not below every prime, and
     ///   [`Error::ModulusTooSmall`] if `t < 2`;
     /// - [`Error::InsecureParameters`] if `Σ bits(qᵢ) + Σ bits(pⱼ)` exceeds the
     ///   HomomorphicEncryption.org bound for `n` at the requested level.
+    ///
+    /// The checks that cost nothing (degree, prime count, security bound) run before any NTT
+    /// table is built, so a hostile literal (from JSON or the wire) cannot make this allocate
+    /// more than the largest legitimate parameters do.
     pub fn new(literal: ParametersLiteral) -> Result<Arc<Self>, Error> {
+        Self::build(literal).map(Arc::new)
+    }
+
+    fn build(literal: ParametersLiteral) -> Result<Self, Error> {
+        check_degree(literal.n)?;
         if literal.ciphertext_primes.is_empty() {
             return Err(Error::EmptyBasis);
         }
+        let total = literal.ciphertext_primes.len() + literal.special_primes.len();
+        if total > MAX_PRIMES {
+            return Err(Error::TooManyPrimes { found: total, max: MAX_PRIMES });
+        }
         let all: Vec<u32> = literal.ciphertext_primes.iter().chain(&literal.special_primes).copied().collect();
-        let ring = Arc::new(RingContext::new(literal.n, &all)?);
-        let t = Modulus::new(literal.plaintext_modulus)?;
-        let smallest = all.iter().copied().min().unwrap_or(0);
-        if literal.plaintext_modulus >= smallest {
-            return Err(Error::PlaintextModulusTooLarge { t: literal.plaintext_modulus, smallest_prime: smallest });
+        if let Some((_, &q)) = all.iter().enumerate().find(|&(i, q)| all[..i].contains(q)) {
+            return Err(Error::DuplicatePrime { q });
         }
         let bits: u32 = all.iter().map(|q| 32 - q.leading_zeros()).sum();
         if !literal.security.is_unchecked() {
@@ -223,6 +249,12 @@ impl Parameters {
                     });
                 }
             }
+        }
+        let ring = Arc::new(RingContext::new(literal.n, &all)?);
+        let t = Modulus::new(literal.plaintext_modulus)?;
+        let smallest = all.iter().copied().min().unwrap_or(0);
+        if literal.plaintext_modulus >= smallest {
+            return Err(Error::PlaintextModulusTooLarge { t: literal.plaintext_modulus, smallest_prime: smallest });
         }
         let levels = (1..=literal.ciphertext_primes.len())
             .map(|l| {
@@ -245,7 +277,14 @@ impl Parameters {
                 literal.special_primes.iter().fold(1u32, |acc, &p| m.mul(acc, m.reduce(p)))
             })
             .collect();
-        Ok(Arc::new(Self { literal, ring, t, levels, special_mod_q }))
+        let id = parameter_id(&literal);
+        Ok(Self { literal, id, ring, t, levels, special_mod_q })
+    }
+
+    /// The parameter identifier every serialized object carries: the first 16 bytes of the
+    /// SHA-256 of the canonical encoding of the literal (see [`crate::wire`]).
+    pub fn id(&self) -> ParameterId {
+        self.id
     }
 
     /// The literal these parameters were built from.
@@ -388,6 +427,20 @@ impl fmt::Display for Parameters {
             self.t.value(),
             self.literal.security.bits()
         )
+    }
+}
+
+impl serde::Serialize for Parameters {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.literal.serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Parameters {
+    /// Deserializes a [`ParametersLiteral`] and validates it with [`Parameters::new`].
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let literal = ParametersLiteral::deserialize(d)?;
+        Self::build(literal).map_err(serde::de::Error::custom)
     }
 }
 

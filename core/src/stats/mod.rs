@@ -32,7 +32,7 @@ use rand_core::{CryptoRng, RngCore};
 
 use crate::backend::Backend;
 use crate::encoding::{BatchEncoder, CrtPlaintextSpace};
-use crate::scheme::{EvaluationKeys, Preset, Scheme, SecretKey};
+use crate::scheme::{EvaluationKeys, Preset, PublicKey, Scheme, SecretKey};
 use crate::Error;
 
 pub use owner::{StatValue, StatsDecryptor, sigmoid};
@@ -196,6 +196,10 @@ impl StatsKeys {
     /// The evaluation keys, one set per plaintext modulus.
     pub fn keys(&self) -> &[EvaluationKeys] {
         &self.keys
+    }
+    /// The public keys, one per plaintext modulus (all `encrypt_table` needs).
+    pub fn public_keys(&self) -> Vec<&PublicKey> {
+        self.keys.iter().map(EvaluationKeys::public_key).collect()
     }
     /// Wraps evaluation keys (one set per plaintext modulus, as loaded from a file).
     pub fn from_keys(keys: Vec<EvaluationKeys>) -> Self {

@@ -4,9 +4,9 @@
 use num_bigint::BigInt;
 use rand_core::{CryptoRng, RngCore};
 
-use super::{StatsContext, StatsKeys};
+use super::StatsContext;
 use crate::backend::Backend;
-use crate::scheme::Ciphertext;
+use crate::scheme::{Ciphertext, PublicKey};
 use crate::Error;
 
 /// One column of the owner's data: fixed-point values `round(x·10^decimals)`, `None` where a
@@ -90,14 +90,14 @@ pub(crate) fn chunks_for(records: usize, n: usize) -> usize {
 }
 
 impl<B: Backend> StatsContext<B> {
-    /// Encrypts a table with the public keys: every column under every plaintext modulus,
+    /// Encrypts a table with the public keys (one per plaintext modulus): every column under every plaintext modulus,
     /// all ciphertexts of one modulus in one batch.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for no column, columns of different lengths, duplicate names,
     /// or a value beyond the CRT space; [`Error::ParameterMismatch`] for foreign keys.
-    pub fn encrypt_table<R: RngCore + CryptoRng>(&self, keys: &StatsKeys, columns: &[PlainColumn], rng: &mut R) -> Result<EncryptedTable<B>, Error> {
-        self.check_keys(&keys.keys, |k| k.params())?;
+    pub fn encrypt_table<R: RngCore + CryptoRng>(&self, public: &[&PublicKey], columns: &[PlainColumn], rng: &mut R) -> Result<EncryptedTable<B>, Error> {
+        self.check_keys(public, |k| k.params())?;
         let records = columns.first().map(|c| c.values.len()).ok_or_else(|| Error::InvalidInput { what: "a table needs at least one column".into() })?;
         if records == 0 {
             return Err(Error::InvalidInput { what: "a table needs at least one record".into() });
@@ -146,7 +146,7 @@ impl<B: Backend> StatsContext<B> {
         for (i, scheme) in self.schemes.iter().enumerate() {
             let pts = residues[i].iter().map(|s| self.encoders[i].encode(s)).collect::<Result<Vec<_>, _>>()?;
             let refs: Vec<_> = pts.iter().collect();
-            let enc = scheme.encryptor(keys.keys[i].public_key())?;
+            let enc = scheme.encryptor(public[i])?;
             let batch = enc.encrypt_many(&refs, rng)?;
             per_modulus.push(scheme.unstack(&batch)?);
         }

@@ -443,3 +443,4 @@ macro_rules! backend_conformance_tests {
         }
     };
 }
+pub mod wire;

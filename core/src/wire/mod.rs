@@ -1,0 +1,223 @@
+//! The wire format: one binary encoding, defined here and never by a backend's memory layout,
+//! for parameters, keys, ciphertexts and plaintexts.
+//!
+//! Every object is a 32-byte common header, a fixed-size descriptor for its type (its shape:
+//! level, count, …) and a body:
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 4 | magic `RVLT` |
+//! | 4 | 2 | format version, little-endian ([`FORMAT_VERSION`]) |
+//! | 6 | 1 | object type ([`ObjectKind`]) |
+//! | 7 | 1 | flags: bit 0 = body compressed with zstd; other bits zero |
+//! | 8 | 16 | parameter identifier ([`ParameterId`]) |
+//! | 24 | 8 | stored body length in bytes, little-endian |
+//! | 32 | d | descriptor ([`Descriptor`]; `d` depends on the type only) |
+//! | 32 + d | … | body |
+//!
+//! Residues are bit-packed to `⌈log₂ q⌉` bits of their prime, row by row; uniform parts
+//! (`a` of the public key, `aᵢ` of key-switching keys, `c₁` of a fresh secret-key ciphertext)
+//! travel as their 32-byte seed. `DESIGN.md` ("Wire format") has the full layout.
+//!
+//! Loaders check, before allocating anything sized by the input: magic, version, object type,
+//! flags, the parameter identifier against the caller's parameters, every descriptor field
+//! against its range, and the exact length implied by the parameters and the descriptor; then
+//! every residue against its prime while unpacking. Every failure is a typed [`Error`]; no
+//! input panics (each loader has a `cargo fuzz` target in `fuzz/`).
+
+mod header;
+mod keys;
+mod objects;
+mod pack;
+mod params;
+mod sha256;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+pub use header::{Descriptor, ObjectInfo, inspect};
+pub(crate) use params::parameter_id;
+pub use sha256::sha256;
+
+use crate::Error;
+
+/// The 4-byte magic that opens every object.
+pub const MAGIC: [u8; 4] = *b"RVLT";
+
+/// The format version this build writes and reads. Objects of another version are refused
+/// ([`Error::WireVersion`]).
+pub const FORMAT_VERSION: u16 = 1;
+
+/// Length of the common header.
+pub const COMMON_HEADER_LEN: usize = 32;
+
+/// Largest ciphertext length (number of parts) a loader accepts. Products in the paper's mode
+/// grow the length by one per factor; sixteen covers every circuit the decryptor handles
+/// at a useful noise level.
+pub const MAX_CIPHERTEXT_LEN: usize = 16;
+
+/// Largest number of ciphertexts in one serialized batch.
+pub const MAX_BATCH_COUNT: usize = 1 << 20;
+
+/// Largest total number of primes (ciphertext and special) in parameters. The 128-bit
+/// security bound allows at most 51 at `n = 32768`.
+pub const MAX_PRIMES: usize = 64;
+
+/// Largest body a loader inflates from a compressed object (1 GiB). Uncompressed objects are
+/// bounded by their own length; a compressed one can describe far more than it holds, so its
+/// exact decompressed size (computed from the header before inflating) must stay below this.
+pub const MAX_DECOMPRESSED_LEN: u64 = 1 << 30;
+
+/// Largest ratio of decompressed to compressed body a loader accepts beyond the first MiB.
+/// Residues are uniform, so keys and ciphertexts barely compress; only small objects
+/// (plaintexts, parameters) shrink much, and they stay below the MiB of slack. A compressed
+/// input therefore never makes a loader hold more than `16 × its length + 1 MiB` inflated.
+pub const MAX_COMPRESSION_RATIO: u64 = 16;
+
+/// Object types, the byte at offset 6.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[repr(u8)]
+pub enum ObjectKind {
+    /// [`Parameters`](crate::scheme::Parameters).
+    Parameters = 1,
+    /// [`PublicKey`](crate::scheme::PublicKey).
+    PublicKey = 2,
+    /// A relinearization [`KeySwitchKey`](crate::scheme::KeySwitchKey).
+    RelinearizationKey = 3,
+    /// A Galois [`KeySwitchKey`](crate::scheme::KeySwitchKey).
+    GaloisKey = 4,
+    /// [`EvaluationKeys`](crate::scheme::EvaluationKeys): public, relinearization and Galois keys.
+    EvaluationKeys = 5,
+    /// A batch of [`Ciphertext`](crate::scheme::Ciphertext)s.
+    Ciphertext = 6,
+    /// A [`Plaintext`](crate::scheme::Plaintext).
+    Plaintext = 7,
+    /// A [`SecretKey`](crate::scheme::SecretKey) (only through its explicitly named export).
+    SecretKey = 8,
+}
+
+impl ObjectKind {
+    /// Every type, in code order.
+    pub const ALL: [ObjectKind; 8] = [
+        Self::Parameters,
+        Self::PublicKey,
+        Self::RelinearizationKey,
+        Self::GaloisKey,
+        Self::EvaluationKeys,
+        Self::Ciphertext,
+        Self::Plaintext,
+        Self::SecretKey,
+    ];
+
+    /// The type byte.
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The type of a type byte, if any.
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// A lower-case name (`"public key"`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Parameters => "parameters",
+            Self::PublicKey => "public key",
+            Self::RelinearizationKey => "relinearization key",
+            Self::GaloisKey => "galois key",
+            Self::EvaluationKeys => "evaluation keys",
+            Self::Ciphertext => "ciphertext",
+            Self::Plaintext => "plaintext",
+            Self::SecretKey => "secret key",
+        }
+    }
+
+    /// The name of a type byte, or `"unknown type N"`, for error messages.
+    pub fn describe(code: u8) -> String {
+        Self::from_code(code).map_or_else(|| format!("unknown type {code}"), |k| k.name().to_string())
+    }
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The identifier of a parameter set: the first 16 bytes of the SHA-256 of its canonical
+/// encoding (domain-separated). Every object carries the identifier of its parameters, and
+/// loaders refuse another one. Shown as 32 hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct ParameterId(pub [u8; 16]);
+
+impl ParameterId {
+    /// The 16 bytes.
+    pub const fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+
+    /// Parses 32 hex digits.
+    pub fn from_hex(s: &str) -> Option<Self> {
+        let s = s.as_bytes();
+        if s.len() != 32 {
+            return None;
+        }
+        let digit = |c: u8| (c as char).to_digit(16);
+        let mut out = [0u8; 16];
+        for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+            *o = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
+        }
+        Some(Self(out))
+    }
+}
+
+impl fmt::Display for ParameterId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for ParameterId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ParameterId({self})")
+    }
+}
+
+impl serde::Serialize for ParameterId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ParameterId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::from_hex(&s).ok_or_else(|| serde::de::Error::custom("a parameter identifier is 32 hex digits"))
+    }
+}
+
+/// Compresses an uncompressed object's body with zstd at `level` (1–22; 3 is zstd's default),
+/// keeping its header: every loader reads the result. Ciphertexts and keys are close to
+/// uniform and barely shrink; plaintexts and parameters do.
+///
+/// # Errors
+/// The header errors of [`inspect`]; [`Error::WireFieldOutOfRange`] for an object that is
+/// already compressed; [`Error::WireCompression`] if zstd fails.
+#[cfg(feature = "compression")]
+pub fn compress(object: &[u8], level: i32) -> Result<Vec<u8>, Error> {
+    let info = inspect(object)?;
+    if info.compressed {
+        return Err(Error::WireFieldOutOfRange { field: "flags (already compressed)", value: 1, min: 0, max: 0 });
+    }
+    let header_len = COMMON_HEADER_LEN + Descriptor::len_of(info.descriptor.kind());
+    let body = zstd::bulk::compress(&object[header_len..], level).map_err(|e| Error::WireCompression { reason: e.to_string() })?;
+    let mut out = Vec::with_capacity(header_len + body.len());
+    out.extend_from_slice(&object[..header_len]);
+    out[7] |= header::FLAG_COMPRESSED;
+    out[24..32].copy_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(&body);
+    Ok(out)
+}

@@ -1,0 +1,4 @@
+#![no_main]
+//! Fuzz target of the `evaluation_keys` loader (see `ringvault_core::testing::wire::load_and_encode`).
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ringvault_fuzz::check("evaluation_keys", data));

@@ -1,0 +1,287 @@
+//! Reading a CSV file of records into fixed-point columns (the owner's side of `encrypt`).
+//!
+//! The first line is the header. Fields may be quoted (`"…"`, with `""` for a quote inside);
+//! lines end with `\n` or `\r\n`. A column whose cells are all non-numeric text is not
+//! encrypted (it is reported); in a numeric column, an empty or non-numeric cell (`NaN`,
+//! `inf`, words) is an error naming its line and column, or is skipped with `skip_missing`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use ringvault_core::encoding::FixedPoint;
+use ringvault_core::stats::PlainColumn;
+
+/// Most decimals detected automatically (more are rounded; `--decimals` may ask for up to 18).
+pub const MAX_DETECTED_DECIMALS: u32 = 9;
+
+/// Why a CSV could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CsvError {
+    /// No header line.
+    #[error("the CSV file is empty (it needs a header line and at least one record)")]
+    Empty,
+    /// A header without records.
+    #[error("the CSV file has a header but no records")]
+    NoRecords,
+    /// A record with another number of fields than the header.
+    #[error("line {line}: {found} fields, but the header has {expected}")]
+    Ragged {
+        /// 1-based line number.
+        line: usize,
+        /// Fields in the header.
+        expected: usize,
+        /// Fields on this line.
+        found: usize,
+    },
+    /// An unterminated quoted field.
+    #[error("line {line}: a quoted field is not closed")]
+    Unterminated {
+        /// 1-based line where the field starts.
+        line: usize,
+    },
+    /// A cell that is not a number in a numeric column.
+    #[error("line {line}, column {column:?}: {value:?} is not a number (use --skip-missing to skip such cells)")]
+    NotANumber {
+        /// 1-based line number.
+        line: usize,
+        /// Column name.
+        column: String,
+        /// The cell.
+        value: String,
+    },
+    /// A number too large for fixed point at the column's scale.
+    #[error("line {line}, column {column:?}: {value:?} is too large to encrypt")]
+    TooLarge {
+        /// 1-based line number.
+        line: usize,
+        /// Column name.
+        column: String,
+        /// The cell.
+        value: String,
+    },
+    /// An empty cell in a numeric column.
+    #[error("line {line}, column {column:?}: the cell is empty (use --skip-missing to skip such cells)")]
+    EmptyCell {
+        /// 1-based line number.
+        line: usize,
+        /// Column name.
+        column: String,
+    },
+    /// Two columns with one name.
+    #[error("column {0:?} appears twice in the header")]
+    DuplicateColumn(String),
+    /// `--decimals` names a column the file lacks, or asks for too many decimals.
+    #[error("--decimals {0}")]
+    BadDecimals(String),
+    /// No numeric column at all.
+    #[error("the CSV file has no numeric column to encrypt")]
+    NoNumericColumn,
+}
+
+/// Rows of fields with the 1-based line number each record starts on.
+pub fn parse(text: &str) -> Result<(Vec<String>, Vec<(usize, Vec<String>)>), CsvError> {
+    let mut records = Vec::new();
+    let mut field = String::new();
+    let mut fields = Vec::new();
+    let mut in_quotes = false;
+    let mut line = 1;
+    let mut start_line = 1;
+    let mut chars = text.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        any = true;
+        if in_quotes {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => in_quotes = false,
+                '\n' => {
+                    line += 1;
+                    field.push(c);
+                }
+                _ => field.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' => in_quotes = true,
+            ',' => fields.push(std::mem::take(&mut field)),
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => {
+                fields.push(std::mem::take(&mut field));
+                records.push((start_line, std::mem::take(&mut fields)));
+                line += 1;
+                start_line = line;
+                any = false;
+            }
+            _ => field.push(c),
+        }
+    }
+    if in_quotes {
+        return Err(CsvError::Unterminated { line: start_line });
+    }
+    if any {
+        fields.push(field);
+        records.push((start_line, fields));
+    }
+    // Blank lines are not records.
+    records.retain(|(_, f)| !(f.len() == 1 && f[0].trim().is_empty()));
+    let mut iter = records.into_iter();
+    let (_, header) = iter.next().ok_or(CsvError::Empty)?;
+    let header: Vec<String> = header.into_iter().map(|h| h.trim().to_string()).collect();
+    for (i, h) in header.iter().enumerate() {
+        if header[..i].contains(h) {
+            return Err(CsvError::DuplicateColumn(h.clone()));
+        }
+    }
+    let rows: Vec<(usize, Vec<String>)> = iter.collect();
+    for (l, r) in &rows {
+        if r.len() != header.len() {
+            return Err(CsvError::Ragged { line: *l, expected: header.len(), found: r.len() });
+        }
+    }
+    if rows.is_empty() {
+        return Err(CsvError::NoRecords);
+    }
+    Ok((header, rows))
+}
+
+/// Digits after the decimal point of a plain decimal number, or `None` when `text` is not one
+/// (scientific notation is accepted and expanded).
+fn decimal_digits(text: &str) -> Option<u32> {
+    let s = normalized(text)?;
+    Some(s.split_once('.').map_or(0, |(_, f)| f.len() as u32))
+}
+
+/// The cell as a plain decimal (`1e-3` → `0.001`), or `None` when it is not a finite number.
+fn normalized(text: &str) -> Option<String> {
+    let s = text.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if FixedPoint::new(0).ok()?.parse(s).is_ok() {
+        return Some(s.to_string());
+    }
+    let x: f64 = s.parse().ok()?;
+    x.is_finite().then(|| format!("{x}"))
+}
+
+/// What reading a CSV produced.
+#[derive(Debug)]
+pub struct CsvTable {
+    /// The numeric columns, fixed point.
+    pub columns: Vec<PlainColumn>,
+    /// Text columns that were not encrypted.
+    pub skipped_columns: Vec<String>,
+    /// Cells skipped (`--skip-missing`), per column.
+    pub skipped_cells: BTreeMap<String, usize>,
+}
+
+impl fmt::Display for CsvTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let records = self.columns.first().map_or(0, |c| c.values.len());
+        write!(f, "{records} records, {} numeric columns", self.columns.len())?;
+        for c in &self.columns {
+            write!(f, "\n  {:<24} {} decimals", c.name, c.decimals)?;
+            if let Some(n) = self.skipped_cells.get(&c.name) {
+                write!(f, ", {n} cells skipped")?;
+            }
+        }
+        if !self.skipped_columns.is_empty() {
+            write!(f, "\n  not encrypted (text): {}", self.skipped_columns.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads the CSV text into fixed-point columns.
+///
+/// # Errors
+/// The [`CsvError`] of the first problem, naming its line and column.
+pub fn read_table(text: &str, decimals: &BTreeMap<String, u32>, skip_missing: bool) -> Result<CsvTable, CsvError> {
+    let (header, rows) = parse(text)?;
+    for (name, &d) in decimals {
+        if !header.contains(name) {
+            return Err(CsvError::BadDecimals(format!("names column {name:?}, which the file does not have")));
+        }
+        if d > FixedPoint::MAX_DECIMALS {
+            return Err(CsvError::BadDecimals(format!("{name}={d}: at most {} decimals", FixedPoint::MAX_DECIMALS)));
+        }
+    }
+    let mut out = CsvTable { columns: Vec::new(), skipped_columns: Vec::new(), skipped_cells: BTreeMap::new() };
+    for (j, name) in header.iter().enumerate() {
+        let cells: Vec<(usize, &str)> = rows.iter().map(|(l, r)| (*l, r[j].as_str())).collect();
+        let numeric = cells.iter().filter(|(_, c)| normalized(c).is_some()).count();
+        if numeric == 0 {
+            out.skipped_columns.push(name.clone());
+            continue;
+        }
+        let d = match decimals.get(name) {
+            Some(&d) => d,
+            None => cells.iter().filter_map(|(_, c)| decimal_digits(c)).max().unwrap_or(0).min(MAX_DETECTED_DECIMALS),
+        };
+        let fixed = FixedPoint::new(d).map_err(|e| CsvError::BadDecimals(e.to_string()))?;
+        let mut values = Vec::with_capacity(cells.len());
+        let mut skipped = 0;
+        for (line, cell) in cells {
+            let number = normalized(cell);
+            let parsed = number.as_ref().and_then(|s| fixed.parse(s).ok());
+            match parsed {
+                Some(v) => values.push(Some(v)),
+                None if number.is_some() => return Err(CsvError::TooLarge { line, column: name.clone(), value: cell.to_string() }),
+                None if skip_missing => {
+                    skipped += 1;
+                    values.push(None);
+                }
+                None if cell.trim().is_empty() => return Err(CsvError::EmptyCell { line, column: name.clone() }),
+                None => return Err(CsvError::NotANumber { line, column: name.clone(), value: cell.to_string() }),
+            }
+        }
+        if skipped > 0 {
+            out.skipped_cells.insert(name.clone(), skipped);
+        }
+        out.columns.push(PlainColumn { name: name.clone(), decimals: d, values });
+    }
+    if out.columns.is_empty() {
+        return Err(CsvError::NoNumericColumn);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn parses_quotes_decimals_and_text_columns() {
+        let text = "name,\"body mass, index\",age\r\n\"Smith, J\",26.25,40\nDoe,1e-3,41\n\n";
+        let t = read_table(text, &BTreeMap::new(), false).unwrap();
+        assert_eq!(t.skipped_columns, vec!["name"]);
+        assert_eq!(t.columns[0].name, "body mass, index");
+        assert_eq!(t.columns[0].decimals, 3);
+        assert_eq!(t.columns[0].values, vec![Some(26250), Some(1)]);
+        assert_eq!(t.columns[1].values, vec![Some(40), Some(41)]);
+    }
+
+    #[test]
+    fn hostile_files_are_errors_naming_line_and_column() {
+        let none = BTreeMap::new();
+        assert_eq!(read_table("", &none, false).unwrap_err(), CsvError::Empty);
+        assert_eq!(read_table("a,b\n", &none, false).unwrap_err(), CsvError::NoRecords);
+        assert!(matches!(read_table("a,b\n1,2\n3\n", &none, false), Err(CsvError::Ragged { line: 3, .. })));
+        assert!(matches!(read_table("a\n1\nNaN\n", &none, false), Err(CsvError::NotANumber { line: 3, .. })));
+        assert!(matches!(read_table("a\n1\ninf\n", &none, false), Err(CsvError::NotANumber { .. })));
+        assert!(matches!(read_table("a,b\n1,2\n,3\n", &none, false), Err(CsvError::EmptyCell { line: 3, .. })));
+        assert!(matches!(read_table("a\n\"1\n", &none, false), Err(CsvError::Unterminated { .. })));
+        assert!(matches!(read_table("a,a\n1,2\n", &none, false), Err(CsvError::DuplicateColumn(_))));
+        let t = read_table("a,b\n1,2\n,3\nx,4\n", &none, true).unwrap();
+        assert_eq!(t.columns[0].values, vec![Some(1), None, None]);
+        assert_eq!(t.skipped_cells["a"], 2);
+        let d = BTreeMap::from([("b".to_string(), 2u32)]);
+        assert_eq!(read_table("a,b\n1,2.345\n", &d, false).unwrap().columns[1].values, vec![Some(235)]);
+        assert!(read_table("a\n1\n", &BTreeMap::from([("zz".to_string(), 1)]), false).is_err());
+    }
+}

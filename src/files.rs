@@ -1,0 +1,124 @@
+//! The files the command line exchanges: a small container around the validated wire format.
+//!
+//! ```text
+//! "RVFILE01" | u32 LE header length (≤ 1 MiB) | header (JSON) | count × (u64 LE length | object)
+//! ```
+//! The header names the file's kind, the statistics preset and plaintext moduli, how many
+//! objects follow, and public metadata (column names, scales, bounds). Every object is a
+//! `ringvault-core` wire object (keys, ciphertexts) and goes through its validating loader;
+//! the container checks its own lengths before reading anything.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::CliError;
+
+/// The file magic.
+const MAGIC: &[u8; 8] = b"RVFILE01";
+/// The container format version.
+pub const VERSION: u32 = 1;
+/// Largest header accepted.
+const MAX_HEADER: usize = 1 << 20;
+
+/// The JSON header of a file.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Header {
+    /// `secret-keys`, `public-keys`, `evaluation-keys`, `table`, `stat` or `scores`.
+    pub kind: String,
+    /// Container version.
+    pub version: u32,
+    /// The statistics preset (`n4096`, `n8192`, …).
+    pub preset: String,
+    /// The plaintext moduli of the CRT space.
+    pub moduli: Vec<u32>,
+    /// Number of objects after the header.
+    pub objects: usize,
+    /// Kind-specific public metadata.
+    #[serde(default)]
+    pub meta: serde_json::Value,
+}
+
+/// Writes a file (the secret-key file with owner-only permissions where the platform has
+/// them).
+///
+/// # Errors
+/// [`CliError::Io`].
+pub fn write(path: &Path, header: &Header, objects: &[Vec<u8>]) -> Result<(), CliError> {
+    let json = serde_json::to_vec(header).map_err(|e| CliError::Format(e.to_string()))?;
+    let mut bytes = Vec::with_capacity(16 + json.len() + objects.iter().map(|o| o.len() + 8).sum::<usize>());
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&json);
+    for o in objects {
+        bytes.extend_from_slice(&(o.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(o);
+    }
+    let io = |e: std::io::Error| CliError::Io { path: path.display().to_string(), reason: e.to_string() };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    std::fs::write(path, &bytes).map_err(io)?;
+    #[cfg(unix)]
+    if header.kind == "secret-keys" {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Reads a file of the expected kind: header and objects, every length checked first.
+///
+/// # Errors
+/// [`CliError::Io`]; [`CliError::Format`] for a wrong magic, version or kind, or lengths that
+/// do not add up.
+pub fn read(path: &Path, kind: &str) -> Result<(Header, Vec<Vec<u8>>), CliError> {
+    let bytes = std::fs::read(path).map_err(|e| CliError::Io { path: path.display().to_string(), reason: e.to_string() })?;
+    parse(&bytes, kind).map_err(|e| CliError::Format(format!("{}: {e}", path.display())))
+}
+
+/// Parses container bytes (see [`read`]).
+///
+/// # Errors
+/// A message naming what was expected and found.
+pub fn parse(bytes: &[u8], kind: &str) -> Result<(Header, Vec<Vec<u8>>), String> {
+    if bytes.len() < 12 || &bytes[..8] != MAGIC {
+        return Err("not a RingVault file (bad magic)".into());
+    }
+    let len = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+    if len > MAX_HEADER || 12 + len > bytes.len() {
+        return Err(format!("header length {len} exceeds the file"));
+    }
+    let header: Header = serde_json::from_slice(&bytes[12..12 + len]).map_err(|e| format!("bad header: {e}"))?;
+    if header.version != VERSION {
+        return Err(format!("container version {} (this build reads {VERSION})", header.version));
+    }
+    if header.kind != kind {
+        return Err(format!("expected a {kind} file, found {}", header.kind));
+    }
+    let mut rest = &bytes[12 + len..];
+    // Every object needs at least its 8-byte length: bound the count before allocating.
+    if header.objects > rest.len() / 8 {
+        return Err(format!("{} objects declared in {} bytes", header.objects, rest.len()));
+    }
+    let mut objects = Vec::with_capacity(header.objects);
+    for i in 0..header.objects {
+        if rest.len() < 8 {
+            return Err(format!("object {i}: truncated length"));
+        }
+        let mut n = [0u8; 8];
+        n.copy_from_slice(&rest[..8]);
+        let n = u64::from_le_bytes(n);
+        rest = &rest[8..];
+        if n > rest.len() as u64 {
+            return Err(format!("object {i}: {n} bytes declared, {} left", rest.len()));
+        }
+        let (o, r) = rest.split_at(n as usize);
+        objects.push(o.to_vec());
+        rest = r;
+    }
+    if !rest.is_empty() {
+        return Err(format!("{} trailing bytes", rest.len()));
+    }
+    Ok((header, objects))
+}

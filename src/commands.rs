@@ -258,16 +258,14 @@ pub fn eval<B: Backend>(backend: Arc<B>, keys: &Path, data: &Path, request: &Eva
 /// # Errors
 /// Key, decryption and I/O errors.
 pub fn decrypt<B: Backend>(backend: Arc<B>, keys: &Path, result: &Path, as_json: bool) -> Result<String, CliError> {
-    let bytes = std::fs::read(result).map_err(|e| CliError::Io { path: result.display().to_string(), reason: e.to_string() })?;
-    let kind = if files::parse(&bytes, "stat").is_ok() { "stat" } else { "scores" };
-    let (h, objects) = files::read(result, kind)?;
+    let (h, objects) = files::read_one_of(result, &["stat", "scores"])?;
     let params = params_of(&h)?;
     let ctx = StatsContext::new(backend, params)?;
     let sk = load_secret(&ctx, keys)?;
     let dec = ctx.decryptor(&sk)?;
     let k = ctx.schemes().len();
     let load = |objs: &[Vec<u8>]| -> Result<Vec<Ciphertext<B>>, CliError> { ctx.schemes().iter().zip(objs).map(|(s, o)| Ok(Ciphertext::from_bytes(s, o)?)).collect() };
-    if kind == "stat" {
+    if h.kind == "stat" {
         let m: StatMeta = meta(&h)?;
         let expected = k * (usize::from(m.has_sum) + usize::from(m.has_squares));
         if objects.len() != expected {

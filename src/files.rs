@@ -73,15 +73,23 @@ pub fn write(path: &Path, header: &Header, objects: &[Vec<u8>]) -> Result<(), Cl
 /// [`CliError::Io`]; [`CliError::Format`] for a wrong magic, version or kind, or lengths that
 /// do not add up.
 pub fn read(path: &Path, kind: &str) -> Result<(Header, Vec<Vec<u8>>), CliError> {
+    read_one_of(path, &[kind])
+}
+
+/// Reads a file of any of the expected kinds (see [`read`]).
+///
+/// # Errors
+/// As [`read`].
+pub fn read_one_of(path: &Path, kinds: &[&str]) -> Result<(Header, Vec<Vec<u8>>), CliError> {
     let bytes = std::fs::read(path).map_err(|e| CliError::Io { path: path.display().to_string(), reason: e.to_string() })?;
-    parse(&bytes, kind).map_err(|e| CliError::Format(format!("{}: {e}", path.display())))
+    parse(&bytes, kinds).map_err(|e| CliError::Format(format!("{}: {e}", path.display())))
 }
 
 /// Parses container bytes (see [`read`]).
 ///
 /// # Errors
 /// A message naming what was expected and found.
-pub fn parse(bytes: &[u8], kind: &str) -> Result<(Header, Vec<Vec<u8>>), String> {
+pub fn parse(bytes: &[u8], kinds: &[&str]) -> Result<(Header, Vec<Vec<u8>>), String> {
     if bytes.len() < 12 || &bytes[..8] != MAGIC {
         return Err("not a RingVault file (bad magic)".into());
     }
@@ -93,8 +101,8 @@ pub fn parse(bytes: &[u8], kind: &str) -> Result<(Header, Vec<Vec<u8>>), String>
     if header.version != VERSION {
         return Err(format!("container version {} (this build reads {VERSION})", header.version));
     }
-    if header.kind != kind {
-        return Err(format!("expected a {kind} file, found {}", header.kind));
+    if !kinds.contains(&header.kind.as_str()) {
+        return Err(format!("expected a {} file, found {}", kinds.join(" or "), header.kind));
     }
     let mut rest = &bytes[12 + len..];
     // Every object needs at least its 8-byte length: bound the count before allocating.

@@ -91,6 +91,11 @@ fn centered_residue(x: &BigInt, t: u32) -> i64 {
     if r > t / 2 { r - t } else { r }
 }
 
+/// `x mod t` in `[0, t)` (a slot value).
+fn residue(x: &BigInt, t: u32) -> u32 {
+    centered_residue(x, t).rem_euclid(i64::from(t)) as u32
+}
+
 /// Evaluates statistics with evaluation keys only.
 pub struct StatsEvaluator<'a, B: Backend> {
     ctx: &'a StatsContext<B>,
@@ -285,7 +290,7 @@ impl<B: Backend> StatsEvaluator<'_, B> {
                 Weights::Plain { values, .. } => {
                     let t = ev.scheme().params().plaintext().value();
                     for c in 0..chunks {
-                        let slots: Vec<u32> = values.iter().skip(c * n).take(n).map(|w| centered_residue(&BigInt::from(*w), t).rem_euclid(i64::from(t)) as u32).collect();
+                        let slots: Vec<u32> = values.iter().skip(c * n).take(n).map(|w| residue(&BigInt::from(*w), t)).collect();
                         let pt = self.ctx.encoders[i].encode(&slots)?;
                         let mut p = ev.duplicate(&x.ciphertexts()[i][c])?;
                         ev.mul_plain_assign(&mut p, &[&pt])?;
@@ -307,7 +312,7 @@ impl<B: Backend> StatsEvaluator<'_, B> {
         Ok(EncryptedStat {
             stat: Stat::WeightedSum,
             column: ColumnInfo { count: table.records(), ..info },
-            scale: info_scale(x.info().decimals, w_decimals),
+            scale: x.info().decimals + w_decimals,
             sum_bound_bits: bound,
             squares_bound_bits: 0,
             sum: Some(per_modulus),
@@ -391,7 +396,7 @@ impl<B: Backend> StatsEvaluator<'_, B> {
                 }
                 let mut acc = acc.ok_or(Error::InvalidInput { what: "the model has no weights".into() })?;
                 let here = (table.records() - c * n).min(n);
-                let br = centered_residue(&b, t).rem_euclid(i64::from(t)) as u32;
+                let br = residue(&b, t);
                 let mut slots = vec![0u32; n];
                 slots[..here].fill(br);
                 let pt: Plaintext = self.ctx.encoders[i].encode(&slots)?;
@@ -402,9 +407,4 @@ impl<B: Backend> StatsEvaluator<'_, B> {
         }
         Ok(EncryptedScores { records: table.records(), scale, bound_bits, missing, chunks: per_modulus })
     }
-}
-
-/// Decimals of a product of two fixed-point values.
-fn info_scale(a: u32, b: u32) -> u32 {
-    a + b
 }

@@ -119,3 +119,22 @@ pub fn check_input<B: Backend>(target: &str, scheme: &Scheme<B>, bytes: &[u8]) {
         }
     }
 }
+
+/// Whether an error is one a loader may return for corrupt bytes (every typed rejection of the
+/// wire format).
+pub fn is_wire_error(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::WireMagic { .. }
+            | Error::WireVersion { .. }
+            | Error::WireObjectType { .. }
+            | Error::WireLength { .. }
+            | Error::WireParameterId { .. }
+            | Error::WireFieldOutOfRange { .. }
+            | Error::WireNonCanonical { .. }
+            | Error::ResidueOutOfRange { .. }
+            | Error::InvalidGaloisElement { .. }
+            | Error::NotInvertible { .. }
+            | Error::KeySwitchingUnavailable
+    )
+}

@@ -12,7 +12,7 @@ use super::*;
 use crate::ring::{BatchShape, Ntt, PolyBatch};
 use crate::scheme::sampling::ternary;
 use crate::scheme::{EvaluationKeys, GaloisElement, KeySwitchKey, KeyTarget, Parameters, Plaintext, Preset, PublicKey, SecretKey, expand_uniform};
-use crate::testing::wire::small_parameters;
+use crate::testing::wire::{is_wire_error, small_parameters};
 
 fn rng(seed: u64) -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(seed)
@@ -227,24 +227,6 @@ fn truncation_at_every_offset_is_rejected() {
     let mut long = galois.clone();
     long.push(0);
     assert!(matches!(KeySwitchKey::from_bytes(&params, &long), Err(Error::WireLength { .. })));
-}
-
-/// Whether an error is one a loader may return for corrupt bytes.
-fn is_wire_error(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::WireMagic { .. }
-            | Error::WireVersion { .. }
-            | Error::WireObjectType { .. }
-            | Error::WireLength { .. }
-            | Error::WireParameterId { .. }
-            | Error::WireFieldOutOfRange { .. }
-            | Error::WireNonCanonical { .. }
-            | Error::ResidueOutOfRange { .. }
-            | Error::InvalidGaloisElement { .. }
-            | Error::NotInvertible { .. }
-            | Error::KeySwitchingUnavailable
-    )
 }
 
 /// A thousand random single-bit flips per object: each is rejected with a typed error or, in

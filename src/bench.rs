@@ -3,7 +3,19 @@
 //! Method (the same as the peer harness in `shared/anchors`): after a warm-up, a repetition
 //! count is calibrated so that one sample lasts about [`BenchConfig::sample_ms`]; the figure is
 //! the median per-call time over [`BenchConfig::samples`] samples. Transforms are applied
-//! repeatedly to their own output, so every call sees changing data.
+//! repeatedly to their own output, so every call sees changing data. Every timed section ends
+//! with [`Backend::synchronize`], so asynchronous backends (the GPU) are timed to completion.
+//!
+//! [`run`] sweeps the CPU levels; [`run_on`] measures one backend (the GPU with
+//! `ringvault bench --backend gpu`). Operations:
+//!
+//! - kernels, per degree, limb count and batch: `upload` (host to device), `ntt_forward` and
+//!   `ntt_inverse` (resident), `mul_pointwise`, `add`, and `ntt_roundtrip` (upload, forward
+//!   transform, download);
+//! - the scheme, per preset: `bgv_encrypt`, `bgv_decrypt`, `bgv_add`, `bgv_add_inplace`,
+//!   `bgv_mul_relin`, `bgv_rotate`, `bgv_mul_relin_batch` ([`BenchConfig::scheme_batch`]
+//!   ciphertexts in one call), `sum128x100_adds`, `sum128x100_total`;
+//! - `stats4096_total`, the batched statistics job.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -32,8 +44,13 @@ pub struct BenchConfig {
     pub levels: Vec<CpuLevel>,
     /// Ring degrees.
     pub degrees: Vec<usize>,
+    /// Limbs (30-bit primes) per polynomial of the kernel benchmarks; one limb is the peers'
+    /// prime ([`anchor_prime`]).
+    pub limbs: Vec<usize>,
     /// Polynomials per batch.
     pub batches: Vec<usize>,
+    /// Ciphertexts multiplied in one call by `bgv_mul_relin_batch` (skipped below 2).
+    pub scheme_batch: usize,
     /// Target duration of one sample, in milliseconds.
     pub sample_ms: f64,
     /// Samples per measurement (the median is reported).
@@ -57,7 +74,9 @@ impl BenchConfig {
             presets: vec![Preset::N2048Additive, Preset::N4096, Preset::N8192],
             levels: CpuLevel::supported(),
             degrees: vec![4096, 8192, 16384],
+            limbs: vec![1],
             batches: vec![1, 64],
+            scheme_batch: 64,
             sample_ms: 3.0,
             samples: 11,
             only: Vec::new(),
@@ -72,10 +91,26 @@ impl BenchConfig {
             presets: vec![Preset::N4096],
             levels: CpuLevel::supported(),
             degrees: vec![4096],
+            limbs: vec![1],
             batches: vec![1, 8],
+            scheme_batch: 4,
             sample_ms: 0.5,
             samples: 3,
             only: Vec::new(),
+        }
+    }
+
+    /// The GPU sweep: bulk batches (64 polynomials of 8 and 32 limbs at n = 2^14 and 2^15,
+    /// up to 256 MiB), the scheme at n = 4096 and 8192 with 64 ciphertexts per batched
+    /// multiplication, and the statistics job.
+    pub fn gpu() -> Self {
+        Self {
+            presets: vec![Preset::N4096, Preset::N8192],
+            levels: Vec::new(),
+            degrees: vec![1 << 14, 1 << 15],
+            limbs: vec![8, 32],
+            batches: vec![64],
+            ..Self::standard()
         }
     }
 }
@@ -83,7 +118,7 @@ impl BenchConfig {
 /// One measurement: the JSON object printed by `ringvault bench --json`.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Record {
-    /// Operation: `ntt_forward`, `ntt_inverse`, `mul_pointwise`, `add`.
+    /// Operation (see the module docs).
     pub op: &'static str,
     /// Backend name with level, e.g. `cpu-avx512`.
     pub backend: String,
@@ -107,15 +142,17 @@ impl Record {
     }
 }
 
-/// Median per-call time of `f`, in nanoseconds.
+/// Median per-call time of `f`, in nanoseconds; each sample ends with `sync` (waiting for
+/// asynchronous work).
 ///
 /// # Errors
-/// The first error `f` returns.
-pub fn time_median(sample_ms: f64, samples: usize, mut f: impl FnMut() -> Result<(), Error>) -> Result<f64, Error> {
+/// The first error `f` or `sync` returns.
+pub fn time_median(sample_ms: f64, samples: usize, mut f: impl FnMut() -> Result<(), Error>, sync: &dyn Fn() -> Result<(), Error>) -> Result<f64, Error> {
     let start = Instant::now();
     let mut calls = 0u32;
     while calls < 3 || start.elapsed().as_secs_f64() < sample_ms * 2e-3 {
         f()?;
+        sync()?;
         calls += 1;
     }
     let per_call = start.elapsed().as_secs_f64() / f64::from(calls);
@@ -126,6 +163,7 @@ pub fn time_median(sample_ms: f64, samples: usize, mut f: impl FnMut() -> Result
         for _ in 0..reps {
             f()?;
         }
+        sync()?;
         times.push(t.elapsed().as_secs_f64() * 1e9 / reps as f64);
     }
     times.sort_by(f64::total_cmp);
@@ -149,78 +187,101 @@ pub fn anchor_ring(n: usize) -> Result<Arc<RingContext>, Error> {
     Ok(Arc::new(RingContext::new(n, &[anchor_prime()?])?))
 }
 
-/// A deterministic pseudo-random batch of `count` one-limb polynomials.
+/// A ring of degree `n` over `limbs` 30-bit primes: [`anchor_ring`] for one limb.
+///
+/// # Errors
+/// As [`RingContext::new`].
+pub fn bench_ring(n: usize, limbs: usize) -> Result<Arc<RingContext>, Error> {
+    if limbs == 1 { anchor_ring(n) } else { Ok(Arc::new(RingContext::new(n, &ntt_primes(30, n, limbs)?)?)) }
+}
+
+/// A deterministic pseudo-random batch of `count` polynomials over every limb of `ring`.
 ///
 /// # Errors
 /// As [`PolyBatch::from_residues`].
 pub fn sample_batch<D: ringvault_core::Domain>(ring: &RingContext, count: usize, seed: u32) -> Result<PolyBatch<D>, Error> {
-    let n = ring.n();
-    let q = ring.modulus(0).value();
+    let (n, limbs) = (ring.n(), ring.len());
     let mut x = seed.wrapping_mul(2_654_435_761) | 1;
-    let data = (0..count * n)
-        .map(|_| {
+    let data = (0..count * limbs * n)
+        .map(|i| {
             x ^= x << 13;
             x ^= x >> 17;
             x ^= x << 5;
-            x % q
+            x % ring.modulus((i / n) % limbs).value()
         })
         .collect();
-    PolyBatch::from_residues(ring, BatchShape::new(count, n, vec![0]), data)
+    PolyBatch::from_residues(ring, BatchShape::new(count, n, (0..limbs).collect()), data)
 }
 
-/// Times `f` and emits a record named `op` when the configuration selects it.
-fn measure(config: &BenchConfig, emit: &mut dyn FnMut(Record), record: &dyn Fn(&'static str, f64) -> Record, op: &'static str, f: &mut dyn FnMut() -> Result<(), Error>) -> Result<(), Error> {
+/// Times `f` (each sample ending with `backend.synchronize()`) and emits a record named `op`
+/// when the configuration selects it.
+fn measure<B: Backend>(config: &BenchConfig, backend: &B, emit: &mut dyn FnMut(Record), record: &dyn Fn(&'static str, f64) -> Record, op: &'static str, f: &mut dyn FnMut() -> Result<(), Error>) -> Result<(), Error> {
     if config.wants(op) {
-        emit(record(op, time_median(config.sample_ms, config.samples, f)?));
+        emit(record(op, time_median(config.sample_ms, config.samples, f, &|| backend.synchronize())?));
     }
     Ok(())
 }
 
-/// Runs the kernel benchmarks of one CPU level, calling `emit` after each measurement.
-fn run_cpu_level(config: &BenchConfig, level: CpuLevel, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
-    let backend = CpuBackend::with_level(level)?;
-    for &n in &config.degrees {
-        let ring = anchor_ring(n)?;
+/// Runs the kernel benchmarks on one backend, calling `emit` after each measurement.
+fn run_kernels<B: Backend>(config: &BenchConfig, backend: &B, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
+    for (&n, &limbs) in config.degrees.iter().flat_map(|n| config.limbs.iter().map(move |l| (n, l))) {
+        let ring = bench_ring(n, limbs)?;
         let plan = backend.plan(ring.clone())?;
         for &batch in &config.batches {
-            let record = |op, median_ns| Record { op, backend: backend.name(), n, limbs: 1, batch, median_ns, logq: None };
-            let mut a = Some(backend.upload(&plan, &sample_batch::<Coeff>(&ring, batch, 1)?)?);
-            measure(config, emit, &record, "ntt_forward", &mut || {
+            let record = |op, median_ns| Record { op, backend: backend.name(), n, limbs, batch, median_ns, logq: None };
+            let host = sample_batch::<Coeff>(&ring, batch, 1)?;
+            measure(config, backend, emit, &record, "upload", &mut || backend.upload(&plan, black_box(&host)).map(drop))?;
+            measure(config, backend, emit, &record, "ntt_roundtrip", &mut || {
+                let evals = backend.ntt_forward(&plan, backend.upload(&plan, black_box(&host))?)?;
+                backend.download(&plan, &evals).map(drop)
+            })?;
+            let mut a = Some(backend.upload(&plan, &host)?);
+            measure(config, backend, emit, &record, "ntt_forward", &mut || {
                 let x = a.take().ok_or(Error::EmptyBasis)?;
-                a = Some(backend.ntt_forward(&plan, black_box(x))?.relabel());
+                a = Some(backend.relabel(backend.ntt_forward(&plan, black_box(x))?));
                 Ok(())
             })?;
             let mut e = Some(backend.upload(&plan, &sample_batch::<Ntt>(&ring, batch, 2)?)?);
-            measure(config, emit, &record, "ntt_inverse", &mut || {
+            measure(config, backend, emit, &record, "ntt_inverse", &mut || {
                 let x = e.take().ok_or(Error::EmptyBasis)?;
-                e = Some(backend.ntt_inverse(&plan, black_box(x))?.relabel());
+                e = Some(backend.relabel(backend.ntt_inverse(&plan, black_box(x))?));
                 Ok(())
             })?;
             let mut acc = backend.upload(&plan, &sample_batch::<Ntt>(&ring, batch, 3)?)?;
             let b = backend.upload(&plan, &sample_batch::<Ntt>(&ring, batch, 4)?)?;
-            measure(config, emit, &record, "mul_pointwise", &mut || backend.mul_pointwise_assign(&plan, black_box(&mut acc), &b))?;
-            measure(config, emit, &record, "add", &mut || backend.add_assign(&plan, black_box(&mut acc), &b))?;
+            measure(config, backend, emit, &record, "mul_pointwise", &mut || backend.mul_pointwise_assign(&plan, black_box(&mut acc), &b))?;
+            measure(config, backend, emit, &record, "add", &mut || backend.add_assign(&plan, black_box(&mut acc), &b))?;
         }
     }
     Ok(())
 }
 
-/// Runs every configured measurement, calling `emit` after each.
+/// Runs every configured measurement at every configured CPU level, calling `emit` after
+/// each.
 ///
 /// # Errors
 /// A backend error (for example a forced level this CPU lacks).
 pub fn run(config: &BenchConfig, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
     for &level in &config.levels {
-        if config.kernels {
-            run_cpu_level(config, level, emit)?;
+        run_on(config, Arc::new(CpuBackend::with_level(level)?), emit)?;
+    }
+    Ok(())
+}
+
+/// Runs every configured measurement on one backend, calling `emit` after each.
+///
+/// # Errors
+/// A backend error (a shape beyond its caps, a lost device), or a wrong decrypted result.
+pub fn run_on<B: Backend>(config: &BenchConfig, backend: Arc<B>, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
+    if config.kernels {
+        run_kernels(config, backend.as_ref(), emit)?;
+    }
+    if config.scheme {
+        for &preset in &config.presets {
+            run_scheme(config, backend.clone(), preset, emit)?;
         }
-        if config.scheme {
-            for &preset in &config.presets {
-                run_scheme(config, level, preset, emit)?;
-            }
-            if config.wants("stats4096") {
-                run_stats(config, level, emit)?;
-            }
+        if config.wants("stats4096") {
+            run_stats(config, backend, emit)?;
         }
     }
     Ok(())
@@ -248,6 +309,7 @@ pub fn sum128x100<B: Backend>(scheme: &Scheme<B>, keys: &EvaluationKeys, sk: &Se
     for ct in &cts[1..] {
         evaluator.add_assign(&mut acc, ct)?;
     }
+    scheme.backend().synchronize()?;
     let adds = adds_start.elapsed();
     let sum = encoder.decode_checked(&scheme.decryptor(sk)?.decrypt(&acc)?, 100)?;
     let total = total_start.elapsed();
@@ -279,9 +341,9 @@ pub fn stats4096<B: Backend>(ctx: &StatsContext<B>, keys: &StatsKeys, sk: &Stats
     Ok(elapsed.as_secs_f64() * 1e9)
 }
 
-/// `stats4096_total` at one CPU level.
-fn run_stats(config: &BenchConfig, level: CpuLevel, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
-    let ctx = StatsContext::new(Arc::new(CpuBackend::with_level(level)?), StatsParameters::for_preset(Preset::N4096)?)?;
+/// `stats4096_total` on one backend.
+fn run_stats<B: Backend>(config: &BenchConfig, backend: Arc<B>, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
+    let ctx = StatsContext::new(backend, StatsParameters::for_preset(Preset::N4096)?)?;
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(44);
     let (sk, keys) = ctx.generate_keys(&mut rng)?;
     let mut runs = (0..config.samples.max(3) as u64).map(|seed| stats4096(&ctx, &keys, &sk, seed)).collect::<Result<Vec<_>, _>>()?;
@@ -291,9 +353,9 @@ fn run_stats(config: &BenchConfig, level: CpuLevel, emit: &mut dyn FnMut(Record)
     Ok(())
 }
 
-/// Scheme operations at one preset (t = 65537) and CPU level.
-fn run_scheme(config: &BenchConfig, level: CpuLevel, preset: Preset, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
-    let backend = Arc::new(CpuBackend::with_level(level)?);
+/// Scheme operations at one preset (t = 65537) on one backend.
+fn run_scheme<B: Backend>(config: &BenchConfig, backend: Arc<B>, preset: Preset, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
+    let be = backend.as_ref();
     let scheme = Scheme::new(backend.clone(), preset.parameters(65537)?)?;
     let params = scheme.params().clone();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(42);
@@ -312,19 +374,26 @@ fn run_scheme(config: &BenchConfig, level: CpuLevel, preset: Preset, emit: &mut 
     let encoder = IntegerEncoder::new(&params, 1)?;
     let pt = encoder.encode(&BigInt::from(u128::MAX))?;
     let encryptor = scheme.encryptor(keys.public_key())?;
-    measure(config, emit, &record, "bgv_encrypt", &mut || encryptor.encrypt(&pt, &mut rng).map(drop))?;
+    measure(config, be, emit, &record, "bgv_encrypt", &mut || encryptor.encrypt(&pt, &mut rng).map(drop))?;
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(43);
     let a = encryptor.encrypt(&pt, &mut rng)?;
     let b = encryptor.encrypt(&pt, &mut rng)?;
     let decryptor = scheme.decryptor(&sk)?;
-    measure(config, emit, &record, "bgv_decrypt", &mut || decryptor.decrypt(&a).map(drop))?;
+    measure(config, be, emit, &record, "bgv_decrypt", &mut || decryptor.decrypt(&a).map(drop))?;
     let evaluator = scheme.evaluator(&keys)?;
-    measure(config, emit, &record, "bgv_add", &mut || evaluator.add(&a, &b).map(drop))?;
+    measure(config, be, emit, &record, "bgv_add", &mut || evaluator.add(&a, &b).map(drop))?;
     let mut acc = evaluator.duplicate(&a)?;
-    measure(config, emit, &record, "bgv_add_inplace", &mut || evaluator.add_assign(&mut acc, &b))?;
+    measure(config, be, emit, &record, "bgv_add_inplace", &mut || evaluator.add_assign(&mut acc, &b))?;
     if params.supports_key_switching() {
-        measure(config, emit, &record, "bgv_mul_relin", &mut || evaluator.mul_relin(&a, &b).map(drop))?;
-        measure(config, emit, &record, "bgv_rotate", &mut || evaluator.rotate_rows(&a, 1).map(drop))?;
+        measure(config, be, emit, &record, "bgv_mul_relin", &mut || evaluator.mul_relin(&a, &b).map(drop))?;
+        measure(config, be, emit, &record, "bgv_rotate", &mut || evaluator.rotate_rows(&a, 1).map(drop))?;
+        if config.scheme_batch > 1 && config.wants("bgv_mul_relin_batch") {
+            let pts = vec![&pt; config.scheme_batch];
+            let many_a = encryptor.encrypt_many(&pts, &mut rng)?;
+            let many_b = encryptor.encrypt_many(&pts, &mut rng)?;
+            let median_ns = time_median(config.sample_ms, config.samples, || evaluator.mul_relin(&many_a, &many_b).map(drop), &|| be.synchronize())?;
+            emit(Record { batch: config.scheme_batch, ..record("bgv_mul_relin_batch", median_ns) });
+        }
     }
     if params.n() <= 4096 && config.wants("sum128x100") {
         let mut runs = Vec::new();
@@ -342,15 +411,16 @@ fn run_scheme(config: &BenchConfig, level: CpuLevel, preset: Preset, emit: &mut 
 }
 
 /// The header of the table printed by `ringvault bench`.
-pub const TABLE_HEADER: &str = "op                 backend        n      logq  batch   median        per poly      Mcoeff/s";
+pub const TABLE_HEADER: &str = "op                   backend        n      limbs logq  batch   median        per poly      Mcoeff/s";
 
 /// One table row.
 pub fn table_row(r: &Record) -> String {
     format!(
-        "{:<18} {:<14} {:<6} {:<5} {:<7} {:>11}   {:>11}   {:>9.0}",
+        "{:<20} {:<14} {:<6} {:<5} {:<5} {:<7} {:>11}   {:>11}   {:>9.0}",
         r.op,
         r.backend,
         r.n,
+        r.limbs,
         r.logq.map_or_else(|| "-".to_string(), |b| b.to_string()),
         r.batch,
         format_ns(r.median_ns),
@@ -378,16 +448,20 @@ mod tests {
     fn quick_run_emits_every_op_per_level() {
         let mut config = BenchConfig::quick();
         config.degrees = vec![1024];
+        config.limbs = vec![1, 3];
         config.batches = vec![2];
         config.scheme = false;
         let mut records = Vec::new();
         run(&config, &mut |r| records.push(r)).unwrap();
-        assert_eq!(records.len(), 4 * config.levels.len());
-        for r in &records {
+        let ops = ["upload", "ntt_roundtrip", "ntt_forward", "ntt_inverse", "mul_pointwise", "add"];
+        assert_eq!(records.len(), 2 * ops.len() * config.levels.len());
+        for (i, r) in records.iter().enumerate() {
+            assert_eq!(r.op, ops[i % ops.len()]);
+            let limbs = if i % (2 * ops.len()) < ops.len() { 1 } else { 3 };
             assert!(r.median_ns > 0.0 && r.median_ns.is_finite());
             let json = serde_json::to_string(r).unwrap();
             assert!(json.starts_with(&format!("{{\"op\":\"{}\",\"backend\":\"cpu-", r.op)), "{json}");
-            assert!(json.contains("\"n\":1024,\"limbs\":1,\"batch\":2,\"median_ns\":"), "{json}");
+            assert!(json.contains(&format!("\"n\":1024,\"limbs\":{limbs},\"batch\":2,\"median_ns\":")), "{json}");
         }
         assert!(table_row(&records[0]).contains("cpu-"));
         assert_eq!(format_ns(1500.0), "1.50 µs");
@@ -405,5 +479,12 @@ mod tests {
         assert_eq!(ops, ["bgv_encrypt", "bgv_decrypt", "bgv_add", "bgv_add_inplace", "sum128x100_adds", "sum128x100_total", "stats4096_total"]);
         let json = serde_json::to_string(&records[0]).unwrap();
         assert!(json.contains("\"n\":2048") && json.ends_with(",\"logq\":54}"), "{json}");
+
+        config.presets = vec![Preset::N4096];
+        config.only = vec!["bgv_mul_relin".into()];
+        records.clear();
+        run(&config, &mut |r| records.push(r)).unwrap();
+        let ops: Vec<(&str, usize)> = records.iter().map(|r| (r.op, r.batch)).collect();
+        assert_eq!(ops, [("bgv_mul_relin", 1), ("bgv_mul_relin_batch", config.scheme_batch)]);
     }
 }

@@ -83,11 +83,12 @@ fn spinner(msg: &str) -> ProgressBar {
     pb
 }
 
-/// Runs the demo for `records` patients on `backend`; returns the report.
+/// Runs the demo for `records` patients on `backend`; returns the report, whose first line is
+/// `selected` (how the backend was chosen, e.g. [`Selection::note`](crate::engine::Selection::note)).
 ///
 /// # Errors
 /// Any failure of the pipeline, or a decrypted value that disagrees with the plaintext.
-pub fn run<B: Backend>(backend: Arc<B>, records: usize) -> Result<String, CliError> {
+pub fn run<B: Backend>(backend: Arc<B>, records: usize, selected: &str) -> Result<String, CliError> {
     if records == 0 {
         return Err(CliError::Config("--records must be at least 1".into()));
     }
@@ -95,7 +96,7 @@ pub fn run<B: Backend>(backend: Arc<B>, records: usize) -> Result<String, CliErr
     let mut phases: Vec<(&str, Duration)> = Vec::new();
     let total = Instant::now();
     let params = StatsParameters::for_preset(Preset::N8192)?;
-    let _ = writeln!(out, "backend: {}", backend.name());
+    let _ = writeln!(out, "{selected}");
     let _ = writeln!(
         out,
         "parameters: {} (n = {}, ciphertext and special primes {} bits), {} plaintext moduli of {} bits: exact integers below 2^{}",
@@ -106,7 +107,7 @@ pub fn run<B: Backend>(backend: Arc<B>, records: usize) -> Result<String, CliErr
         32 - params.moduli()[0].leading_zeros(),
         params.capacity_bits()
     );
-    let ctx = StatsContext::new(backend, params)?;
+    let ctx = StatsContext::new(backend.clone(), params)?;
     let mut rng = ringvault_core::scheme::sampling::default_rng();
 
     let t = Instant::now();
@@ -193,7 +194,7 @@ pub fn run<B: Backend>(backend: Arc<B>, records: usize) -> Result<String, CliErr
     let t = Instant::now();
     let _ = writeln!(out, "\nthe paper's job: 100 encrypted 128-bit integers summed by the server (LNV 2011: 20 ms for the additions)");
     for preset in [Preset::N2048Additive, Preset::N4096] {
-        let r = crate::selfcheck::sum128(preset).map_err(CliError::Core)?;
+        let r = crate::selfcheck::sum128(backend.clone(), preset).map_err(CliError::Core)?;
         let _ = writeln!(out, "  {r}");
     }
     phases.push(("paper's 100 × 128-bit sum", t.elapsed()));

@@ -7,8 +7,10 @@
 //! - [`info`]: what this machine offers (backends, CPU level);
 //! - [`bench`](mod@bench): the kernel benchmark behind `ringvault bench` (table or JSON lines).
 //!
-//! The layers below: `ringvault-core` (ring arithmetic, the `Backend` trait) and
-//! `ringvault-backend-cpu` (the CPU backend). They are re-exported as [`core`] and [`cpu`].
+//! The layers below: `ringvault-core` (ring arithmetic, the `Backend` trait),
+//! `ringvault-backend-cpu` (the CPU backend) and, with the default feature `gpu`,
+//! `ringvault-backend-gpu` (wgpu compute shaders). They are re-exported as [`core`], [`cpu`]
+//! and `gpu`; [`engine`] picks one at run time.
 
 #![doc = include_str!("../README.md")]
 
@@ -48,4 +50,6 @@ pub enum CliError {
 }
 
 pub use ringvault_backend_cpu as cpu;
+#[cfg(feature = "gpu")]
+pub use ringvault_backend_gpu as gpu;
 pub use ringvault_core as core;

@@ -9,14 +9,15 @@ use clap::{Parser, Subcommand, ValueEnum};
 use ringvault::bench::{self, BenchConfig};
 use ringvault::cpu::CpuLevel;
 use ringvault::core::scheme::Preset;
-use ringvault::engine::{self, Engine};
+use ringvault::engine::{self, Engine, Settings};
 use ringvault::{commands, on_backend};
 
 #[derive(Parser, Debug)]
 #[command(name = "ringvault", version, about = "Ring-LWE homomorphic encryption on CPU SIMD and GPU")]
 struct Cli {
-    /// Compute backend: auto picks a real GPU when present, else the CPU (also
-    /// `RINGVAULT_BACKEND`, or `backend = "…"` in ./ringvault.toml).
+    /// Compute backend: auto picks a hardware GPU when present, else the CPU (also
+    /// `RINGVAULT_BACKEND`, or `backend = "…"` in ./ringvault.toml; see README "Choosing a
+    /// backend" for the GPU settings).
     #[arg(long, global = true, value_enum, env = "RINGVAULT_BACKEND")]
     backend: Option<BackendChoice>,
     #[command(subcommand)]
@@ -55,7 +56,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Time the backend kernels (NTT, pointwise multiply, add).
+    /// Time the backend kernels and the scheme (every CPU level, or the GPU with
+    /// `--backend gpu`).
     Bench {
         /// One JSON object per line instead of a table.
         #[arg(long)]
@@ -63,21 +65,30 @@ enum Command {
         /// A short sweep (n = 4096 only, small batches).
         #[arg(long)]
         quick: bool,
-        /// CPU levels to measure (default: every supported level).
+        /// CPU levels to measure (default: every supported level; CPU only).
         #[arg(long, value_enum, value_delimiter = ',')]
         level: Vec<LevelArg>,
-        /// Ring degrees to measure (default: 4096,8192,16384).
+        /// Ring degrees of the kernels (default: 4096,8192,16384; GPU: 16384,32768).
         #[arg(long, value_delimiter = ',')]
         n: Vec<usize>,
-        /// Polynomials per batch (default: 1,64).
+        /// Limbs per polynomial of the kernels (default: 1; GPU: 8,32).
+        #[arg(long, value_delimiter = ',')]
+        limbs: Vec<usize>,
+        /// Polynomials per batch of the kernels (default: 1,64; GPU: 64).
         #[arg(long, value_delimiter = ',')]
         batch: Vec<usize>,
+        /// Ciphertexts per call of `bgv_mul_relin_batch` (default: 64).
+        #[arg(long)]
+        scheme_batch: Option<usize>,
         /// Only operations whose name contains one of these (e.g. `ntt,bgv_rotate`).
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
         /// Presets of the scheme benchmarks (default: n2048-add,n4096,n8192).
         #[arg(long, value_delimiter = ',')]
         preset: Vec<String>,
+        /// Skip the scheme benchmarks (kernels only).
+        #[arg(long)]
+        no_scheme: bool,
     },
     /// The main job end to end: a synthetic cohort encrypted, statistics and risk scores
     /// computed on ciphertexts, decrypted and checked; the paper's 100 × 128-bit sum.
@@ -181,29 +192,50 @@ fn parse_decimals(specs: &[String]) -> Result<BTreeMap<String, u32>, String> {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
-    let choice = engine::resolve(cli.backend.map(Into::into)).map_err(|e| e.to_string())?;
-    let engine = Engine::select(choice).map_err(|e| e.to_string())?;
+    let settings = Settings::resolve(cli.backend.map(Into::into)).map_err(|e| e.to_string())?;
+    if let Command::Info { json } = cli.command {
+        // Lists adapters without opening a device.
+        let info = ringvault::info::detect();
+        if json {
+            println!("{}", serde_json::to_string(&info).map_err(|e| e.to_string())?);
+        } else {
+            println!("{info}");
+        }
+        return Ok(());
+    }
+    let selection = Engine::select(&settings).map_err(|e| e.to_string())?;
+    let engine = selection.engine;
+    if !matches!(cli.command, Command::Demo { .. }) {
+        eprintln!("{}", selection.note);
+    }
     let text = |r: Result<String, ringvault::CliError>| r.map(|s| println!("{s}")).map_err(|e| e.to_string());
     match cli.command {
-        Command::Info { json } => {
-            let info = ringvault::info::detect();
-            if json {
-                println!("{}", serde_json::to_string(&info).map_err(|e| e.to_string())?);
-            } else {
-                println!("{info}");
-            }
-        }
-        Command::Bench { json, quick, level, n, batch, only, preset } => {
-            let mut config = if quick { BenchConfig::quick() } else { BenchConfig::standard() };
+        Command::Info { .. } => {} // printed above, before a backend is opened
+        Command::Bench { json, quick, level, n, limbs, batch, scheme_batch, only, preset, no_scheme } => {
+            let mut config = match (quick, engine.is_gpu()) {
+                (true, _) => BenchConfig::quick(),
+                (false, true) => BenchConfig::gpu(),
+                (false, false) => BenchConfig::standard(),
+            };
             if !level.is_empty() {
+                if engine.is_gpu() {
+                    return Err("--level selects CPU levels; it does not apply to the GPU backend".into());
+                }
                 config.levels = level.into_iter().map(CpuLevel::from).collect();
             }
             if !n.is_empty() {
                 config.degrees = n;
             }
+            if !limbs.is_empty() {
+                config.limbs = limbs;
+            }
             if !batch.is_empty() {
                 config.batches = batch;
             }
+            if let Some(k) = scheme_batch {
+                config.scheme_batch = k;
+            }
+            config.scheme &= !no_scheme;
             config.only = only;
             if !preset.is_empty() {
                 config.presets = preset
@@ -225,14 +257,19 @@ fn run(cli: Cli) -> Result<(), String> {
                     println!("{}", bench::table_row(&r));
                 }
             };
-            bench::run(&config, &mut emit).map_err(|e| e.to_string())?;
+            match &engine {
+                Engine::Cpu(_) => bench::run(&config, &mut emit),
+                #[cfg(feature = "gpu")]
+                Engine::Gpu(gpu) => bench::run_on(&config, gpu.clone(), &mut emit),
+            }
+            .map_err(|e| e.to_string())?;
         }
         Command::Demo { records } => {
             println!("RingVault — homomorphic encryption of medical records: a server computes on data it cannot read\n");
             println!("{}\n", ringvault::info::detect());
             let report = ringvault::selfcheck::run().map_err(|e| e.to_string())?;
             println!("{report}\n");
-            text(on_backend!(&engine, |b| ringvault::demo::run(b.clone(), records)))?;
+            text(on_backend!(&engine, |b| ringvault::demo::run(b.clone(), records, &selection.note)))?;
         }
         Command::Keygen { dir, preset } => {
             let preset = Preset::from_name(&preset).ok_or_else(|| format!("unknown preset {preset:?} (n4096, n8192, n16384, n32768)"))?;

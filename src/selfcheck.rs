@@ -95,15 +95,15 @@ pub fn run() -> Result<Report, Error> {
     Ok(Report { lines })
 }
 
-/// The paper's workload at one preset (t = 65537), on the CPU backend: keys, then
+/// The paper's workload at one preset (t = 65537) on `backend`: keys, then
 /// [`crate::bench::sum128x100`] (encrypt 100 random 128-bit integers, 99 additions, decrypt,
 /// decode, check). Returns a one-line summary.
 ///
 /// # Errors
 /// Scheme errors, or a wrong sum.
-pub fn sum128(preset: ringvault_core::scheme::Preset) -> Result<String, Error> {
+pub fn sum128<B: Backend>(backend: Arc<B>, preset: ringvault_core::scheme::Preset) -> Result<String, Error> {
     use ringvault_core::scheme::Scheme;
-    let scheme = Scheme::new(Arc::new(CpuBackend::new()), preset.parameters(65537)?)?;
+    let scheme = Scheme::new(backend, preset.parameters(65537)?)?;
     let mut rng = ringvault_core::scheme::sampling::default_rng();
     let start = Instant::now();
     let sk = scheme.generate_secret_key(&mut rng)?;

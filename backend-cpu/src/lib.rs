@@ -252,6 +252,10 @@ impl Backend for CpuBackend {
         self.pool.give(batch.into_data());
     }
 
+    fn relabel<D: Domain, E: Domain>(&self, batch: PolyBatch<D>) -> PolyBatch<E> {
+        batch.relabel()
+    }
+
     fn wipe<D: Domain>(&self, batch: CpuBatch<D>) {
         let mut data = batch.into_data();
         data.zeroize();

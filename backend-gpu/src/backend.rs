@@ -23,6 +23,10 @@ impl Backend for GpuBackend {
         format!("gpu-{}", self.inner.summary.backend.to_lowercase())
     }
 
+    fn synchronize(&self) -> Result<(), Error> {
+        self.wait_idle()
+    }
+
     fn caps(&self) -> Caps {
         Caps { max_batch_residues: (self.inner.options.max_batch_bytes / 4) as usize, max_modulus_bits: MAX_MODULUS_BITS, max_degree: MAX_DEGREE }
     }
@@ -267,6 +271,10 @@ impl Backend for GpuBackend {
 
     fn recycle<D: Domain>(&self, batch: GpuBatch<D>) {
         drop(batch);
+    }
+
+    fn relabel<D: Domain, E: Domain>(&self, batch: GpuBatch<D>) -> GpuBatch<E> {
+        batch.relabel()
     }
 
     fn wipe<D: Domain>(&self, batch: GpuBatch<D>) {

@@ -75,6 +75,17 @@ pub trait Backend: Send + Sync {
     /// Device failures.
     fn download<D: Domain>(&self, plan: &Self::Plan, batch: &Self::Batch<D>) -> Result<PolyBatch<D>, Error>;
 
+    /// Waits until every operation submitted so far has finished. Operations may run
+    /// asynchronously (the GPU records and submits without waiting); results are always
+    /// correct without this call, since [`Backend::download`] waits. Benchmarks call it to end
+    /// a timed section. The default (synchronous backends) returns at once.
+    ///
+    /// # Errors
+    /// Device failures (a lost device).
+    fn synchronize(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// A batch of zeros on the device.
     ///
     /// # Errors
@@ -216,6 +227,10 @@ pub trait Backend: Send + Sync {
     fn recycle<D: Domain>(&self, batch: Self::Batch<D>) {
         drop(batch);
     }
+
+    /// The same residues typed as domain `E`: no data moves, and the values mean nothing in
+    /// the new domain. For benchmarks that apply a transform repeatedly to its own output.
+    fn relabel<D: Domain, E: Domain>(&self, batch: Self::Batch<D>) -> Self::Batch<E>;
 
     /// Overwrites a batch that held secret-derived values (the secret key, its powers, keygen
     /// scratch) and releases it. Every backend must implement it: device memory is reused.

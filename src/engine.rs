@@ -222,7 +222,10 @@ impl fmt::Display for Engine {
 fn open_gpu(settings: &Settings, allow_software: bool) -> Result<Engine, String> {
     use ringvault_backend_gpu::{GpuBackend, GpuOptions};
     let options = GpuOptions { allow_software, adapter_name: settings.gpu_adapter.clone(), ..GpuOptions::default() };
-    GpuBackend::with_options(options).map(|b| Engine::Gpu(Arc::new(b))).map_err(|e| e.to_string())
+    GpuBackend::with_options(options).map(|b| Engine::Gpu(Arc::new(b))).map_err(|e| match e {
+        ringvault_core::Error::Backend { reason, .. } => reason,
+        other => other.to_string(),
+    })
 }
 
 #[cfg(not(feature = "gpu"))]

@@ -10,7 +10,9 @@ use rand_chacha::rand_core::{RngCore, SeedableRng};
 use ringvault_backend_cpu::CpuBackend;
 use ringvault_core::Error;
 use ringvault_core::scheme::Preset;
-use ringvault_core::stats::{LogisticModel, PlainColumn, Stat, StatsContext, StatsParameters, Weights, sigmoid};
+use num_bigint::BigInt;
+use ringvault_core::scheme::Ciphertext;
+use ringvault_core::stats::{LogisticModel, PlainColumn, Stat, StatsContext, StatsDecryptor, StatsParameters, Weights, sigmoid};
 
 fn context(preset: Preset) -> StatsContext<CpuBackend> {
     StatsContext::new(Arc::new(CpuBackend::new()), StatsParameters::for_preset(preset).unwrap()).unwrap()
@@ -79,6 +81,35 @@ fn every_column_statistic_matches_float64_in_one_batched_call() {
         let want = reference(values, stat);
         assert_eq!(got.count, records);
         assert!(relative(got.value, want) <= 1e-9, "{stat} of {name}: {} vs {want}", got.value);
+    }
+    // At n = 4096 a sum is masked to slot 0; a sum of squares has no budget left for the mask
+    // and fills every slot with the total (the owner accepts exactly these two forms).
+    let r = results.iter().find(|r| r.stat == Stat::Variance).unwrap();
+    assert_eq!(slot_form(&dec, r.sum.as_ref().unwrap(), r.sum_bound_bits), SlotForm::Masked);
+    assert_eq!(slot_form(&dec, r.squares.as_ref().unwrap(), r.squares_bound_bits), SlotForm::Filled);
+}
+
+fn is_zero(x: &BigInt) -> bool {
+    x.bits() == 0
+}
+
+#[derive(Debug, PartialEq)]
+enum SlotForm {
+    /// Slot 0 holds the total, every other slot zero.
+    Masked,
+    /// Every slot holds the total.
+    Filled,
+}
+
+/// How a total's ciphertexts carry it (panics on anything else).
+fn slot_form(dec: &StatsDecryptor<'_, CpuBackend>, cts: &[Ciphertext<CpuBackend>], bound_bits: u64) -> SlotForm {
+    let v = dec.slot_values(&cts.iter().collect::<Vec<_>>(), bound_bits).unwrap();
+    assert!(!is_zero(&v[0]), "the test totals are not zero");
+    if v[1..].iter().all(is_zero) {
+        SlotForm::Masked
+    } else {
+        assert!(v.iter().all(|x| *x == v[0]), "a total that is neither masked nor filled");
+        SlotForm::Filled
     }
 }
 
@@ -166,4 +197,13 @@ fn logistic_scores_and_weighted_sums_match_float64() {
     let r = ev.weighted_sum(&table, "systolic bp", &Weights::Column("ratio".into())).unwrap();
     let want: f64 = pressure.iter().zip(&ratio).map(|(x, w)| x * w).sum();
     assert!(relative(dec.finish(&r).unwrap().value, want) < 1e-9);
+    // At n = 8192 every total carries only its own slot (slot 0); scores only their records'.
+    assert_eq!(slot_form(&dec, r.sum.as_ref().unwrap(), r.sum_bound_bits), SlotForm::Masked);
+    for r in ev.evaluate(&table, &[(Stat::Variance, "steps")]).unwrap() {
+        assert_eq!(slot_form(&dec, r.sum.as_ref().unwrap(), r.sum_bound_bits), SlotForm::Masked);
+        assert_eq!(slot_form(&dec, r.squares.as_ref().unwrap(), r.squares_bound_bits), SlotForm::Masked);
+    }
+    let chunk: Vec<&Ciphertext<CpuBackend>> = scores.chunks.iter().map(|per_modulus| &per_modulus[0]).collect();
+    let slots = dec.slot_values(&chunk, scores.bound_bits).unwrap();
+    assert!(slots[..records].iter().all(|x| !is_zero(x)) && slots[records..].iter().all(is_zero));
 }

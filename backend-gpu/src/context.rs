@@ -178,7 +178,7 @@ impl Context {
                 let s = AdapterInfoSummary::new(a);
                 format!("{} ({}, {}{})", s.name, s.backend, s.device_type, if s.usable { "" } else { ", below the required limits" })
             }).collect();
-            let hint = if options.allow_software { "" } else { "; software adapters need allow_software" };
+            let hint = if options.allow_software { "" } else { "; software adapters (Cpu) are not allowed" };
             return Err(gpu_error(format!("no usable GPU adapter among [{}]{hint}", seen.join(", "))));
         };
         let info = adapter.get_info();

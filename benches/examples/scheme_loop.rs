@@ -2,6 +2,8 @@
 //! `ringvault bench` and the criterion benches measure).
 //!
 //! `cargo run --release -p ringvault-benches --example scheme_loop -- rotate n8192 2000`
+//! (ops: rotate, mul_relin, encrypt, decrypt, add; `stats4096 n4096 200` loops the
+//! statistics job of `ringvault bench`).
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -21,6 +23,9 @@ fn main() {
     let op = args.get(1).map_or("rotate", String::as_str);
     let preset = Preset::from_name(args.get(2).map_or("n8192", String::as_str)).expect("preset name");
     let iters: usize = args.get(3).map_or(1000, |s| s.parse().expect("iterations"));
+    if op == "stats4096" {
+        return stats_loop(preset, iters);
+    }
     let scheme = Scheme::new(Arc::new(CpuBackend::new()), preset.parameters(65537).unwrap()).unwrap();
     let params = scheme.params().clone();
     let mut rng = ChaCha20Rng::seed_from_u64(1);
@@ -43,4 +48,16 @@ fn main() {
         }
     }
     println!("{op} {preset:?}: {:.1} µs per operation", start.elapsed().as_secs_f64() * 1e6 / iters as f64);
+}
+
+fn stats_loop(preset: Preset, iters: usize) {
+    use ringvault_core::stats::{StatsContext, StatsParameters};
+    let ctx = StatsContext::new(Arc::new(CpuBackend::new()), StatsParameters::for_preset(preset).unwrap()).unwrap();
+    let (sk, keys) = ctx.generate_keys(&mut ChaCha20Rng::seed_from_u64(1)).unwrap();
+    let server = ctx.evaluator(&keys).unwrap();
+    let mut total = 0.0;
+    for seed in 0..iters as u64 {
+        total += ringvault::bench::stats4096(&ctx, &keys, &server, &sk, seed).unwrap();
+    }
+    println!("stats4096 {preset:?}: {:.2} ms per job", total / 1e6 / iters as f64);
 }

@@ -488,6 +488,13 @@ impl NoiseModel {
         a + b + (2.0 * self.n.sqrt()).log2()
     }
 
+    /// Product with a plaintext whose coefficients are arbitrary residues mod `t` (a slot
+    /// mask, say): each coefficient of the noise becomes a sum of `n` products bounded by
+    /// `t/2`, with random signs (6σ tail).
+    pub fn after_plain_multiply(&self, bits: f64) -> f64 {
+        bits + (self.t / 2.0).log2() + (6.0 * self.n.sqrt()).log2()
+    }
+
     /// Key switching at level `l` (digits of one prime each, special modulus `P`):
     /// adds `t·Σᵢ qᵢ·‖eᵢ‖·√n / P` plus the rounding of the division by `P`.
     pub fn after_key_switch(&self, bits: f64, level: usize) -> f64 {

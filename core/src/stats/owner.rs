@@ -58,31 +58,47 @@ fn ratio_to_f64(num: &BigInt, den: &BigInt) -> f64 {
 }
 
 impl<B: Backend> StatsDecryptor<'_, B> {
-    /// The per-slot CRT values of `cts` (one ciphertext per modulus), checked against
-    /// `|x| < 2^bound_bits`.
-    fn slots(&self, cts: &[&Ciphertext<B>], bound_bits: u64) -> Result<Vec<BigInt>, Error> {
+    /// The decrypted slots of `cts` (one ciphertext per plaintext modulus): `[modulus][slot]`.
+    fn slot_residues(&self, cts: &[&Ciphertext<B>]) -> Result<Vec<Vec<u32>>, Error> {
         if cts.len() != self.decs.len() {
             return Err(Error::ShapeMismatch { what: "ciphertexts (one per plaintext modulus)", expected: self.decs.len(), found: cts.len() });
         }
-        let residues = cts.iter().zip(&self.decs).zip(&self.ctx.encoders).map(|((c, d), e)| Ok(e.decode(&d.decrypt(c)?))).collect::<Result<Vec<_>, Error>>()?;
-        let bound: BigUint = (BigUint::one() << bound_bits) - 1u32;
-        let space = self.ctx.params.space();
-        (0..self.ctx.params.n())
-            .map(|j| {
-                let r: Vec<u32> = residues.iter().map(|v| v[j]).collect();
-                space.decode_checked(&r, &bound)
-            })
-            .collect()
+        cts.iter().zip(&self.decs).zip(&self.ctx.encoders).map(|((c, d), e)| Ok(e.decode(&d.decrypt(c)?))).collect()
     }
 
-    /// A total: every slot must hold the same value (a slot sum).
+    /// The CRT value of slot `j`, checked against `|x| < 2^bound_bits`.
+    fn slot_value(&self, residues: &[Vec<u32>], j: usize, bound_bits: u64) -> Result<BigInt, Error> {
+        let bound: BigUint = (BigUint::one() << bound_bits) - 1u32;
+        let r: Vec<u32> = residues.iter().map(|v| v[j]).collect();
+        self.ctx.params.space().decode_checked(&r, &bound)
+    }
+
+    /// The per-slot CRT values of `cts` (one ciphertext per plaintext modulus, e.g. the
+    /// `sum` of an [`EncryptedStat`]), each checked against `|x| < 2^bound_bits`: for
+    /// inspecting what a result carries beyond its own slots.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for a ciphertext count other than the moduli's; decryption
+    /// errors; [`Error::PlaintextOverflow`] for a slot beyond the bound.
+    pub fn slot_values(&self, cts: &[&Ciphertext<B>], bound_bits: u64) -> Result<Vec<BigInt>, Error> {
+        let residues = self.slot_residues(cts)?;
+        (0..self.ctx.params.n()).map(|j| self.slot_value(&residues, j, bound_bits)).collect()
+    }
+
+    /// A total: slot 0 holds it and every other slot is zero (a masked slot sum), or every
+    /// slot holds it (an unmasked one); anything else is not a total. The form is checked on
+    /// the residues; only slot 0 is recombined.
     fn total(&self, cts: &[Ciphertext<B>], bound_bits: u64) -> Result<BigInt, Error> {
-        let v = self.slots(&cts.iter().collect::<Vec<_>>(), bound_bits)?;
-        let first = v.first().cloned().unwrap_or_default();
-        if let Some(index) = v.iter().position(|x| *x != first) {
-            return Err(Error::InvalidInput { what: format!("a total differs in slot {index}: the result is not a slot sum") });
+        let residues = self.slot_residues(&cts.iter().collect::<Vec<_>>())?;
+        let masked = residues.iter().all(|v| v[1..].iter().all(|&x| x == 0));
+        if !masked {
+            for v in &residues {
+                if let Some(index) = v.iter().position(|&x| x != v[0]) {
+                    return Err(Error::InvalidInput { what: format!("a total differs in slot {index}: the result is not a slot sum") });
+                }
+            }
         }
-        Ok(first)
+        self.slot_value(&residues, 0, bound_bits)
     }
 
     /// Decrypts and finishes a statistic.
@@ -137,10 +153,11 @@ impl<B: Backend> StatsDecryptor<'_, B> {
         let chunks = s.chunks.first().map_or(0, Vec::len);
         for c in 0..chunks {
             let cts: Vec<&Ciphertext<B>> = s.chunks.iter().map(|per| per.get(c)).collect::<Option<Vec<_>>>().ok_or(Error::ShapeMismatch { what: "score chunks", expected: chunks, found: 0 })?;
-            let v = self.slots(&cts, s.bound_bits)?;
-            for (j, x) in v.iter().enumerate().take((s.records - c * n).min(n)) {
+            let residues = self.slot_residues(&cts)?;
+            for j in 0..(s.records - c * n).min(n) {
+                let x = self.slot_value(&residues, j, s.bound_bits)?;
                 let record = c * n + j;
-                out.push(if s.missing.binary_search(&record).is_ok() { None } else { Some(scaled_to_f64(x, s.scale)) });
+                out.push(if s.missing.binary_search(&record).is_ok() { None } else { Some(scaled_to_f64(&x, s.scale)) });
             }
         }
         Ok(out)

@@ -6,7 +6,7 @@ use num_traits::{Signed, ToPrimitive, Zero};
 use super::table::{ColumnInfo, EncryptedColumn, EncryptedTable, chunks_for};
 use super::{Stat, StatsContext, StatsKeys};
 use crate::backend::Backend;
-use crate::scheme::{Ciphertext, Evaluator, Plaintext};
+use crate::scheme::{Ciphertext, Evaluator, NoiseModel, Parameters, Plaintext};
 use crate::Error;
 
 /// The encrypted result of one statistic: `Σx` and/or `Σx²` of a column (totals in every
@@ -136,10 +136,50 @@ impl<B: Backend> StatsEvaluator<'_, B> {
         Ok(())
     }
 
-    /// Sums the chunks of a stacked batch list, switches down to the lowest level at which
-    /// a slot sum still decrypts (cheaper rotations), and sums the slots: every slot of every
-    /// ciphertext of the batch becomes its total.
-    fn total(&self, i: usize, chunks: Vec<Ciphertext<B>>, noise_bits: f64) -> Result<Ciphertext<B>, Error> {
+    /// Whether a slot sum of noise `bits` at `level`, then (with `mask`) the slot-0 mask,
+    /// decrypts under `model` with [`Self::NOISE_MARGIN_BITS`] to spare.
+    fn fits(&self, model: &NoiseModel, mut bits: f64, level: usize, mask: bool) -> bool {
+        for _ in 0..self.ctx.params.n().trailing_zeros() {
+            bits = model.after_additions(model.after_key_switch(bits, level), 2);
+        }
+        if mask {
+            bits = model.after_plain_multiply(bits);
+        }
+        model.decryptable(bits + Self::NOISE_MARGIN_BITS, level)
+    }
+
+    /// The lowest level, from `level` down, at which a slot sum of noise `bits` (then, with
+    /// `mask`, the slot-0 mask) still decrypts: rotations get cheaper as primes are dropped.
+    fn lowest_level(&self, model: &NoiseModel, mut bits: f64, mut level: usize, mask: bool) -> usize {
+        while level > 1 {
+            let lower = model.after_mod_switch(bits, level);
+            if !self.fits(model, lower, level - 1, mask) {
+                break;
+            }
+            bits = lower;
+            level -= 1;
+        }
+        level
+    }
+
+    /// Whether totals of `chunks` summands of noise `noise(params)` can be masked to slot 0
+    /// under every plaintext modulus (the decision must be the same for all of them: the owner
+    /// recombines each slot across moduli).
+    fn mask_fits(&self, noise: &dyn Fn(&Parameters) -> f64, chunks: usize) -> bool {
+        self.evals.iter().all(|ev| {
+            let p = ev.scheme().params();
+            let model = p.noise();
+            self.fits(&model, model.after_additions(noise(p), chunks as u64), p.max_level(), true)
+        })
+    }
+
+    /// Sums the chunks of a stacked batch list, switches down to [`Self::lowest_level`], and
+    /// sums the slots: every slot of every ciphertext of the batch becomes its total. With
+    /// `mask` (see [`Self::mask_fits`]) the result is then multiplied by the slot-0 indicator,
+    /// so slot 0 holds the total and every other slot zero. Without it (a sum of squares at
+    /// n = 4096, where the mask's noise, `≈ t·√n`, exceeds what is left) the total fills
+    /// every slot.
+    fn total(&self, i: usize, chunks: Vec<Ciphertext<B>>, noise_bits: f64, mask: bool) -> Result<Ciphertext<B>, Error> {
         let ev = &self.evals[i];
         let mut iter = chunks.into_iter();
         let mut acc = iter.next().ok_or(Error::ShapeMismatch { what: "chunks", expected: 1, found: 0 })?;
@@ -148,23 +188,19 @@ impl<B: Backend> StatsEvaluator<'_, B> {
             ev.add_assign(&mut acc, &c)?;
         }
         let model = ev.scheme().params().noise();
-        let mut noise = model.after_additions(noise_bits, count);
-        let rotations = self.ctx.params.n().trailing_zeros() as usize;
-        let after_sum = |mut bits: f64, level: usize| {
-            for _ in 0..rotations {
-                bits = model.after_additions(model.after_key_switch(bits, level), 2);
-            }
-            bits
-        };
-        while acc.level() > 1 {
-            let lower = model.after_mod_switch(noise, acc.level());
-            if !model.decryptable(after_sum(lower, acc.level() - 1) + Self::NOISE_MARGIN_BITS, acc.level() - 1) {
-                break;
-            }
+        let level = self.lowest_level(&model, model.after_additions(noise_bits, count), acc.level(), mask);
+        while acc.level() > level {
             ev.mod_switch_assign(&mut acc)?;
-            noise = lower;
         }
-        ev.sum_slots(&acc)
+        let mut total = ev.sum_slots(&acc)?;
+        if mask {
+            let mut first = vec![0u32; self.ctx.params.n()];
+            first[0] = 1;
+            let indicator = self.ctx.encoders[i].encode(&first)?;
+            let indicators = vec![&indicator; total.count()];
+            ev.mul_plain_assign(&mut total, &indicators)?;
+        }
+        Ok(total)
     }
 
     /// Stacks chunk `c` of every column (one batch per chunk).
@@ -207,21 +243,23 @@ impl<B: Backend> StatsEvaluator<'_, B> {
         // sums[i][k]: total of sum_cols[k] under modulus i (likewise squares).
         let mut sums: Vec<Vec<Ciphertext<B>>> = Vec::new();
         let mut squares: Vec<Vec<Ciphertext<B>>> = Vec::new();
+        let sum_noise = |p: &Parameters| p.noise().fresh_bits();
+        // The only product of the circuit: squaring at the top level leaves the most budget (a
+        // switch first would lower the noise less than the modulus).
+        let square_noise = |p: &Parameters| {
+            let model = p.noise();
+            model.after_key_switch(model.after_multiply(model.fresh_bits(), model.fresh_bits()), p.max_level())
+        };
+        let (mask_sums, mask_squares) = (self.mask_fits(&sum_noise, chunks), self.mask_fits(&square_noise, chunks));
         for (i, ev) in self.evals.iter().enumerate() {
-            let model = ev.scheme().params().noise();
-            let fresh = model.fresh_bits();
             let s = &self.ctx.schemes[i];
             if !sum_cols.is_empty() {
-                let total = self.total(i, self.stacked(i, &sum_cols, chunks)?, fresh)?;
+                let total = self.total(i, self.stacked(i, &sum_cols, chunks)?, sum_noise(s.params()), mask_sums)?;
                 sums.push(s.unstack(&total)?);
             }
             if !sq_cols.is_empty() {
-                // The only product of the circuit: squaring at the top level leaves the most
-                // budget (a switch first would lower the noise less than the modulus).
                 let products = self.stacked(i, &sq_cols, chunks)?.iter().map(|x| ev.mul_relin(x, x)).collect::<Result<Vec<_>, _>>()?;
-                let level = products.first().map_or(1, Ciphertext::level);
-                let noise = model.after_key_switch(model.after_multiply(fresh, fresh), level);
-                let total = self.total(i, products, noise)?;
+                let total = self.total(i, products, square_noise(s.params()), mask_squares)?;
                 squares.push(s.unstack(&total)?);
             }
         }
@@ -281,12 +319,20 @@ impl<B: Backend> StatsEvaluator<'_, B> {
         };
         let bound = sum_bits(table.records(), u64::from(info.bound_bits) + w_bits);
         self.check_capacity(&format!("weighted sum of {column:?}"), bound)?;
+        // Plaintext weights are arbitrary residues mod t (growth ≈ t·√n); encrypted ones are a
+        // product at the top level.
+        let noise = |p: &Parameters| {
+            let model = p.noise();
+            match weights {
+                Weights::Plain { .. } => model.after_multiply(model.fresh_bits(), (f64::from(p.plaintext().value()) * (n as f64).sqrt()).log2()),
+                Weights::Column(_) => model.after_key_switch(model.after_multiply(model.fresh_bits(), model.fresh_bits()), p.max_level()),
+            }
+        };
+        let mask = self.mask_fits(&noise, chunks);
         let mut per_modulus = Vec::with_capacity(self.evals.len());
         for (i, ev) in self.evals.iter().enumerate() {
-            let model = ev.scheme().params().noise();
-            let fresh = model.fresh_bits();
             let mut products = Vec::with_capacity(chunks);
-            let noise = match weights {
+            match weights {
                 Weights::Plain { values, .. } => {
                     let t = ev.scheme().params().plaintext().value();
                     for c in 0..chunks {
@@ -296,18 +342,15 @@ impl<B: Backend> StatsEvaluator<'_, B> {
                         ev.mul_plain_assign(&mut p, &[&pt])?;
                         products.push(p);
                     }
-                    model.after_multiply(fresh, (f64::from(t) * (n as f64).sqrt()).log2())
                 }
                 Weights::Column(name) => {
                     let w = table.column(name)?;
                     for c in 0..chunks {
                         products.push(ev.mul_relin(&x.ciphertexts()[i][c], &w.ciphertexts()[i][c])?);
                     }
-                    let level = products.first().map_or(1, Ciphertext::level);
-                    model.after_key_switch(model.after_multiply(fresh, fresh), level)
                 }
-            };
-            per_modulus.push(self.total(i, products, noise)?);
+            }
+            per_modulus.push(self.total(i, products, noise(ev.scheme().params()), mask)?);
         }
         Ok(EncryptedStat {
             stat: Stat::WeightedSum,

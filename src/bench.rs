@@ -222,6 +222,9 @@ fn measure<B: Backend>(config: &BenchConfig, backend: &B, emit: &mut dyn FnMut(R
     Ok(())
 }
 
+/// The kernel operations, in the order they are measured.
+const KERNEL_OPS: [&str; 6] = ["upload", "ntt_roundtrip", "ntt_forward", "ntt_inverse", "mul_pointwise", "add"];
+
 /// Runs the kernel benchmarks on one backend, calling `emit` after each measurement.
 fn run_kernels<B: Backend>(config: &BenchConfig, backend: &B, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
     for (&n, &limbs) in config.degrees.iter().flat_map(|n| config.limbs.iter().map(move |l| (n, l))) {
@@ -273,7 +276,7 @@ pub fn run(config: &BenchConfig, emit: &mut dyn FnMut(Record)) -> Result<(), Err
 /// # Errors
 /// A backend error (a shape beyond its caps, a lost device), or a wrong decrypted result.
 pub fn run_on<B: Backend>(config: &BenchConfig, backend: Arc<B>, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
-    if config.kernels {
+    if config.kernels && KERNEL_OPS.iter().any(|op| config.wants(op)) {
         run_kernels(config, backend.as_ref(), emit)?;
     }
     if config.scheme {
@@ -456,7 +459,7 @@ mod tests {
         config.scheme = false;
         let mut records = Vec::new();
         run(&config, &mut |r| records.push(r)).unwrap();
-        let ops = ["upload", "ntt_roundtrip", "ntt_forward", "ntt_inverse", "mul_pointwise", "add"];
+        let ops = KERNEL_OPS;
         assert_eq!(records.len(), 2 * ops.len() * config.levels.len());
         for (i, r) in records.iter().enumerate() {
             assert_eq!(r.op, ops[i % ops.len()]);

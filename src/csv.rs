@@ -78,8 +78,11 @@ pub enum CsvError {
     NoNumericColumn,
 }
 
-/// Rows of fields with the 1-based line number each record starts on.
-pub fn parse(text: &str) -> Result<(Vec<String>, Vec<(usize, Vec<String>)>), CsvError> {
+/// A record: the 1-based line it starts on, and its fields.
+pub type Record = (usize, Vec<String>);
+
+/// The header's fields and the records, each with the 1-based line number it starts on.
+pub fn parse(text: &str) -> Result<(Vec<String>, Vec<Record>), CsvError> {
     let mut records = Vec::new();
     let mut field = String::new();
     let mut fields = Vec::new();

@@ -155,6 +155,7 @@ pub trait Backend: Send + Sync {
     ///
     /// # Errors
     /// Shape errors of [`checks::key_switch_inner`]; device failures.
+    #[allow(clippy::type_complexity, reason = "a pair of the trait's own batch type")]
     fn key_switch_inner(
         &self,
         plan: &Self::Plan,

@@ -460,7 +460,8 @@ impl<'a, B: Backend> Evaluator<'a, B> {
         let mut limbs: Vec<usize> = (0..level).collect();
         limbs.extend(params.special_limbs());
         let digits = level;
-        let (kb, ka): (Vec<&B::Batch<Ntt>>, Vec<&B::Batch<Ntt>>) = (key.b[..digits].iter().collect(), key.a[..digits].iter().collect());
+        let kb: Vec<&B::Batch<Ntt>> = key.b[..digits].iter().collect();
+        let ka: Vec<&B::Batch<Ntt>> = key.a[..digits].iter().collect();
         let (acc0, acc1) = be.key_switch_inner(plan, &coeff, c, &kb, &ka, &limbs)?;
         be.recycle(coeff);
         let t = params.plaintext().value();

@@ -5,7 +5,7 @@
 //! Enabled by the `testing` feature. A backend crate instantiates it with
 //! [`backend_conformance_tests!`](crate::backend_conformance_tests):
 //!
-//! ```ignore
+//! ```text
 //! ringvault_core::backend_conformance_tests!(scalar, CpuBackend::with_level(CpuLevel::Scalar).unwrap());
 //! ```
 
@@ -212,7 +212,7 @@ pub fn key_switch_inner_matches_reference<B: Backend>(be: &B, degrees: &[usize])
         let one_shape = BatchShape::new(1, n, targets.clone());
         for digits in [0, 1, shape.limbs.len()] {
             let key = |i: usize, part: u64| {
-                let s = if (i + part as usize) % 2 == 0 { one_shape.clone() } else { out_shape.clone() };
+                let s = if (i + part as usize).is_multiple_of(2) { one_shape.clone() } else { out_shape.clone() };
                 random_batch::<Ntt>(ring, s, seed * 7 + 100 * part + i as u64, i == 0)
             };
             let (kb, ka): (Vec<_>, Vec<_>) = ((0..digits).map(|i| key(i, 1)).collect(), (0..digits).map(|i| key(i, 2)).collect());
@@ -237,7 +237,8 @@ pub fn key_switch_inner_matches_reference<B: Backend>(be: &B, degrees: &[usize])
                 }
             }
             let (db, da): (Vec<_>, Vec<_>) = (kb.iter().map(|x| up(be, plan, x)).collect(), ka.iter().map(|x| up(be, plan, x)).collect());
-            let (rb, ra): (Vec<&B::Batch<Ntt>>, Vec<&B::Batch<Ntt>>) = (db.iter().collect(), da.iter().collect());
+            let rb: Vec<&B::Batch<Ntt>> = db.iter().collect();
+            let ra: Vec<&B::Batch<Ntt>> = da.iter().collect();
             let (gb, ga) = be.key_switch_inner(plan, &dc, &dn, &rb, &ra, &targets).expect("key_switch_inner");
             let name = be.name();
             assert_eq!(down(be, plan, &gb), expect_b, "{name}: key_switch_inner (b) with {digits} digits, shape {shape:?}");

@@ -100,14 +100,14 @@ impl BenchConfig {
         }
     }
 
-    /// The GPU sweep: bulk batches (64 polynomials of 8 and 32 limbs at n = 2^14 and 2^15,
-    /// up to 256 MiB), the scheme at n = 4096 and 8192 with 64 ciphertexts per batched
+    /// The GPU sweep: bulk batches (64 polynomials of 8 and 32 limbs at n = 2^14 and 2^16,
+    /// up to 512 MiB), the scheme at n = 4096 and 8192 with 64 ciphertexts per batched
     /// multiplication, and the statistics job.
     pub fn gpu() -> Self {
         Self {
             presets: vec![Preset::N4096, Preset::N8192],
             levels: Vec::new(),
-            degrees: vec![1 << 14, 1 << 15],
+            degrees: vec![1 << 14, 1 << 16],
             limbs: vec![8, 32],
             batches: vec![64],
             ..Self::standard()

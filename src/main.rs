@@ -68,7 +68,7 @@ enum Command {
         /// CPU levels to measure (default: every supported level; CPU only).
         #[arg(long, value_enum, value_delimiter = ',')]
         level: Vec<LevelArg>,
-        /// Ring degrees of the kernels (default: 4096,8192,16384; GPU: 16384,32768).
+        /// Ring degrees of the kernels (default: 4096,8192,16384; GPU: 16384,65536).
         #[arg(long, value_delimiter = ',')]
         n: Vec<usize>,
         /// Limbs per polynomial of the kernels (default: 1; GPU: 8,32).

@@ -211,7 +211,7 @@ impl Backend for CpuBackend {
     }
 
     fn caps(&self) -> Caps {
-        Caps { max_batch_residues: usize::MAX / 4, max_modulus_bits: MAX_MODULUS_BITS, max_degree: 1 << 15 }
+        Caps { max_batch_residues: usize::MAX / 4, max_modulus_bits: MAX_MODULUS_BITS, max_degree: ringvault_core::prime::MAX_DEGREE }
     }
 
     fn plan(&self, ring: Arc<RingContext>) -> Result<CpuPlan, Error> {

@@ -74,7 +74,7 @@ use shaders::Kernel;
 
 /// Largest ring degree the backend accepts (core's largest; the NTT schedule itself goes
 /// further, see `ops::ntt`).
-const MAX_DEGREE: usize = 1 << 15;
+const MAX_DEGREE: usize = ringvault_core::prime::MAX_DEGREE;
 
 /// The GPU backend: one device and queue, the compute pipelines, and a buffer pool. Cloning is
 /// cheap and shares all of them.

@@ -43,8 +43,8 @@ fn check_ntt(be: &GpuBackend, n: usize, shape_limbs: Vec<usize>, count: usize) {
 #[test]
 fn ntt_beyond_one_tile_matches_reference() {
     let be = gpu!();
-    // 2^13, 2^14, 2^15: register passes of radix 2, 4 and 8 before the tiled pass.
-    for n in [1 << 13, 1 << 14, 1 << 15] {
+    // 2^13 … 2^16: register passes of radix 2, 4, 8 and 16 before the tiled pass.
+    for n in [1 << 13, 1 << 14, 1 << 15, 1 << 16] {
         check_ntt(&be, n, vec![0, 3, 5], 2);
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! Needs a hardware adapter; `RINGVAULT_GPU_SOFTWARE=1` accepts a software one (lavapipe:
 //! arithmetic, not speed). Without an adapter it prints why and measures nothing.
-//! Shapes: n = 2^14 with 8 limbs (`RINGVAULT_BENCH_FULL=1`: also 32 limbs and n = 2^15).
+//! Shapes: n = 2^14 with 8 limbs (`RINGVAULT_BENCH_FULL=1`: also 32 limbs and n = 2^16).
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -22,7 +22,7 @@ use ringvault_core::{Backend, Coeff};
 const POLYS: usize = 64;
 
 fn shapes() -> Vec<(usize, usize)> {
-    if full_sweep() { vec![(1 << 14, 8), (1 << 14, 32), (1 << 15, 8), (1 << 15, 32)] } else { vec![(1 << 14, 8)] }
+    if full_sweep() { vec![(1 << 14, 8), (1 << 14, 32), (1 << 16, 8), (1 << 16, 32)] } else { vec![(1 << 14, 8)] }
 }
 
 fn config() -> Criterion {

@@ -30,7 +30,7 @@ pub enum Error {
         q: u32,
     },
     /// The ring degree is not a power of two in the supported range.
-    #[error("ring degree {n} is not a power of two between 2 and 32768")]
+    #[error("ring degree {n} is not a power of two between 2 and 65536")]
     InvalidDegree {
         /// The degree.
         n: usize,

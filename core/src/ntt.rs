@@ -44,7 +44,7 @@ pub struct NttTable {
 }
 
 impl NttTable {
-    /// Builds the tables for degree `n` (a power of two, `2 ≤ n ≤ 2^15`) and prime `q`.
+    /// Builds the tables for degree `n` (a power of two, `2 ≤ n ≤ 2^16`) and prime `q`.
     ///
     /// # Errors
     /// [`Error::InvalidDegree`], [`Error::ModulusTooLarge`], or [`Error::NotNttFriendly`] if `q`
@@ -325,7 +325,7 @@ mod tests {
 
     #[test]
     fn large_ring_round_trip() {
-        for &n in &[1024usize, 1 << 15] {
+        for &n in &[1024usize, 1 << 15, 1 << 16] {
             let q = ntt_primes(30, n, 1).unwrap()[0];
             let t = NttTable::new(n, q).unwrap();
             let a: Vec<u32> = (0..n as u32).map(|i| i.wrapping_mul(2654435761) % q).collect();

@@ -56,13 +56,17 @@ pub fn is_prime(n: u64) -> bool {
     true
 }
 
-/// Checks that `n` is a supported power-of-two ring degree (`2 ≤ n ≤ 2^15`; the scheme's
-/// presets use `2^10 … 2^15`, smaller rings exist for known-answer tests).
+/// The largest ring degree.
+pub const MAX_DEGREE: usize = 1 << 16;
+
+/// Checks that `n` is a supported power-of-two ring degree (`2 ≤ n ≤ 2^16`: ring arithmetic
+/// and the backends go to `2^16`, for bulk NTT work; the scheme's presets use `2^11 … 2^15`,
+/// the degrees of the security table; smaller rings exist for known-answer tests).
 ///
 /// # Errors
 /// [`Error::InvalidDegree`] otherwise.
 pub fn check_degree(n: usize) -> Result<(), Error> {
-    if n.is_power_of_two() && (2..=1 << 15).contains(&n) {
+    if n.is_power_of_two() && (2..=MAX_DEGREE).contains(&n) {
         Ok(())
     } else {
         Err(Error::InvalidDegree { n })
@@ -184,6 +188,18 @@ mod tests {
         }
         // The bench prime of the anchors: largest below 2^30 with q ≡ 1 mod 2^16.
         assert_eq!(ntt_primes(30, 32768, 1).unwrap()[0], 1073479681);
+    }
+
+    #[test]
+    fn degrees_are_powers_of_two_up_to_2_16() {
+        for log_n in 1..=16 {
+            assert!(check_degree(1 << log_n).is_ok());
+        }
+        for n in [0, 1, 3, 3000, 1 << 17, usize::MAX] {
+            assert!(matches!(check_degree(n), Err(Error::InvalidDegree { .. })), "{n}");
+        }
+        // Thirty-two limbs at the largest degree (the GPU benches' shape).
+        assert_eq!(ntt_primes(30, MAX_DEGREE, 32).unwrap().len(), 32);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::cache::DeviceCache;
 use super::ciphertext::{Ciphertext, Plaintext};
-use super::keys::{EvaluationKeys, GaloisElement, KeySwitchKey, KeyTarget, select_limbs};
+use super::keys::{EvaluationKeys, GaloisElement, KeySwitchKey, KeyTarget, append_limbs};
 use super::Scheme;
 use crate::backend::Backend;
 use crate::ring::{BatchShape, Coeff, HasShape, Ntt, PolyBatch};
@@ -427,19 +427,20 @@ impl<'a, B: Backend> Evaluator<'a, B> {
         Ok(acc)
     }
 
-    /// The device copy of a key-switching key at `level`, uploaded on first use.
+    /// The device copy of a key-switching key at `level`, uploaded on first use: one batch per
+    /// digit, the level's primes and the special primes, copied once from the key's rows into
+    /// the backend's (recycled) host buffers.
     fn device_key(&self, key: &KeySwitchKey, level: usize) -> Result<Arc<DeviceKey<B>>, Error> {
         self.device_keys.get_or_try_insert((key.target, level), || {
             let mut limbs: Vec<usize> = (0..level).collect();
             limbs.extend(self.scheme.params.special_limbs());
             let digits = |full: &PolyBatch<Ntt>| -> Result<Vec<B::Batch<Ntt>>, Error> {
-                let sliced = select_limbs(full, &limbs)?;
-                let n = sliced.shape_ref().n;
-                let w = limbs.len() * n;
+                let n = full.shape_ref().n;
                 (0..level)
                     .map(|i| {
-                        let one = PolyBatch::<Ntt>::from_parts_unchecked(BatchShape::new(1, n, limbs.clone()), sliced.data()[i * w..(i + 1) * w].to_vec());
-                        self.be().upload_owned(self.plan(), one)
+                        let mut data = self.be().host_buffer(limbs.len() * n);
+                        append_limbs(full, i, &limbs, &mut data)?;
+                        self.be().upload_owned(self.plan(), PolyBatch::<Ntt>::from_parts_unchecked(BatchShape::new(1, n, limbs.clone()), data))
                     })
                     .collect()
             };

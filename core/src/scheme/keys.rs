@@ -358,13 +358,22 @@ impl<B: Backend> Scheme<B> {
 /// The rows of `limbs` (ring indices) of every polynomial of a batch over all primes.
 pub(crate) fn select_limbs(full: &PolyBatch<Ntt>, limbs: &[usize]) -> Result<PolyBatch<Ntt>, Error> {
     let shape = full.shape_ref();
-    let n = shape.n;
-    let mut data = Vec::with_capacity(shape.count * limbs.len() * n);
+    let mut data = Vec::with_capacity(shape.count * limbs.len() * shape.n);
     for p in 0..shape.count {
-        for &l in limbs {
-            let pos = shape.limbs.iter().position(|&x| x == l).ok_or(Error::LimbOutOfRange { limb: l, primes: shape.limbs.len() })?;
-            data.extend_from_slice(full.row(p * shape.limbs.len() + pos));
-        }
+        append_limbs(full, p, limbs, &mut data)?;
     }
-    Ok(PolyBatch::from_parts_unchecked(BatchShape::new(shape.count, n, limbs.to_vec()), data))
+    Ok(PolyBatch::from_parts_unchecked(BatchShape::new(shape.count, shape.n, limbs.to_vec()), data))
+}
+
+/// Appends the rows of `limbs` (prime indices) of polynomial `poly` of `full` to `out`.
+///
+/// # Errors
+/// [`Error::LimbOutOfRange`] for a limb `full` lacks.
+pub(crate) fn append_limbs(full: &PolyBatch<Ntt>, poly: usize, limbs: &[usize], out: &mut Vec<u32>) -> Result<(), Error> {
+    let shape = full.shape_ref();
+    for &l in limbs {
+        let pos = shape.limbs.iter().position(|&x| x == l).ok_or(Error::LimbOutOfRange { limb: l, primes: shape.limbs.len() })?;
+        out.extend_from_slice(full.row(poly * shape.limbs.len() + pos));
+    }
+    Ok(())
 }

@@ -1,11 +1,14 @@
 //! # ringvault (the README follows)
 //!
 //! The facade of RingVault, a Ring-LWE homomorphic-encryption engine whose ciphertexts run on
-//! CPU SIMD (scalar, AVX2, AVX-512) and, with its own issue, on GPUs. This crate ties the
+//! CPU SIMD (scalar, AVX2, AVX-512) and on GPUs (wgpu). This crate ties the
 //! layers together for applications and hosts the `ringvault` command line:
 //!
-//! - [`info`]: what this machine offers (backends, CPU level);
-//! - [`bench`](mod@bench): the kernel benchmark behind `ringvault bench` (table or JSON lines).
+//! - [`engine`]: which backend runs (flag, environment, `ringvault.toml`; `auto` takes a
+//!   hardware GPU when present);
+//! - [`commands`], [`csv`], [`files`]: the owner's and the server's file-based flow;
+//! - [`demo`]: the main job end to end; [`info`]: backends, CPU level, GPU adapters;
+//! - [`bench`](mod@bench): the benchmarks behind `ringvault bench` (table or JSON lines).
 //!
 //! The layers below: `ringvault-core` (ring arithmetic, the `Backend` trait),
 //! `ringvault-backend-cpu` (the CPU backend) and, with the default feature `gpu`,

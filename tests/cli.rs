@@ -215,6 +215,11 @@ fn gpu_backend_writes_the_cpu_bytes() {
     assert_eq!(records.len(), 12, "{out}");
     assert!(records.iter().all(|r| r["backend"].as_str().unwrap().starts_with("gpu-") && r["median_ns"].as_f64().unwrap() > 0.0), "{out}");
 
+    // The main job end to end on the GPU (it checks every figure against float64 itself).
+    let (ok, out, err) = gpu(&["demo", "--records", "40"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("backend: gpu-") && out.contains("predicted class equal on 40/40") && out.contains("sum correct"), "{out}");
+
     // Without permission for software adapters, `gpu` on a software-only machine is an error.
     if adapters.iter().all(|a| a["software"] == true) {
         let (ok, _, err) = run(&["--backend", "gpu", "eval", "--keys", "keys", "--data", "v.rv", "--stat", "sum", "--column", "hr", "--out", "x.rv"], &d);

@@ -54,7 +54,15 @@ fn stats_loop(preset: Preset, iters: usize) {
     use ringvault_core::stats::{StatsContext, StatsParameters};
     let ctx = StatsContext::new(Arc::new(CpuBackend::new()), StatsParameters::for_preset(preset).unwrap()).unwrap();
     let (sk, keys) = ctx.generate_keys(&mut ChaCha20Rng::seed_from_u64(1)).unwrap();
+    let start = Instant::now();
     let server = ctx.evaluator(&keys).unwrap();
+    let built = start.elapsed();
+    let first = ringvault::bench::stats4096(&ctx, &keys, &server, &sk, u64::MAX).unwrap();
+    println!(
+        "stats4096 {preset:?}: evaluator built in {:.2} ms; first job {:.2} ms (derives the Galois keys' device form)",
+        built.as_secs_f64() * 1e3,
+        first / 1e6
+    );
     let mut total = 0.0;
     for seed in 0..iters as u64 {
         total += ringvault::bench::stats4096(&ctx, &keys, &server, &sk, seed).unwrap();

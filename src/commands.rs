@@ -277,7 +277,15 @@ pub fn decrypt<B: Backend>(backend: Arc<B>, keys: &Path, result: &Path, as_json:
         let r = EncryptedStat { stat, column: m.column, scale: m.scale, sum_bound_bits: m.sum_bound_bits, squares_bound_bits: m.squares_bound_bits, sum, squares };
         let v = dec.finish(&r)?;
         return Ok(if as_json {
-            json!({"stat": v.stat, "column": v.column, "count": v.count, "value": v.value}).to_string()
+            // A struct, not a map: the keys print in this order.
+            #[derive(serde::Serialize)]
+            struct Out<'a> {
+                stat: &'a str,
+                column: &'a str,
+                count: usize,
+                value: f64,
+            }
+            serde_json::to_string(&Out { stat: &v.stat, column: &v.column, count: v.count, value: v.value }).map_err(|e| CliError::Format(e.to_string()))?
         } else {
             format!("{} of {:?} ({} values): {}", v.stat, v.column, v.count, v.value)
         });
@@ -296,7 +304,12 @@ pub fn decrypt<B: Backend>(backend: Arc<B>, keys: &Path, result: &Path, as_json:
     let scores = dec.scores(&r)?;
     let probabilities: Vec<Option<f64>> = scores.iter().map(|s| s.map(sigmoid)).collect();
     Ok(if as_json {
-        json!({"scores": scores, "probabilities": probabilities}).to_string()
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            scores: &'a [Option<f64>],
+            probabilities: &'a [Option<f64>],
+        }
+        serde_json::to_string(&Out { scores: &scores, probabilities: &probabilities }).map_err(|e| CliError::Format(e.to_string()))?
     } else {
         scores.iter().zip(&probabilities).enumerate().map(|(i, (s, p))| format!("{}\t{}\t{}", i + 1, fmt_opt(*s), fmt_opt(*p))).collect::<Vec<_>>().join("\n")
     })

@@ -119,6 +119,7 @@ fn the_bundled_diabetes_csv_matches_float64() {
         assert!(ok, "{name} {stat}: {err}");
         let (ok, out, err) = run(&["decrypt", "--keys", "keys", "--result", "r.rv", "--json"], &d);
         assert!(ok, "{err}");
+        assert!(out.starts_with(&format!("{{\"stat\":\"{stat}\",\"column\":\"{name}\",\"count\":442,\"value\":")), "{out}");
         let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
         let x = column(name);
         let n = x.len() as f64;

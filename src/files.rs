@@ -150,7 +150,8 @@ pub fn parse(bytes: &[u8], kinds: &[&str]) -> Result<(Header, Vec<Vec<u8>>), Str
 }
 
 /// Small files of every kind (real headers, short stand-in objects): the fuzz target
-/// `container`'s seeds (`fuzz/corpus/container/`).
+/// `container`'s seeds (`fuzz/corpus/container/`). Feature `testing`.
+#[cfg(any(test, feature = "testing"))]
 pub fn sample_files() -> Vec<(String, Vec<u8>)> {
     KINDS
         .iter()
@@ -170,7 +171,9 @@ pub fn sample_files() -> Vec<(String, Vec<u8>)> {
 
 /// The fuzz property of [`parse`]: any input returns (never panics), and an input that parses
 /// re-encodes to bytes that parse to the same header and objects; every object then goes
-/// through the wire format's header check. Panics when the property fails.
+/// through the wire format's header check. Panics when the property fails (it is the fuzz
+/// target's oracle). Feature `testing`.
+#[cfg(any(test, feature = "testing"))]
 pub fn check_fuzz_input(data: &[u8]) {
     let Ok((header, objects)) = parse(data, &KINDS) else { return };
     let again = encode(&header, &objects).unwrap_or_else(|e| panic!("a parsed file does not re-encode: {e}"));

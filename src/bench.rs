@@ -85,19 +85,7 @@ impl BenchConfig {
 
     /// A fast sweep for smoke tests.
     pub fn quick() -> Self {
-        Self {
-            kernels: true,
-            scheme: true,
-            presets: vec![Preset::N4096],
-            levels: CpuLevel::supported(),
-            degrees: vec![4096],
-            limbs: vec![1],
-            batches: vec![1, 8],
-            scheme_batch: 4,
-            sample_ms: 0.5,
-            samples: 3,
-            only: Vec::new(),
-        }
+        Self { presets: vec![Preset::N4096], degrees: vec![4096], batches: vec![1, 8], scheme_batch: 4, sample_ms: 0.5, samples: 3, ..Self::standard() }
     }
 
     /// The GPU sweep: bulk batches (64 polynomials of 8 and 32 limbs at n = 2^14 and 2^16,
@@ -397,8 +385,8 @@ fn run_scheme<B: Backend>(config: &BenchConfig, backend: Arc<B>, preset: Preset,
             let pts = vec![&pt; config.scheme_batch];
             let many_a = encryptor.encrypt_many(&pts, &mut rng)?;
             let many_b = encryptor.encrypt_many(&pts, &mut rng)?;
-            let median_ns = time_median(config.sample_ms, config.samples, || evaluator.mul_relin(&many_a, &many_b).map(drop), &|| be.synchronize())?;
-            emit(Record { batch: config.scheme_batch, ..record("bgv_mul_relin_batch", median_ns) });
+            let batched = |op, median_ns| Record { batch: config.scheme_batch, ..record(op, median_ns) };
+            measure(config, be, emit, &batched, "bgv_mul_relin_batch", &mut || evaluator.mul_relin(&many_a, &many_b).map(drop))?;
         }
     }
     if params.n() <= 4096 && config.wants("sum128x100") {

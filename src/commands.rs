@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use ringvault_core::Backend;
-use ringvault_core::scheme::{Ciphertext, EvaluationKeys, Preset, PublicKey, SecretKey};
+use ringvault_core::scheme::{Ciphertext, EvaluationKeys, Parameters, Preset, PublicKey, SecretKey};
+use ringvault_core::{Backend, Error};
 use ringvault_core::stats::{ColumnInfo, EncryptedScores, EncryptedStat, EncryptedTable, LogisticModel, Stat, StatsContext, StatsKeys, StatsParameters, StatsSecretKey, sigmoid};
 
 use crate::files::{self, Header};
@@ -65,33 +65,29 @@ pub fn keygen<B: Backend>(backend: Arc<B>, dir: &Path, preset: Preset) -> Result
     ))
 }
 
-fn load_public<B: Backend>(backend: Arc<B>, dir: &Path) -> Result<(StatsContext<B>, Vec<PublicKey>), CliError> {
-    let (h, objects) = files::read(&dir.join(PUBLIC_KEY), "public-keys")?;
-    let params = params_of(&h)?;
-    let ctx = StatsContext::new(backend, params)?;
-    let keys = ctx.schemes().iter().zip(&objects).map(|(s, o)| PublicKey::from_bytes(s.params(), o)).collect::<Result<Vec<_>, _>>()?;
-    if keys.len() != ctx.schemes().len() {
-        return Err(CliError::Format("public.key: one key per plaintext modulus expected".into()));
-    }
+/// A key file's statistics context (from its header) and its keys, loaded with `load`.
+fn open_keys<B: Backend, T>(backend: Arc<B>, path: &Path, kind: &str, load: impl Fn(&Arc<Parameters>, &[u8]) -> Result<T, Error>) -> Result<(StatsContext<B>, Vec<T>), CliError> {
+    let (h, objects) = files::read(path, kind)?;
+    let ctx = StatsContext::new(backend, params_of(&h)?)?;
+    let keys = keys_of(&ctx, &objects, path, load)?;
     Ok((ctx, keys))
 }
 
-fn load_eval_keys<B: Backend>(ctx: &StatsContext<B>, dir: &Path) -> Result<StatsKeys, CliError> {
-    let (h, objects) = files::read(&dir.join(EVAL_KEYS), "evaluation-keys")?;
-    if params_of(&h)?.moduli() != ctx.params().moduli() || objects.len() != ctx.schemes().len() {
-        return Err(CliError::Format("eval.keys and public.key belong to different key sets".into()));
+/// One key per plaintext modulus of `ctx`, each loaded from its object with `load`.
+fn keys_of<B: Backend, T>(ctx: &StatsContext<B>, objects: &[Vec<u8>], path: &Path, load: impl Fn(&Arc<Parameters>, &[u8]) -> Result<T, Error>) -> Result<Vec<T>, CliError> {
+    if objects.len() != ctx.schemes().len() {
+        return Err(CliError::Format(format!("{}: {} keys for {} plaintext moduli", path.display(), objects.len(), ctx.schemes().len())));
     }
-    let keys = ctx.schemes().iter().zip(&objects).map(|(s, o)| EvaluationKeys::from_bytes(s.params(), o)).collect::<Result<Vec<_>, _>>()?;
-    Ok(StatsKeys::from_keys(keys))
+    ctx.schemes().iter().zip(objects).map(|(s, o)| Ok(load(s.params(), o)?)).collect()
 }
 
 fn load_secret<B: Backend>(ctx: &StatsContext<B>, dir: &Path) -> Result<StatsSecretKey, CliError> {
-    let (h, objects) = files::read(&dir.join(SECRET_KEY), "secret-keys")?;
-    if params_of(&h)?.moduli() != ctx.params().moduli() || objects.len() != ctx.schemes().len() {
+    let path = dir.join(SECRET_KEY);
+    let (h, objects) = files::read(&path, "secret-keys")?;
+    if params_of(&h)?.moduli() != ctx.params().moduli() {
         return Err(CliError::Format("secret.key belongs to another key set".into()));
     }
-    let keys = ctx.schemes().iter().zip(&objects).map(|(s, o)| SecretKey::import_secret_bytes(s.params(), o)).collect::<Result<Vec<_>, _>>()?;
-    Ok(StatsSecretKey::from_keys(keys))
+    Ok(StatsSecretKey::from_keys(keys_of(ctx, &objects, &path, SecretKey::import_secret_bytes)?))
 }
 
 /// Table metadata in a data file.
@@ -148,7 +144,7 @@ fn load_table<B: Backend>(ctx: &StatsContext<B>, path: &Path) -> Result<Encrypte
 /// # Errors
 /// CSV, encryption and I/O errors.
 pub fn encrypt<B: Backend>(backend: Arc<B>, keys: &Path, csv: &Path, out: &Path, decimals: &BTreeMap<String, u32>, skip_missing: bool) -> Result<String, CliError> {
-    let (ctx, public) = load_public(backend, keys)?;
+    let (ctx, public) = open_keys(backend, &keys.join(PUBLIC_KEY), "public-keys", PublicKey::from_bytes)?;
     let text = std::fs::read_to_string(csv).map_err(|e| CliError::Io { path: csv.display().to_string(), reason: e.to_string() })?;
     let plain = crate::csv::read_table(&text, decimals, skip_missing)?;
     let refs: Vec<&PublicKey> = public.iter().collect();
@@ -230,13 +226,14 @@ pub enum EvalRequest {
     LogReg(LogisticModel),
 }
 
-/// Evaluates on the server with `public.key` and `eval.keys` only.
+/// Evaluates on the server with `eval.keys` only (never `secret.key`; `public.key` is not
+/// needed either).
 ///
 /// # Errors
 /// Key, data, evaluation and I/O errors.
 pub fn eval<B: Backend>(backend: Arc<B>, keys: &Path, data: &Path, request: &EvalRequest, out: &Path) -> Result<String, CliError> {
-    let (ctx, _) = load_public(backend, keys)?;
-    let eval_keys = load_eval_keys(&ctx, keys)?;
+    let (ctx, eval_keys) = open_keys(backend, &keys.join(EVAL_KEYS), "evaluation-keys", EvaluationKeys::from_bytes)?;
+    let eval_keys = StatsKeys::from_keys(eval_keys);
     let table = load_table(&ctx, data)?;
     let ev = ctx.evaluator(&eval_keys)?;
     match request {

@@ -22,8 +22,8 @@ use ringvault_core::Backend;
 
 use crate::CliError;
 
-/// What the user asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What the user asked for (also the command line's `--backend` values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum BackendChoice {
     /// A hardware GPU when present, else the CPU.
     Auto,
@@ -42,16 +42,6 @@ impl std::str::FromStr for BackendChoice {
             "gpu" => Ok(Self::Gpu),
             other => Err(CliError::Config(format!("unknown backend {other:?}: expected auto, cpu or gpu"))),
         }
-    }
-}
-
-impl fmt::Display for BackendChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Auto => "auto",
-            Self::Cpu => "cpu",
-            Self::Gpu => "gpu",
-        })
     }
 }
 
@@ -182,15 +172,6 @@ impl Engine {
                 Ok(gpu) => Ok(Selection::new(gpu, "auto: a hardware GPU adapter is present".into())),
                 Err(why) => Ok(Selection::new(cpu(), format!("auto: no hardware GPU adapter ({why})"))),
             },
-        }
-    }
-
-    /// The backend's name, e.g. `cpu-avx512` or `gpu-vulkan`.
-    pub fn name(&self) -> String {
-        match self {
-            Self::Cpu(b) => b.name(),
-            #[cfg(feature = "gpu")]
-            Self::Gpu(b) => b.name(),
         }
     }
 

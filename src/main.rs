@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use ringvault::bench::{self, BenchConfig};
 use ringvault::cpu::CpuLevel;
 use ringvault::core::scheme::Preset;
-use ringvault::engine::{self, Engine, Settings};
+use ringvault::engine::{BackendChoice, Engine, Settings};
 use ringvault::{commands, on_backend};
 
 #[derive(Parser, Debug)]
@@ -22,13 +22,6 @@ struct Cli {
     backend: Option<BackendChoice>,
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum BackendChoice {
-    Auto,
-    Cpu,
-    Gpu,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -126,7 +119,7 @@ enum Command {
     },
     /// Server: compute a statistic or model scores with public.key and eval.keys only.
     Eval {
-        /// Directory with public.key and eval.keys (secret.key is never opened).
+        /// Directory with eval.keys (secret.key is never opened).
         #[arg(long)]
         keys: PathBuf,
         /// Encrypted data file.
@@ -170,16 +163,6 @@ fn main() -> ExitCode {
     }
 }
 
-impl From<BackendChoice> for engine::BackendChoice {
-    fn from(c: BackendChoice) -> Self {
-        match c {
-            BackendChoice::Auto => Self::Auto,
-            BackendChoice::Cpu => Self::Cpu,
-            BackendChoice::Gpu => Self::Gpu,
-        }
-    }
-}
-
 fn parse_decimals(specs: &[String]) -> Result<BTreeMap<String, u32>, String> {
     specs
         .iter()
@@ -192,7 +175,7 @@ fn parse_decimals(specs: &[String]) -> Result<BTreeMap<String, u32>, String> {
 }
 
 fn run(cli: Cli) -> Result<(), String> {
-    let settings = Settings::resolve(cli.backend.map(Into::into)).map_err(|e| e.to_string())?;
+    let settings = Settings::resolve(cli.backend).map_err(|e| e.to_string())?;
     if let Command::Info { json } = cli.command {
         // Lists adapters without opening a device.
         let info = ringvault::info::detect();

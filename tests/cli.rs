@@ -13,7 +13,12 @@ fn bin() -> Command {
 }
 
 fn run(args: &[&str], dir: &Path) -> (bool, String, String) {
-    let out = bin().args(args).current_dir(dir).output().unwrap();
+    output(bin().args(args).current_dir(dir))
+}
+
+/// Success, stdout and stderr of a command.
+fn output(c: &mut Command) -> (bool, String, String) {
+    let out = c.output().unwrap();
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -182,10 +187,7 @@ fn gpu_adapters(d: &Path) -> Option<Vec<serde_json::Value>> {
 fn gpu_backend_writes_the_cpu_bytes() {
     let d = temp_dir("gpu");
     let Some(adapters) = gpu_adapters(&d) else { return };
-    let gpu = |args: &[&str]| {
-        let out = bin().args(["--backend", "gpu"]).args(args).env("RINGVAULT_GPU_SOFTWARE", "1").current_dir(&d).output().unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-    };
+    let gpu = |args: &[&str]| output(bin().args(["--backend", "gpu"]).args(args).env("RINGVAULT_GPU_SOFTWARE", "1").current_dir(&d));
     assert!(run(&["keygen", "--dir", "keys", "--preset", "n4096"], &d).0);
     std::fs::write(d.join("v.csv"), "hr,bmi\n72,27.4\n80,31.02\n65,22.9\n91,24.75\n").unwrap();
     let (ok, _, err) = run(&["encrypt", "--keys", "keys", "--csv", "v.csv", "--out", "v.rv"], &d);

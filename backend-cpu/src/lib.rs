@@ -313,10 +313,8 @@ impl Backend for CpuBackend {
         keys_a: &[&CpuBatch<Ntt>],
         out_limbs: &[usize],
     ) -> Result<(CpuBatch<Ntt>, CpuBatch<Ntt>), Error> {
-        let src = coeff.shape().clone();
-        let shape = BatchShape::new(src.count, src.n, out_limbs.to_vec());
-        let (sb, sa): (Vec<_>, Vec<_>) = (keys_b.iter().map(|x| x.shape()).collect(), keys_a.iter().map(|x| x.shape()).collect());
-        checks::key_switch_inner(&src, ntt.shape(), &sb, &sa, &shape)?;
+        let src = coeff.shape();
+        let shape = checks::key_switch_inner(src, ntt.shape(), keys_b, keys_a, out_limbs)?;
         Self::check_plan_shape(plan, &shape)?;
         let (n, width, digits, level) = (shape.n, out_limbs.len(), keys_b.len(), self.level);
         let fill = |r: usize, scratch: &mut [u32], out_b: &mut [u32], out_a: &mut [u32]| {

@@ -163,9 +163,7 @@ impl Backend for GpuBackend {
         keys_a: &[&GpuBatch<Ntt>],
         out_limbs: &[usize],
     ) -> Result<(GpuBatch<Ntt>, GpuBatch<Ntt>), Error> {
-        let shape = BatchShape::new(coeff.shape.count, coeff.shape.n, out_limbs.to_vec());
-        let (sb, sa): (Vec<_>, Vec<_>) = (keys_b.iter().map(|x| x.shape()).collect(), keys_a.iter().map(|x| x.shape()).collect());
-        checks::key_switch_inner(coeff.shape(), ntt.shape(), &sb, &sa, &shape)?;
+        let shape = checks::key_switch_inner(coeff.shape(), ntt.shape(), keys_b, keys_a, out_limbs)?;
         Self::check_batch(plan, coeff)?;
         for k in keys_b.iter().chain(keys_a) {
             Self::check_batch(plan, k)?;

@@ -165,9 +165,7 @@ pub trait Backend: Send + Sync {
         keys_a: &[&Self::Batch<Ntt>],
         out_limbs: &[usize],
     ) -> Result<(Self::Batch<Ntt>, Self::Batch<Ntt>), Error> {
-        let shape = BatchShape::new(coeff.shape().count, coeff.shape().n, out_limbs.to_vec());
-        let (sb, sa): (Vec<_>, Vec<_>) = (keys_b.iter().map(|x| x.shape()).collect(), keys_a.iter().map(|x| x.shape()).collect());
-        checks::key_switch_inner(coeff.shape(), ntt.shape(), &sb, &sa, &shape)?;
+        let shape = checks::key_switch_inner(coeff.shape(), ntt.shape(), keys_b, keys_a, out_limbs)?;
         let mut acc_b = self.zeros::<Ntt>(plan, shape.clone())?;
         let mut acc_a = self.zeros::<Ntt>(plan, shape.clone())?;
         for (i, (kb, ka)) in keys_b.iter().zip(keys_a).enumerate() {
@@ -292,11 +290,13 @@ pub mod checks {
 
     /// The operands of [`Backend::key_switch_inner`]: `coeff` and `ntt` of one shape; as many
     /// `b` as `a` parts, at most one per limb of `coeff`; every part combinable element-wise
-    /// into `out` (same limbs, count 1 or `out`'s count); `out` of `coeff`'s count and degree.
+    /// into the output (`coeff`'s count and degree over `out_limbs`; count 1 or the output's
+    /// count, same limbs). Returns the output's shape.
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`], [`Error::LimbMismatch`].
-    pub fn key_switch_inner(coeff: &BatchShape, ntt: &BatchShape, b: &[&BatchShape], a: &[&BatchShape], out: &BatchShape) -> Result<(), Error> {
+    pub fn key_switch_inner<T: HasShape>(coeff: &BatchShape, ntt: &BatchShape, b: &[&T], a: &[&T], out_limbs: &[usize]) -> Result<BatchShape, Error> {
+        let out = BatchShape::new(coeff.count, coeff.n, out_limbs.to_vec());
         same_shape(coeff, ntt)?;
         if a.len() != b.len() {
             return Err(Error::ShapeMismatch { what: "key parts", expected: b.len(), found: a.len() });
@@ -304,11 +304,11 @@ pub mod checks {
         if b.len() > coeff.limbs.len() {
             return Err(Error::ShapeMismatch { what: "digits (at most one per limb)", expected: coeff.limbs.len(), found: b.len() });
         }
-        reduce_limb(coeff, 0, out)?;
+        reduce_limb(coeff, 0, &out)?;
         for s in b.iter().chain(a) {
-            elementwise(out, s)?;
+            elementwise(&out, s.shape())?;
         }
-        Ok(())
+        Ok(out)
     }
 
     /// `constants` has one value per limb, each below its prime.

@@ -66,11 +66,10 @@ impl<B: Backend> StatsDecryptor<'_, B> {
         cts.iter().zip(&self.decs).zip(&self.ctx.encoders).map(|((c, d), e)| Ok(e.decode(&d.decrypt(c)?))).collect()
     }
 
-    /// The CRT value of slot `j`, checked against `|x| < 2^bound_bits`.
-    fn slot_value(&self, residues: &[Vec<u32>], j: usize, bound_bits: u64) -> Result<BigInt, Error> {
-        let bound: BigUint = (BigUint::one() << bound_bits) - 1u32;
+    /// The CRT value of slot `j`, checked against `|x| ≤ bound` (see [`magnitude_bound`]).
+    fn slot_value(&self, residues: &[Vec<u32>], j: usize, bound: &BigUint) -> Result<BigInt, Error> {
         let r: Vec<u32> = residues.iter().map(|v| v[j]).collect();
-        self.ctx.params.space().decode_checked(&r, &bound)
+        self.ctx.params.space().decode_checked(&r, bound)
     }
 
     /// The per-slot CRT values of `cts` (one ciphertext per plaintext modulus, e.g. the
@@ -82,7 +81,8 @@ impl<B: Backend> StatsDecryptor<'_, B> {
     /// errors; [`Error::PlaintextOverflow`] for a slot beyond the bound.
     pub fn slot_values(&self, cts: &[&Ciphertext<B>], bound_bits: u64) -> Result<Vec<BigInt>, Error> {
         let residues = self.slot_residues(cts)?;
-        (0..self.ctx.params.n()).map(|j| self.slot_value(&residues, j, bound_bits)).collect()
+        let bound = magnitude_bound(bound_bits);
+        (0..self.ctx.params.n()).map(|j| self.slot_value(&residues, j, &bound)).collect()
     }
 
     /// A total: slot 0 holds it and every other slot is zero (a masked slot sum), or every
@@ -98,7 +98,7 @@ impl<B: Backend> StatsDecryptor<'_, B> {
                 }
             }
         }
-        self.slot_value(&residues, 0, bound_bits)
+        self.slot_value(&residues, 0, &magnitude_bound(bound_bits))
     }
 
     /// Decrypts and finishes a statistic.
@@ -151,17 +151,23 @@ impl<B: Backend> StatsDecryptor<'_, B> {
         let n = self.ctx.params.n();
         let mut out = Vec::with_capacity(s.records);
         let chunks = s.chunks.first().map_or(0, Vec::len);
+        let bound = magnitude_bound(s.bound_bits);
         for c in 0..chunks {
             let cts: Vec<&Ciphertext<B>> = s.chunks.iter().map(|per| per.get(c)).collect::<Option<Vec<_>>>().ok_or(Error::ShapeMismatch { what: "score chunks", expected: chunks, found: 0 })?;
             let residues = self.slot_residues(&cts)?;
             for j in 0..(s.records - c * n).min(n) {
-                let x = self.slot_value(&residues, j, s.bound_bits)?;
+                let x = self.slot_value(&residues, j, &bound)?;
                 let record = c * n + j;
                 out.push(if s.missing.binary_search(&record).is_ok() { None } else { Some(scaled_to_f64(&x, s.scale)) });
             }
         }
         Ok(out)
     }
+}
+
+/// The largest magnitude below `2^bits`.
+fn magnitude_bound(bits: u64) -> BigUint {
+    (BigUint::one() << bits) - 1u32
 }
 
 /// The logistic function `1 / (1 + e^(−x))`.

@@ -4,9 +4,10 @@
 //! CPU SIMD (scalar, AVX2, AVX-512) and on GPUs (wgpu). This crate ties the
 //! layers together for applications and hosts the `ringvault` command line:
 //!
-//! - [`engine`]: which backend runs (flag, environment, `ringvault.toml`; `auto` takes a
-//!   hardware GPU when present);
-//! - [`commands`], [`csv`], [`files`]: the owner's and the server's file-based flow;
+//! - [`app`] (`ringvault-app`): the application layer every front end calls: key files,
+//!   tables, results, vault datasets and queries, [`engine`] selection and configuration;
+//! - [`vault`] (`ringvault-vault`): the vault service and its client;
+//! - [`commands`]: the owner's and the server's file-based flow;
 //! - [`demo`]: the main job end to end; [`info`]: backends, CPU level, GPU adapters;
 //! - [`bench`](mod@bench): the benchmarks behind `ringvault bench` (table or JSON lines).
 //!
@@ -19,39 +20,17 @@
 
 pub mod bench;
 pub mod commands;
-pub mod csv;
 pub mod demo;
-pub mod engine;
-pub mod files;
 pub mod info;
 pub mod selfcheck;
 
-/// What the command line reports: the core's typed errors, CSV problems naming line and
-/// column, files that are not what they claim, I/O, configuration.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    /// A core error (parameters, keys, wire format, evaluation, decryption).
-    #[error(transparent)]
-    Core(#[from] ringvault_core::Error),
-    /// The CSV input.
-    #[error(transparent)]
-    Csv(#[from] csv::CsvError),
-    /// A file that is not what its name or header claims.
-    #[error("{0}")]
-    Format(String),
-    /// Reading or writing a file.
-    #[error("{path}: {reason}")]
-    Io {
-        /// The path.
-        path: String,
-        /// The operating system's message.
-        reason: String,
-    },
-    /// Backend or configuration choices.
-    #[error("{0}")]
-    Config(String),
-}
+/// What the command line reports: the application layer's error (core errors, CSV problems
+/// naming line and column, files that are not what they claim, I/O, configuration).
+pub type CliError = ringvault_app::AppError;
 
+pub use ringvault_app as app;
+pub use ringvault_app::{csv, engine, on_backend};
+pub use ringvault_vault as vault;
 pub use ringvault_backend_cpu as cpu;
 #[cfg(feature = "gpu")]
 pub use ringvault_backend_gpu as gpu;

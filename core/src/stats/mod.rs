@@ -20,6 +20,7 @@
 //! - Many columns and statistics in one call are stacked into one ciphertext batch, so each
 //!   rotation of the slot sum is one backend call for all of them.
 
+mod objects;
 mod owner;
 mod server;
 mod table;

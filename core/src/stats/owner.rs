@@ -149,15 +149,18 @@ impl<B: Backend> StatsDecryptor<'_, B> {
     /// Decryption errors; [`Error::PlaintextOverflow`] if a score wrapped.
     pub fn scores(&self, s: &EncryptedScores<B>) -> Result<Vec<Option<f64>>, Error> {
         let n = self.ctx.params.n();
+        let chunks = s.chunk_records.len();
+        if s.chunks.iter().any(|per| per.len() != chunks) || s.chunk_records.iter().any(|&r| r > n) || s.chunk_records.iter().sum::<usize>() != s.records {
+            return Err(Error::InvalidInput { what: format!("scores of {} records do not match their {chunks} chunks", s.records) });
+        }
         let mut out = Vec::with_capacity(s.records);
-        let chunks = s.chunks.first().map_or(0, Vec::len);
         let bound = magnitude_bound(s.bound_bits);
-        for c in 0..chunks {
-            let cts: Vec<&Ciphertext<B>> = s.chunks.iter().map(|per| per.get(c)).collect::<Option<Vec<_>>>().ok_or(Error::ShapeMismatch { what: "score chunks", expected: chunks, found: 0 })?;
+        for (c, &here) in s.chunk_records.iter().enumerate() {
+            let cts: Vec<&Ciphertext<B>> = s.chunks.iter().map(|per| &per[c]).collect();
             let residues = self.slot_residues(&cts)?;
-            for j in 0..(s.records - c * n).min(n) {
+            for j in 0..here {
                 let x = self.slot_value(&residues, j, &bound)?;
-                let record = c * n + j;
+                let record = out.len();
                 out.push(if s.missing.binary_search(&record).is_ok() { None } else { Some(scaled_to_f64(&x, s.scale)) });
             }
         }

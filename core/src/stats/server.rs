@@ -3,7 +3,7 @@
 use num_bigint::BigInt;
 use num_traits::{Signed, ToPrimitive, Zero};
 
-use super::table::{ColumnInfo, EncryptedColumn, EncryptedTable, chunks_for};
+use super::table::{ColumnInfo, EncryptedColumn, EncryptedTable};
 use super::{Stat, StatsContext, StatsKeys};
 use crate::backend::Backend;
 use crate::scheme::{Ciphertext, Evaluator, NoiseModel, Parameters, Plaintext};
@@ -31,8 +31,8 @@ pub struct EncryptedStat<B: Backend> {
     pub squares: Option<Vec<Ciphertext<B>>>,
 }
 
-/// Encrypted per-record scores `w·x + b`: `chunks[modulus][chunk]`, record `j` in slot
-/// `j mod n` of chunk `j / n`, fixed point with `scale` decimals.
+/// Encrypted per-record scores `w·x + b`: `chunks[modulus][chunk]`, the records of chunk `c`
+/// in its first `chunk_records[c]` slots, in record order; fixed point with `scale` decimals.
 #[derive(Debug)]
 pub struct EncryptedScores<B: Backend> {
     /// Number of records.
@@ -43,6 +43,8 @@ pub struct EncryptedScores<B: Backend> {
     pub bound_bits: u64,
     /// Records with a skipped cell in a model column (their score is not meaningful).
     pub missing: Vec<usize>,
+    /// Records in each chunk (they sum to `records`).
+    pub chunk_records: Vec<usize>,
     /// `chunks[modulus][chunk]`.
     pub chunks: Vec<Vec<Ciphertext<B>>>,
 }
@@ -127,7 +129,7 @@ impl<B: Backend> StatsEvaluator<'_, B> {
     }
 
     fn check_table(&self, table: &EncryptedTable<B>) -> Result<(), Error> {
-        let chunks = chunks_for(table.records(), self.ctx.params.n());
+        let chunks = table.chunk_records().len();
         for c in table.columns() {
             if c.ciphertexts().len() != self.evals.len() || c.ciphertexts().iter().any(|x| x.len() != chunks) {
                 return Err(Error::InvalidInput { what: format!("column {:?} is not a table of these parameters", c.info().name) });
@@ -239,7 +241,7 @@ impl<B: Backend> StatsEvaluator<'_, B> {
                 }
             }
         }
-        let chunks = chunks_for(table.records(), self.ctx.params.n());
+        let chunks = table.chunk_records().len();
         // sums[i][k]: total of sum_cols[k] under modulus i (likewise squares).
         let mut sums: Vec<Vec<Ciphertext<B>>> = Vec::new();
         let mut squares: Vec<Vec<Ciphertext<B>>> = Vec::new();
@@ -302,7 +304,7 @@ impl<B: Backend> StatsEvaluator<'_, B> {
         self.check_table(table)?;
         let x = table.column(column)?;
         let info = x.info().clone();
-        let chunks = chunks_for(table.records(), self.ctx.params.n());
+        let chunks = table.chunk_records().len();
         let n = self.ctx.params.n();
         let (w_decimals, w_bits) = match weights {
             Weights::Plain { decimals, values } => {
@@ -335,8 +337,10 @@ impl<B: Backend> StatsEvaluator<'_, B> {
             match weights {
                 Weights::Plain { values, .. } => {
                     let t = ev.scheme().params().plaintext().value();
-                    for c in 0..chunks {
-                        let slots: Vec<u32> = values.iter().skip(c * n).take(n).map(|w| residue(&BigInt::from(*w), t)).collect();
+                    let mut offset = 0;
+                    for (c, &here) in table.chunk_records().iter().enumerate() {
+                        let slots: Vec<u32> = values[offset..offset + here].iter().map(|w| residue(&BigInt::from(*w), t)).collect();
+                        offset += here;
                         let pt = self.ctx.encoders[i].encode(&slots)?;
                         let mut p = ev.duplicate(&x.ciphertexts()[i][c])?;
                         ev.mul_plain_assign(&mut p, &[&pt])?;
@@ -422,12 +426,12 @@ impl<B: Backend> StatsEvaluator<'_, B> {
         let bound_bits = bits_of(&bound);
         self.check_capacity("logistic scores", bound_bits)?;
         let n = self.ctx.params.n();
-        let chunks = chunks_for(table.records(), n);
+        let chunks = table.chunk_records().len();
         let mut per_modulus = Vec::with_capacity(self.evals.len());
         for (i, ev) in self.evals.iter().enumerate() {
             let t = ev.scheme().params().plaintext().value();
             let mut out = Vec::with_capacity(chunks);
-            for c in 0..chunks {
+            for (c, &here) in table.chunk_records().iter().enumerate() {
                 let mut acc: Option<Ciphertext<B>> = None;
                 for ((col, _), wi) in terms.iter().zip(&ints) {
                     let mut p = ev.duplicate(&col.ciphertexts()[i][c])?;
@@ -438,7 +442,6 @@ impl<B: Backend> StatsEvaluator<'_, B> {
                     }
                 }
                 let mut acc = acc.ok_or(Error::InvalidInput { what: "the model has no weights".into() })?;
-                let here = (table.records() - c * n).min(n);
                 let br = residue(&b, t);
                 let mut slots = vec![0u32; n];
                 slots[..here].fill(br);
@@ -448,6 +451,6 @@ impl<B: Backend> StatsEvaluator<'_, B> {
             }
             per_modulus.push(out);
         }
-        Ok(EncryptedScores { records: table.records(), scale, bound_bits, missing, chunks: per_modulus })
+        Ok(EncryptedScores { records: table.records(), scale, bound_bits, missing, chunk_records: table.chunk_records().to_vec(), chunks: per_modulus })
     }
 }

@@ -57,10 +57,14 @@ impl<B: Backend> EncryptedColumn<B> {
     }
 }
 
-/// An encrypted table: `records` records, every column over the same chunks.
+/// An encrypted table: `records` records, every column over the same chunks. Chunk `c`
+/// holds `chunk_records()[c]` records in its first slots (the rest are zero): a table
+/// encrypted at once fills every chunk but the last; tables appended with
+/// [`StatsContext::concat_tables`] (uploads of a vault dataset) keep each part's chunks.
 #[derive(Debug)]
 pub struct EncryptedTable<B: Backend> {
     records: usize,
+    chunk_records: Vec<usize>,
     columns: Vec<EncryptedColumn<B>>,
 }
 
@@ -72,6 +76,14 @@ impl<B: Backend> EncryptedTable<B> {
     /// The columns.
     pub fn columns(&self) -> &[EncryptedColumn<B>] {
         &self.columns
+    }
+    /// Records in each chunk (they sum to [`Self::records`]).
+    pub fn chunk_records(&self) -> &[usize] {
+        &self.chunk_records
+    }
+    /// The table's columns, each with its ciphertexts `[modulus][chunk]`.
+    pub fn into_columns(self) -> Vec<(ColumnInfo, Vec<Vec<Ciphertext<B>>>)> {
+        self.columns.into_iter().map(|c| (c.info, c.ciphertexts)).collect()
     }
     /// The column named `name`.
     ///
@@ -87,6 +99,11 @@ impl<B: Backend> EncryptedTable<B> {
 /// Chunks needed for `records` records of `n` slots.
 pub(crate) fn chunks_for(records: usize, n: usize) -> usize {
     records.div_ceil(n).max(1)
+}
+
+/// Records per chunk of a table of `records` records filled chunk by chunk.
+pub(crate) fn full_chunks(records: usize, n: usize) -> Vec<usize> {
+    (0..chunks_for(records, n)).map(|c| (records - (c * n).min(records)).min(n)).collect()
 }
 
 impl<B: Backend> StatsContext<B> {
@@ -155,7 +172,7 @@ impl<B: Backend> StatsContext<B> {
             let ciphertexts = per_modulus.iter_mut().map(|all| all.drain(..chunks).collect()).collect();
             columns_out.push(EncryptedColumn { info, ciphertexts });
         }
-        Ok(EncryptedTable { records, columns: columns_out })
+        Ok(EncryptedTable { records, chunk_records: full_chunks(records, n), columns: columns_out })
     }
 
     /// Reassembles a table from its parts (as loaded from files), checking that every column
@@ -164,7 +181,22 @@ impl<B: Backend> StatsContext<B> {
     /// # Errors
     /// [`Error::InvalidInput`] or [`Error::ParameterMismatch`] for parts that do not fit.
     pub fn table_from_parts(&self, records: usize, columns: Vec<(ColumnInfo, Vec<Vec<Ciphertext<B>>>)>) -> Result<EncryptedTable<B>, Error> {
-        let chunks = chunks_for(records, self.params.n());
+        self.ragged_table_from_parts(full_chunks(records, self.params.n()), columns)
+    }
+
+    /// Reassembles a table whose chunk `c` holds `chunk_records[c]` records (see
+    /// [`EncryptedTable`]), checking the parts as [`Self::table_from_parts`] does.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for no chunk, an empty or overfull chunk, or parts that do not
+    /// fit; [`Error::ParameterMismatch`].
+    pub fn ragged_table_from_parts(&self, chunk_records: Vec<usize>, columns: Vec<(ColumnInfo, Vec<Vec<Ciphertext<B>>>)>) -> Result<EncryptedTable<B>, Error> {
+        let n = self.params.n();
+        if chunk_records.is_empty() || chunk_records.iter().any(|&r| r == 0 || r > n) {
+            return Err(Error::InvalidInput { what: format!("every chunk holds 1 to {n} records") });
+        }
+        let records: usize = chunk_records.iter().sum();
+        let chunks = chunk_records.len();
         let mut out = Vec::with_capacity(columns.len());
         for (info, ciphertexts) in columns {
             if ciphertexts.len() != self.schemes.len() || ciphertexts.iter().any(|c| c.len() != chunks) {
@@ -180,6 +212,34 @@ impl<B: Backend> StatsContext<B> {
             }
             out.push(EncryptedColumn { info, ciphertexts });
         }
-        Ok(EncryptedTable { records, columns: out })
+        Ok(EncryptedTable { records, chunk_records, columns: out })
+    }
+
+    /// Appends tables of the same columns (in the same order): chunks follow one another,
+    /// records are numbered across the parts, counts add up and bounds take the largest.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for no table or tables whose columns differ (name or decimals).
+    pub fn concat_tables(&self, tables: Vec<EncryptedTable<B>>) -> Result<EncryptedTable<B>, Error> {
+        let mut iter = tables.into_iter();
+        let mut acc = iter.next().ok_or_else(|| Error::InvalidInput { what: "no table to append".into() })?;
+        for t in iter {
+            let same = t.columns.len() == acc.columns.len() && t.columns.iter().zip(&acc.columns).all(|(a, b)| a.info.name == b.info.name && a.info.decimals == b.info.decimals);
+            if !same {
+                return Err(Error::InvalidInput { what: "appended tables must have the same columns and decimals".into() });
+            }
+            let offset = acc.records;
+            for (a, b) in acc.columns.iter_mut().zip(t.columns) {
+                a.info.count += b.info.count;
+                a.info.bound_bits = a.info.bound_bits.max(b.info.bound_bits);
+                a.info.missing.extend(b.info.missing.iter().map(|m| m + offset));
+                for (per_a, per_b) in a.ciphertexts.iter_mut().zip(b.ciphertexts) {
+                    per_a.extend(per_b);
+                }
+            }
+            acc.records += t.records;
+            acc.chunk_records.extend(t.chunk_records);
+        }
+        Ok(acc)
     }
 }

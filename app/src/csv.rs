@@ -1,7 +1,7 @@
 //! Reading a CSV file of records into fixed-point columns (the owner's side of `encrypt`).
 //!
-//! The first line is the header. Fields may be quoted (`"…"`, with `""` for a quote inside);
-//! lines end with `\n` or `\r\n`. A column whose cells are all non-numeric text is not
+//! The first line is the header; records are read by the `csv` crate (fields may be quoted,
+//! `""` for a quote inside; lines end with `\n` or `\r\n`). A column whose cells are all non-numeric text is not
 //! encrypted (it is reported); in a numeric column, an empty or non-numeric cell (`NaN`,
 //! `inf`, words) is an error naming its line and column, or is skipped with `skip_missing`.
 
@@ -32,6 +32,14 @@ pub enum CsvError {
         expected: usize,
         /// Fields on this line.
         found: usize,
+    },
+    /// Bytes the CSV reader could not read (invalid UTF-8).
+    #[error("line {line}: {reason}")]
+    Unreadable {
+        /// 1-based line number.
+        line: usize,
+        /// The reader's message.
+        reason: String,
     },
     /// An unterminated quoted field.
     #[error("line {line}: a quoted field is not closed")]
@@ -81,55 +89,32 @@ pub enum CsvError {
 /// A record: the 1-based line it starts on, and its fields.
 pub type Record = (usize, Vec<String>);
 
-/// The header's fields and the records, each with the 1-based line number it starts on.
+/// The header's fields and the records, each with the 1-based line number it starts on
+/// (through the `csv` crate: RFC 4180 quoting, `\n` or `\r\n`, blank lines skipped).
+///
+/// # Errors
+/// The [`CsvError`] of the first problem.
 pub fn parse(text: &str) -> Result<(Vec<String>, Vec<Record>), CsvError> {
+    let mut reader = ::csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
     let mut records = Vec::new();
-    let mut field = String::new();
-    let mut fields = Vec::new();
-    let mut in_quotes = false;
-    let mut line = 1;
-    let mut start_line = 1;
-    let mut chars = text.chars().peekable();
-    let mut any = false;
-    while let Some(c) = chars.next() {
-        any = true;
-        if in_quotes {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => in_quotes = false,
-                '\n' => {
-                    line += 1;
-                    field.push(c);
-                }
-                _ => field.push(c),
+    let mut record = ::csv::StringRecord::new();
+    loop {
+        let line = reader.position().line() as usize;
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map_or(line, |p| p.line() as usize);
+                records.push((line, record.iter().map(str::to_string).collect::<Vec<_>>()));
             }
-            continue;
-        }
-        match c {
-            '"' => in_quotes = true,
-            ',' => fields.push(std::mem::take(&mut field)),
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' => {
-                fields.push(std::mem::take(&mut field));
-                records.push((start_line, std::mem::take(&mut fields)));
-                line += 1;
-                start_line = line;
-                any = false;
-            }
-            _ => field.push(c),
+            Err(e) => return Err(CsvError::Unreadable { line: e.position().map_or(line, |p| p.line() as usize), reason: e.to_string() }),
         }
     }
-    if in_quotes {
-        return Err(CsvError::Unterminated { line: start_line });
+    // The csv crate reads an unclosed quote to the end of the text: an odd number of quote
+    // characters is a quoted field that is not closed (doubled quotes come in pairs).
+    if text.bytes().filter(|&b| b == b'"').count() % 2 == 1 {
+        let line = records.last().map_or(1, |(l, _)| *l);
+        return Err(CsvError::Unterminated { line });
     }
-    if any {
-        fields.push(field);
-        records.push((start_line, fields));
-    }
-    // Blank lines are not records.
     records.retain(|(_, f)| !(f.len() == 1 && f[0].trim().is_empty()));
     let mut iter = records.into_iter();
     let (_, header) = iter.next().ok_or(CsvError::Empty)?;

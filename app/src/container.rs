@@ -1,4 +1,5 @@
-//! The files the command line exchanges: a small container around the validated wire format.
+//! The files RingVault exchanges (key files, tables, results, the vault's stored columns): a
+//! small container around the validated wire format.
 //!
 //! ```text
 //! "RVFILE01" | u32 LE header length (≤ 1 MiB) | header (JSON) | count × (u64 LE length | object)
@@ -12,7 +13,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::CliError;
+use crate::AppError;
 
 /// The file magic.
 const MAGIC: &[u8; 8] = b"RVFILE01";
@@ -21,12 +22,13 @@ pub const VERSION: u32 = 1;
 /// Largest header accepted.
 const MAX_HEADER: usize = 1 << 20;
 /// Every kind of file the command line writes.
-pub const KINDS: [&str; 6] = ["secret-keys", "public-keys", "evaluation-keys", "table", "stat", "scores"];
+pub const KINDS: [&str; 7] = ["secret-keys", "public-keys", "evaluation-keys", "table", "stat", "scores", "column"];
 
 /// The JSON header of a file.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Header {
-    /// `secret-keys`, `public-keys`, `evaluation-keys`, `table`, `stat` or `scores`.
+    /// `secret-keys`, `public-keys`, `evaluation-keys`, `table`, `stat`, `scores` or
+    /// `column` (one column of a vault upload, as the store keeps it).
     pub kind: String,
     /// Container version.
     pub version: u32,
@@ -45,10 +47,10 @@ pub struct Header {
 /// them).
 ///
 /// # Errors
-/// [`CliError::Io`].
-pub fn write(path: &Path, header: &Header, objects: &[Vec<u8>]) -> Result<(), CliError> {
+/// [`AppError::Io`].
+pub fn write(path: &Path, header: &Header, objects: &[Vec<u8>]) -> Result<(), AppError> {
     let bytes = encode(header, objects)?;
-    let io = |e: std::io::Error| CliError::Io { path: path.display().to_string(), reason: e.to_string() };
+    let io = |e: std::io::Error| AppError::io(path, &e);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
@@ -64,15 +66,15 @@ pub fn write(path: &Path, header: &Header, objects: &[Vec<u8>]) -> Result<(), Cl
 /// The bytes of a file: magic, header, objects.
 ///
 /// # Errors
-/// [`CliError::Format`] when `header.objects` is not `objects.len()` or the header does not
+/// [`AppError::Format`] when `header.objects` is not `objects.len()` or the header does not
 /// fit the format's bound.
-pub fn encode(header: &Header, objects: &[Vec<u8>]) -> Result<Vec<u8>, CliError> {
+pub fn encode(header: &Header, objects: &[Vec<u8>]) -> Result<Vec<u8>, AppError> {
     if header.objects != objects.len() {
-        return Err(CliError::Format(format!("the header declares {} objects, {} given", header.objects, objects.len())));
+        return Err(AppError::Format(format!("the header declares {} objects, {} given", header.objects, objects.len())));
     }
-    let json = serde_json::to_vec(header).map_err(|e| CliError::Format(e.to_string()))?;
+    let json = serde_json::to_vec(header).map_err(|e| AppError::Format(e.to_string()))?;
     if json.len() > MAX_HEADER {
-        return Err(CliError::Format(format!("a header of {} bytes exceeds {MAX_HEADER}", json.len())));
+        return Err(AppError::Format(format!("a header of {} bytes exceeds {MAX_HEADER}", json.len())));
     }
     let mut bytes = Vec::with_capacity(16 + json.len() + objects.iter().map(|o| o.len() + 8).sum::<usize>());
     bytes.extend_from_slice(MAGIC);
@@ -88,9 +90,9 @@ pub fn encode(header: &Header, objects: &[Vec<u8>]) -> Result<Vec<u8>, CliError>
 /// Reads a file of the expected kind: header and objects, every length checked first.
 ///
 /// # Errors
-/// [`CliError::Io`]; [`CliError::Format`] for a wrong magic, version or kind, or lengths that
+/// [`AppError::Io`]; [`AppError::Format`] for a wrong magic, version or kind, or lengths that
 /// do not add up.
-pub fn read(path: &Path, kind: &str) -> Result<(Header, Vec<Vec<u8>>), CliError> {
+pub fn read(path: &Path, kind: &str) -> Result<(Header, Vec<Vec<u8>>), AppError> {
     read_one_of(path, &[kind])
 }
 
@@ -98,9 +100,9 @@ pub fn read(path: &Path, kind: &str) -> Result<(Header, Vec<Vec<u8>>), CliError>
 ///
 /// # Errors
 /// As [`read`].
-pub fn read_one_of(path: &Path, kinds: &[&str]) -> Result<(Header, Vec<Vec<u8>>), CliError> {
-    let bytes = std::fs::read(path).map_err(|e| CliError::Io { path: path.display().to_string(), reason: e.to_string() })?;
-    parse(&bytes, kinds).map_err(|e| CliError::Format(format!("{}: {e}", path.display())))
+pub fn read_one_of(path: &Path, kinds: &[&str]) -> Result<(Header, Vec<Vec<u8>>), AppError> {
+    let bytes = std::fs::read(path).map_err(|e| AppError::Io { path: path.display().to_string(), reason: e.to_string() })?;
+    parse(&bytes, kinds).map_err(|e| AppError::Format(format!("{}: {e}", path.display())))
 }
 
 /// Parses container bytes (see [`read`]).
@@ -108,21 +110,11 @@ pub fn read_one_of(path: &Path, kinds: &[&str]) -> Result<(Header, Vec<Vec<u8>>)
 /// # Errors
 /// A message naming what was expected and found.
 pub fn parse(bytes: &[u8], kinds: &[&str]) -> Result<(Header, Vec<Vec<u8>>), String> {
-    if bytes.len() < 12 || &bytes[..8] != MAGIC {
-        return Err("not a RingVault file (bad magic)".into());
-    }
-    let len = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
-    if len > MAX_HEADER || 12 + len > bytes.len() {
-        return Err(format!("header length {len} exceeds the file"));
-    }
-    let header: Header = serde_json::from_slice(&bytes[12..12 + len]).map_err(|e| format!("bad header: {e}"))?;
-    if header.version != VERSION {
-        return Err(format!("container version {} (this build reads {VERSION})", header.version));
-    }
+    let (header, start) = peek_header(bytes)?;
     if !kinds.contains(&header.kind.as_str()) {
         return Err(format!("expected a {} file, found {}", kinds.join(" or "), header.kind));
     }
-    let mut rest = &bytes[12 + len..];
+    let mut rest = &bytes[start..];
     // Every object needs at least its 8-byte length: bound the count before allocating.
     if header.objects > rest.len() / 8 {
         return Err(format!("{} objects declared in {} bytes", header.objects, rest.len()));
@@ -147,6 +139,26 @@ pub fn parse(bytes: &[u8], kinds: &[&str]) -> Result<(Header, Vec<Vec<u8>>), Str
         return Err(format!("{} trailing bytes", rest.len()));
     }
     Ok((header, objects))
+}
+
+/// The header of container bytes and the offset where its objects start, without reading
+/// the objects (any kind).
+///
+/// # Errors
+/// As [`parse`].
+pub fn peek_header(bytes: &[u8]) -> Result<(Header, usize), String> {
+    if bytes.len() < 12 || &bytes[..8] != MAGIC {
+        return Err("not a RingVault file (bad magic)".into());
+    }
+    let len = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+    if len > MAX_HEADER || 12 + len > bytes.len() {
+        return Err(format!("header length {len} exceeds the file"));
+    }
+    let header: Header = serde_json::from_slice(&bytes[12..12 + len]).map_err(|e| format!("bad header: {e}"))?;
+    if header.version != VERSION {
+        return Err(format!("container version {} (this build reads {VERSION})", header.version));
+    }
+    Ok((header, 12 + len))
 }
 
 /// Small files of every kind (real headers, short stand-in objects): the fuzz target
@@ -190,7 +202,7 @@ mod tests {
     use super::*;
 
     fn fuzz_dir() -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("fuzz")
     }
 
     /// The committed seeds are [`sample_files`] (`RINGVAULT_WRITE_FUZZ_CORPUS=1` rewrites

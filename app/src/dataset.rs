@@ -1,0 +1,325 @@
+//! A vault dataset: its column schema with declared ranges, the computations it supports, the
+//! check of its evaluation keys, and the validation of uploads against both.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use ringvault_backend_cpu::CpuBackend;
+use ringvault_core::encoding::FixedPoint;
+use ringvault_core::stats::{ColumnInfo, PlainColumn, StatsContext, StatsParameters};
+
+use crate::container::{self, Header};
+use crate::keys::params_of;
+use crate::AppError;
+
+/// Most columns in one schema.
+pub const MAX_COLUMNS: usize = 256;
+/// Longest column name, in bytes.
+pub const MAX_NAME_LEN: usize = 256;
+
+/// What a dataset lets the server compute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Computation {
+    /// Count, sum, mean.
+    Sums,
+    /// Sum of squares, variances and standard deviations (population and sample).
+    Variances,
+    /// Weighted sums and logistic-regression scores.
+    Scores,
+}
+
+impl Computation {
+    /// Every computation (a schema's default).
+    pub fn all() -> Vec<Self> {
+        vec![Self::Sums, Self::Variances, Self::Scores]
+    }
+}
+
+/// One column: its name, fixed-point decimals and declared range. Every value a device
+/// encrypts lies in `[min, max]` (the client refuses others); the range bounds every
+/// computation's "could this wrap?" check.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnSpec {
+    /// The column's name (any text).
+    pub name: String,
+    /// Decimal digits of the fixed-point scale (0 to 18).
+    #[serde(default)]
+    pub decimals: u32,
+    /// Smallest value allowed.
+    pub min: f64,
+    /// Largest value allowed.
+    pub max: f64,
+}
+
+/// A dataset's schema: `{"columns": [{"name": "bmi", "decimals": 1, "min": 10, "max": 80}, …],
+/// "computations": ["sums", "variances", "scores"]}` (computations default to all).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schema {
+    /// The columns, in upload order.
+    pub columns: Vec<ColumnSpec>,
+    /// What the server may compute (default: everything).
+    #[serde(default = "Computation::all")]
+    pub computations: Vec<Computation>,
+}
+
+/// What the server records of a dataset's validated evaluation keys (public metadata).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    /// The ring preset (`n4096`, `n8192`, …).
+    pub preset: String,
+    /// The plaintext moduli of the CRT space.
+    pub moduli: Vec<u32>,
+    /// Bytes of the `eval.keys` file.
+    pub bytes: u64,
+    /// Hex SHA-256 of the `eval.keys` file (its content address).
+    pub sha256: String,
+    /// Largest record count for which every declared computation is exact.
+    pub max_records: u64,
+}
+
+/// An upload that passed validation: what the store keeps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedUpload {
+    /// Records in the upload.
+    pub rows: usize,
+    /// One self-describing blob per schema column, in schema order (see [`crate::results`]).
+    pub columns: Vec<Vec<u8>>,
+}
+
+impl Schema {
+    /// Parses and validates a schema (unknown keys refused).
+    ///
+    /// # Errors
+    /// [`AppError::Schema`] saying what is wrong.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, AppError> {
+        let s: Self = serde_json::from_slice(bytes).map_err(|e| AppError::Schema(format!("schema: {e}")))?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Checks names, decimals and ranges.
+    ///
+    /// # Errors
+    /// [`AppError::Schema`] naming the column at fault.
+    pub fn validate(&self) -> Result<(), AppError> {
+        let bad = |what: String| Err(AppError::Schema(what));
+        if self.columns.is_empty() || self.columns.len() > MAX_COLUMNS {
+            return bad(format!("a schema has 1 to {MAX_COLUMNS} columns, this one {}", self.columns.len()));
+        }
+        if self.computations.is_empty() {
+            return bad("a schema supports at least one computation (sums, variances, scores)".into());
+        }
+        for (i, c) in self.columns.iter().enumerate() {
+            if c.name.trim().is_empty() || c.name.len() > MAX_NAME_LEN {
+                return bad(format!("column {}: a name of 1 to {MAX_NAME_LEN} bytes", i + 1));
+            }
+            if self.columns[..i].iter().any(|d| d.name == c.name) {
+                return bad(format!("column {:?} appears twice", c.name));
+            }
+            if c.decimals > FixedPoint::MAX_DECIMALS {
+                return bad(format!("column {:?}: {} decimals (at most {})", c.name, c.decimals, FixedPoint::MAX_DECIMALS));
+            }
+            if !c.min.is_finite() || !c.max.is_finite() || c.min > c.max {
+                return bad(format!("column {:?}: the range [{}, {}] must be finite with min ≤ max", c.name, c.min, c.max));
+            }
+            if c.magnitude().is_none() {
+                return bad(format!("column {:?}: the range [{}, {}] at {} decimals is too wide for fixed point", c.name, c.min, c.max, c.decimals));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the dataset supports `c`.
+    pub fn supports(&self, c: Computation) -> bool {
+        self.computations.contains(&c)
+    }
+
+    /// The column named `name` and its index.
+    ///
+    /// # Errors
+    /// [`AppError::Schema`] naming the columns there are.
+    pub fn column(&self, name: &str) -> Result<(usize, &ColumnSpec), AppError> {
+        self.columns.iter().enumerate().find(|(_, c)| c.name == name).ok_or_else(|| {
+            AppError::Schema(format!("no column {name:?}; the dataset has {}", self.columns.iter().map(|c| format!("{:?}", c.name)).collect::<Vec<_>>().join(", ")))
+        })
+    }
+
+    /// The largest record count for which every declared computation is exact in `params`.
+    ///
+    /// # Errors
+    /// [`AppError::Schema`] when not even one record fits, naming the column.
+    pub fn max_records(&self, params: &StatsParameters) -> Result<u64, AppError> {
+        let capacity = params.capacity_bits();
+        let mut max = u64::MAX;
+        for c in &self.columns {
+            let bits = u64::from(c.bound_bits());
+            let widest = if self.supports(Computation::Variances) { 2 * bits } else { bits };
+            // A sum of N values below 2^b is below 2^(b + bitlen(N)) (`core::stats`).
+            let spare = capacity.saturating_sub(widest);
+            if spare == 0 {
+                return Err(AppError::Schema(format!(
+                    "column {:?}: values up to 2^{bits} (range and decimals) leave no room in the {capacity}-bit plaintext space of {}",
+                    c.name,
+                    params.preset().name()
+                )));
+            }
+            max = max.min(if spare >= 64 { u64::MAX } else { (1u64 << spare) - 1 });
+        }
+        Ok(max)
+    }
+
+    /// Checks a CSV table against the schema before encryption (the client's side): the same
+    /// columns in the same order at the declared decimals, every value within its range.
+    ///
+    /// # Errors
+    /// [`AppError::Schema`] naming the column and record at fault.
+    pub fn check_rows(&self, columns: &[PlainColumn]) -> Result<(), AppError> {
+        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        let want: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
+        if names != want {
+            return Err(AppError::Schema(format!("the data has columns {names:?}; the dataset's schema has {want:?} (same names, same order)")));
+        }
+        for (c, spec) in columns.iter().zip(&self.columns) {
+            if c.decimals != spec.decimals {
+                return Err(AppError::Schema(format!("column {:?}: {} decimals in the data, {} in the schema (use --decimals)", c.name, c.decimals, spec.decimals)));
+            }
+            let scale = 10f64.powi(spec.decimals as i32);
+            for (r, v) in c.values.iter().enumerate() {
+                if let Some(v) = v {
+                    let x = *v as f64 / scale;
+                    if x < spec.min || x > spec.max {
+                        return Err(AppError::Schema(format!("column {:?}, record {}: {x} is outside the declared range [{}, {}]", c.name, r + 1, spec.min, spec.max)));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ColumnSpec {
+    /// The largest fixed-point magnitude the range allows, `max(|min|, |max|)·10^d` rounded
+    /// up, or `None` beyond `2^100`.
+    fn magnitude(&self) -> Option<u128> {
+        let m = self.min.abs().max(self.max.abs()) * 10f64.powi(self.decimals as i32);
+        (m < 2f64.powi(100)).then(|| m.ceil() as u128)
+    }
+
+    /// Every value of the column has `|x·10^d| < 2^bound_bits`.
+    pub fn bound_bits(&self) -> u32 {
+        128 - self.magnitude().unwrap_or(u128::MAX).leading_zeros()
+    }
+}
+
+fn hex(d: &[u8]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The CPU context of a preset for validation (built once per preset).
+pub(crate) fn validation_context(h: &Header) -> Result<Arc<StatsContext<CpuBackend>>, AppError> {
+    static CONTEXTS: OnceLock<Mutex<HashMap<String, Arc<StatsContext<CpuBackend>>>>> = OnceLock::new();
+    let params = params_of(h)?;
+    let mut map = CONTEXTS.get_or_init(Default::default).lock().map_err(|_| AppError::Config("a validation context panicked".into()))?;
+    if let Some(ctx) = map.get(&h.preset) {
+        return Ok(ctx.clone());
+    }
+    let ctx = Arc::new(StatsContext::new(Arc::new(CpuBackend::new()), params)?);
+    map.insert(h.preset.clone(), ctx.clone());
+    Ok(ctx)
+}
+
+/// Validates an `eval.keys` file for a dataset with `schema`: every object through its wire
+/// loader, the parameters a known preset's, and every declared computation exact for at
+/// least one record.
+///
+/// # Errors
+/// [`AppError::Format`] or [`AppError::Core`] for a file that is not valid evaluation keys;
+/// [`AppError::Schema`] when the schema's ranges do not fit the parameters.
+pub fn check_eval_keys(schema: &Schema, path: &Path) -> Result<KeyInfo, AppError> {
+    let bytes = crate::keys::read_file(path)?;
+    let (h, objects) = container::parse(&bytes, &["evaluation-keys"]).map_err(|e| AppError::Format(format!("evaluation keys: {e}")))?;
+    let ctx = validation_context(&h)?;
+    ctx.keys_from_objects(&objects)?;
+    let max_records = schema.max_records(ctx.params())?;
+    Ok(KeyInfo { preset: h.preset, moduli: h.moduli, bytes: bytes.len() as u64, sha256: hex(&Sha256::digest(&bytes)), max_records })
+}
+
+/// The `public.key` file (what devices encrypt with) of a validated `eval.keys` file.
+///
+/// # Errors
+/// As [`check_eval_keys`].
+pub fn public_keys_file(path: &Path) -> Result<Vec<u8>, AppError> {
+    let bytes = crate::keys::read_file(path)?;
+    let (h, objects) = container::parse(&bytes, &["evaluation-keys"]).map_err(|e| AppError::Format(format!("evaluation keys: {e}")))?;
+    let ctx = validation_context(&h)?;
+    let keys = ctx.keys_from_objects(&objects)?;
+    crate::keys::public_file(ctx.params(), &keys)
+}
+
+/// Validates an upload body (a `table` file of one or more rows) against the dataset's schema
+/// and keys: container, metadata, every ciphertext through its wire loader, columns, decimals
+/// and declared bounds. Nothing is stored unless this returns `Ok`. The stored columns carry
+/// the schema's bound (not the uploader's claim), so the "could this wrap?" refusal rests on
+/// the declared ranges.
+///
+/// # Errors
+/// [`AppError::Format`], [`AppError::Schema`] or [`AppError::Core`] saying what is wrong.
+pub fn check_upload(schema: &Schema, keys: &KeyInfo, body: &[u8]) -> Result<CheckedUpload, AppError> {
+    let (h, _) = container::peek_header(body).map_err(|e| AppError::Format(format!("upload: {e}")))?;
+    if h.preset != keys.preset || h.moduli != keys.moduli {
+        return Err(AppError::Format(format!("the upload is encrypted for {} {:?}; the dataset's keys are {} {:?}", h.preset, h.moduli, keys.preset, keys.moduli)));
+    }
+    let ctx = validation_context(&h)?;
+    let (m, objects) = crate::results::table_parts(&ctx, body).map_err(|e| AppError::Format(format!("upload: {e}")))?;
+    if m.columns.len() != schema.columns.len() {
+        return Err(AppError::Schema(format!("the upload has {} columns, the schema {}", m.columns.len(), schema.columns.len())));
+    }
+    let per_column = objects.len() / m.columns.len();
+    let chunks = per_column / ctx.schemes().len();
+    let mut columns = Vec::with_capacity(m.columns.len());
+    for ((info, spec), objs) in m.columns.iter().zip(&schema.columns).zip(objects.chunks(per_column)) {
+        if info.name != spec.name || info.decimals != spec.decimals {
+            return Err(AppError::Schema(format!("upload column {:?} at {} decimals where the schema has {:?} at {}", info.name, info.decimals, spec.name, spec.decimals)));
+        }
+        if info.bound_bits > spec.bound_bits() {
+            return Err(AppError::Schema(format!("column {:?}: values up to 2^{} exceed the declared range [{}, {}]", info.name, info.bound_bits, spec.min, spec.max)));
+        }
+        let sorted = info.missing.windows(2).all(|w| w[0] < w[1]);
+        if !sorted || info.missing.last().is_some_and(|&l| l >= m.records) || info.count + info.missing.len() != m.records {
+            return Err(AppError::Schema(format!("column {:?}: counts and skipped records do not add up to {} records", info.name, m.records)));
+        }
+        ctx.chunks_from_objects(chunks, objs)?;
+        let stored = ColumnInfo { bound_bits: spec.bound_bits(), ..info.clone() };
+        columns.push(crate::results::column_file(ctx.params(), m.records, &stored, objs)?);
+    }
+    Ok(CheckedUpload { rows: m.records, columns })
+}
+
+/// Encrypts CSV columns for a dataset (the client's side of `vault push`): checks them with
+/// [`Schema::check_rows`], then yields `table` files of at most `rows_per_upload` records
+/// each, encrypted with the `public.key` file's keys.
+///
+/// # Errors
+/// [`AppError::Schema`] for data that does not fit; key and encryption errors.
+pub fn encrypt_uploads<B: ringvault_core::Backend>(backend: Arc<B>, schema: &Schema, public_key: &[u8], columns: &[PlainColumn], rows_per_upload: usize) -> Result<Vec<Vec<u8>>, AppError> {
+    schema.check_rows(columns)?;
+    let (ctx, public) = crate::keys::open_public(backend, public_key)?;
+    let refs: Vec<_> = public.iter().collect();
+    let records = columns.first().map_or(0, |c| c.values.len());
+    let step = rows_per_upload.max(1);
+    let mut rng = ringvault_core::scheme::sampling::default_rng();
+    let mut out = Vec::with_capacity(records.div_ceil(step));
+    for start in (0..records).step_by(step) {
+        let part: Vec<PlainColumn> = columns.iter().map(|c| PlainColumn { name: c.name.clone(), decimals: c.decimals, values: c.values[start..(start + step).min(records)].to_vec() }).collect();
+        let table = ctx.encrypt_table(&refs, &part, &mut rng)?;
+        out.push(crate::results::table_file(&ctx, &table)?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,29 @@
+//! # ringvault-app: the application layer
+//!
+//! Above `ringvault-core` and below every front end (the `ringvault` command line, the vault
+//! service `ringvault-vault`, the Python package, cluster executors). It owns everything that
+//! is persisted or exchanged, so that no front end defines a format:
+//!
+//! - [`container`]: the `RVFILE01` container around validated wire objects;
+//! - [`keys`]: the owner's key files (`secret.key`, `public.key`, `eval.keys`);
+//! - [`results`]: encrypted tables and results (`TableMeta`, `StatMeta`, `ScoresMeta`), and
+//!   their decryption by the owner;
+//! - [`dataset`]: a vault dataset's schema, its key check and the validation of uploads;
+//! - [`query`]: the server's queries over stored uploads (evaluation keys only);
+//! - [`csv`]: CSV records into fixed-point columns;
+//! - [`config`] and [`engine`]: `ringvault.toml`, the environment and the backend choice.
+//!
+//! Layers: `core` (scheme, encodings, statistics) → backends → **app** → front ends.
+
+pub mod config;
+pub mod container;
+pub mod csv;
+pub mod dataset;
+pub mod engine;
+pub mod keys;
+pub mod query;
+pub mod results;
+
+mod error;
+
+pub use error::AppError;

@@ -1,0 +1,286 @@
+//! Encrypted tables and results as files, and the owner's decryption of results.
+//!
+//! | kind | metadata | objects |
+//! |---|---|---|
+//! | `table` | [`TableMeta`] | every column's ciphertexts, column after column, each `[modulus][chunk]` |
+//! | `column` | [`ColumnMeta`] | one column of one upload, `[modulus][chunk]` (the vault's stored form) |
+//! | `stat` | [`StatMeta`] | `Σx` per modulus, then `Σx²` per modulus (each when present) |
+//! | `scores` | [`ScoresMeta`] | `[modulus][chunk]` |
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use ringvault_core::Backend;
+use ringvault_core::stats::{ColumnInfo, EncryptedScores, EncryptedStat, EncryptedTable, Stat, StatValue, StatsContext, sigmoid};
+
+use crate::container::{self, Header};
+use crate::keys::{header, params_of};
+use crate::AppError;
+
+/// Table metadata.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableMeta {
+    /// Records (rows).
+    pub records: usize,
+    /// The columns' public descriptions.
+    pub columns: Vec<ColumnInfo>,
+}
+
+/// One stored column of an upload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnMeta {
+    /// Records of the upload.
+    pub records: usize,
+    /// The column's public description.
+    pub column: ColumnInfo,
+}
+
+/// Statistic metadata.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatMeta {
+    /// The statistic's name.
+    pub stat: String,
+    /// The column described.
+    pub column: ColumnInfo,
+    /// Decimals of `Σx`.
+    pub scale: u32,
+    /// `|Σx| < 2^sum_bound_bits`.
+    pub sum_bound_bits: u64,
+    /// `|Σx²| < 2^squares_bound_bits`.
+    pub squares_bound_bits: u64,
+    /// `Σx` present.
+    pub has_sum: bool,
+    /// `Σx²` present.
+    pub has_squares: bool,
+}
+
+/// Scores metadata.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScoresMeta {
+    /// Records scored.
+    pub records: usize,
+    /// Decimals of the scores.
+    pub scale: u32,
+    /// `|score·10^scale| < 2^bound_bits`.
+    pub bound_bits: u64,
+    /// Records whose score is not meaningful (a skipped cell).
+    pub missing: Vec<usize>,
+    /// Chunks (ciphertexts per modulus).
+    pub chunks: usize,
+    /// Records per chunk when the chunks are not filled in order (appended uploads); absent
+    /// when every chunk but the last is full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_records: Option<Vec<usize>>,
+}
+
+fn meta<T: serde::de::DeserializeOwned>(h: &Header) -> Result<T, AppError> {
+    serde_json::from_value(h.meta.clone()).map_err(|e| AppError::Format(format!("{} metadata: {e}", h.kind)))
+}
+
+fn to_value<T: Serialize>(m: &T) -> Result<serde_json::Value, AppError> {
+    serde_json::to_value(m).map_err(|e| AppError::Format(e.to_string()))
+}
+
+fn check_params<B: Backend>(ctx: &StatsContext<B>, h: &Header) -> Result<(), AppError> {
+    if h.preset != ctx.params().preset().name() || params_of(h)?.moduli() != ctx.params().moduli() {
+        return Err(AppError::Format(format!("a {} file under other keys ({} {:?}, expected {} {:?})", h.kind, h.preset, h.moduli, ctx.params().preset().name(), ctx.params().moduli())));
+    }
+    Ok(())
+}
+
+/// The bytes of a `table` file.
+///
+/// # Errors
+/// Serialization errors.
+pub fn table_file<B: Backend>(ctx: &StatsContext<B>, table: &EncryptedTable<B>) -> Result<Vec<u8>, AppError> {
+    let objects = ctx.table_to_objects(table)?;
+    let m = TableMeta { records: table.records(), columns: table.columns().iter().map(|c| c.info().clone()).collect() };
+    container::encode(&header("table", ctx.params(), objects.len(), to_value(&m)?), &objects)
+}
+
+/// The header, metadata and objects of a `table` file under `ctx`'s parameters, with the
+/// object count checked against the metadata (objects not yet loaded).
+///
+/// # Errors
+/// [`AppError::Format`].
+pub fn table_parts<B: Backend>(ctx: &StatsContext<B>, bytes: &[u8]) -> Result<(TableMeta, Vec<Vec<u8>>), AppError> {
+    let (h, objects) = container::parse(bytes, &["table"]).map_err(AppError::Format)?;
+    check_params(ctx, &h)?;
+    let m: TableMeta = meta(&h)?;
+    if m.records == 0 || m.columns.is_empty() {
+        return Err(AppError::Format("a table needs at least one record and one column".into()));
+    }
+    let chunks = m.records.div_ceil(ctx.params().n());
+    if m.columns.len().checked_mul(ctx.schemes().len() * chunks) != Some(objects.len()) {
+        return Err(AppError::Format(format!("{} objects for {} columns of {} records", objects.len(), m.columns.len(), m.records)));
+    }
+    Ok((m, objects))
+}
+
+/// Reads a `table` file: every ciphertext through its wire loader.
+///
+/// # Errors
+/// [`AppError::Format`]; wire errors.
+pub fn table_from_file<B: Backend>(ctx: &StatsContext<B>, bytes: &[u8]) -> Result<EncryptedTable<B>, AppError> {
+    let (m, objects) = table_parts(ctx, bytes)?;
+    let per_column = objects.len() / m.columns.len();
+    let chunks = per_column / ctx.schemes().len();
+    let mut columns = Vec::with_capacity(m.columns.len());
+    for (info, objs) in m.columns.into_iter().zip(objects.chunks(per_column)) {
+        columns.push((info, ctx.chunks_from_objects(chunks, objs)?));
+    }
+    Ok(ctx.table_from_parts(m.records, columns)?)
+}
+
+/// A `column` file: one column of an upload of `records` records, from its objects.
+///
+/// # Errors
+/// Container errors.
+pub fn column_file(params: &ringvault_core::stats::StatsParameters, records: usize, column: &ColumnInfo, objects: &[Vec<u8>]) -> Result<Vec<u8>, AppError> {
+    let m = ColumnMeta { records, column: column.clone() };
+    container::encode(&header("column", params, objects.len(), to_value(&m)?), objects)
+}
+
+/// Appends stored uploads: `uploads[u][c]` is the `column` file of column `c` of upload `u`;
+/// the result is one table of those columns over every upload's chunks.
+///
+/// # Errors
+/// [`AppError::Format`] for files that do not fit one another or `ctx`; wire errors.
+pub fn table_from_columns<B: Backend>(ctx: &StatsContext<B>, uploads: &[Vec<&[u8]>]) -> Result<EncryptedTable<B>, AppError> {
+    let mut tables = Vec::with_capacity(uploads.len());
+    for files in uploads {
+        let mut records = None;
+        let mut columns = Vec::with_capacity(files.len());
+        for bytes in files {
+            let (h, objects) = container::parse(bytes, &["column"]).map_err(AppError::Format)?;
+            check_params(ctx, &h)?;
+            let m: ColumnMeta = meta(&h)?;
+            if *records.get_or_insert(m.records) != m.records || m.records == 0 {
+                return Err(AppError::Format("the columns of one upload disagree on its records".into()));
+            }
+            columns.push((m.column, ctx.chunks_from_objects(m.records.div_ceil(ctx.params().n()), &objects)?));
+        }
+        tables.push(ctx.table_from_parts(records.unwrap_or(0), columns)?);
+    }
+    Ok(ctx.concat_tables(tables)?)
+}
+
+/// The bytes of a `stat` file.
+///
+/// # Errors
+/// Serialization errors.
+pub fn stat_file<B: Backend>(ctx: &StatsContext<B>, r: &EncryptedStat<B>) -> Result<Vec<u8>, AppError> {
+    let objects = ctx.stat_to_objects(r)?;
+    let m = StatMeta {
+        stat: r.stat.name().into(),
+        column: r.column.clone(),
+        scale: r.scale,
+        sum_bound_bits: r.sum_bound_bits,
+        squares_bound_bits: r.squares_bound_bits,
+        has_sum: r.sum.is_some(),
+        has_squares: r.squares.is_some(),
+    };
+    container::encode(&header("stat", ctx.params(), objects.len(), to_value(&m)?), &objects)
+}
+
+/// The bytes of a `scores` file.
+///
+/// # Errors
+/// Serialization errors.
+pub fn scores_file<B: Backend>(ctx: &StatsContext<B>, r: &EncryptedScores<B>) -> Result<Vec<u8>, AppError> {
+    let objects = ctx.scores_to_objects(r)?;
+    let n = ctx.params().n();
+    let filled = r.chunk_records.iter().enumerate().all(|(c, &k)| k == n || c + 1 == r.chunk_records.len());
+    let m = ScoresMeta { records: r.records, scale: r.scale, bound_bits: r.bound_bits, missing: r.missing.clone(), chunks: r.chunk_records.len(), chunk_records: (!filled).then(|| r.chunk_records.clone()) };
+    container::encode(&header("scores", ctx.params(), objects.len(), to_value(&m)?), &objects)
+}
+
+/// A decrypted result.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decrypted {
+    /// A statistic.
+    Stat(StatValue),
+    /// Per-record scores and their probabilities (`None`: a record with a skipped cell).
+    Scores {
+        /// `b + w·x`.
+        scores: Vec<Option<f64>>,
+        /// `sigmoid(score)`.
+        probabilities: Vec<Option<f64>>,
+    },
+}
+
+impl Decrypted {
+    /// One JSON object: `{"stat","column","count","value"}` or `{"scores","probabilities"}`.
+    ///
+    /// # Errors
+    /// [`AppError::Format`] (serialization).
+    pub fn to_json(&self) -> Result<String, AppError> {
+        match self {
+            Self::Stat(v) => {
+                // A struct, not a map: the keys print in this order.
+                #[derive(Serialize)]
+                struct Out<'a> {
+                    stat: &'a str,
+                    column: &'a str,
+                    count: usize,
+                    value: f64,
+                }
+                serde_json::to_string(&Out { stat: &v.stat, column: &v.column, count: v.count, value: v.value })
+            }
+            Self::Scores { scores, probabilities } => {
+                #[derive(Serialize)]
+                struct Out<'a> {
+                    scores: &'a [Option<f64>],
+                    probabilities: &'a [Option<f64>],
+                }
+                serde_json::to_string(&Out { scores, probabilities })
+            }
+        }
+        .map_err(|e| AppError::Format(e.to_string()))
+    }
+
+    /// Text for people: one line for a statistic, `record\tscore\tprobability` lines.
+    pub fn to_text(&self) -> String {
+        let fmt_opt = |x: &Option<f64>| x.map_or_else(|| "missing".into(), |v| format!("{v:.9}"));
+        match self {
+            Self::Stat(v) => format!("{} of {:?} ({} values): {}", v.stat, v.column, v.count, v.value),
+            Self::Scores { scores, probabilities } => {
+                scores.iter().zip(probabilities).enumerate().map(|(i, (s, p))| format!("{}\t{}\t{}", i + 1, fmt_opt(s), fmt_opt(p))).collect::<Vec<_>>().join("\n")
+            }
+        }
+    }
+}
+
+/// Decrypts a `stat` or `scores` file with the owner's `secret.key` file.
+///
+/// # Errors
+/// [`AppError::Format`] for files that are not what they claim or belong to other keys;
+/// decryption errors (noise exhausted, a value that wrapped).
+pub fn decrypt<B: Backend>(backend: Arc<B>, secret_key: &[u8], result: &[u8]) -> Result<Decrypted, AppError> {
+    let (h, objects) = container::parse(result, &["stat", "scores"]).map_err(AppError::Format)?;
+    let ctx = StatsContext::new(backend, params_of(&h)?)?;
+    let sk = crate::keys::open_secret(&ctx, secret_key)?;
+    let dec = ctx.decryptor(&sk)?;
+    if h.kind == "stat" {
+        let m: StatMeta = meta(&h)?;
+        let stat: Stat = m.stat.parse()?;
+        let (sum, squares) = ctx.stat_parts_from_objects(m.has_sum, m.has_squares, &objects)?;
+        let r = EncryptedStat { stat, column: m.column, scale: m.scale, sum_bound_bits: m.sum_bound_bits, squares_bound_bits: m.squares_bound_bits, sum, squares };
+        return Ok(Decrypted::Stat(dec.finish(&r)?));
+    }
+    let m: ScoresMeta = meta(&h)?;
+    let n = ctx.params().n();
+    let chunk_records = match m.chunk_records {
+        Some(c) => c,
+        None => (0..m.chunks).map(|c| m.records.saturating_sub(c * n).min(n)).collect(),
+    };
+    if chunk_records.len() != m.chunks || chunk_records.iter().sum::<usize>() != m.records {
+        return Err(AppError::Format(format!("scores of {} records in {} chunks", m.records, m.chunks)));
+    }
+    let chunks = ctx.chunks_from_objects(m.chunks, &objects)?;
+    let r = EncryptedScores { records: m.records, scale: m.scale, bound_bits: m.bound_bits, missing: m.missing, chunk_records, chunks };
+    let scores = dec.scores(&r)?;
+    let probabilities = scores.iter().map(|s| s.map(sigmoid)).collect();
+    Ok(Decrypted::Scores { scores, probabilities })
+}

@@ -3,13 +3,20 @@
 //!
 //! ```text
 //! "RVFILE01" | u32 LE header length (≤ 1 MiB) | header (JSON) | count × (u64 LE length | object)
+//!            | SHA-256 of everything before it (version 2)
 //! ```
-//! The header names the file's kind, the statistics preset and plaintext moduli, how many
-//! objects follow, and public metadata (column names, scales, bounds). Every object is a
-//! `ringvault-core` wire object (keys, ciphertexts) and goes through its validating loader;
-//! the container checks its own lengths before reading anything.
+//! The header names the file's kind and container version, the statistics preset and
+//! plaintext moduli, how many objects follow, and public metadata (column names, scales,
+//! bounds). Every object is a `ringvault-core` wire object (keys, ciphertexts) and goes
+//! through its validating loader; the container checks its own lengths before reading
+//! anything. Version 2 (written now) ends with a SHA-256 digest of the file, so a flipped bit
+//! anywhere — even one that leaves every residue below its prime — is refused: it detects
+//! corruption in transit or at rest, not tampering (whoever can write a file can recompute
+//! the digest). Version 1 files (no digest) are still read; the vault takes version 2 only.
 
 use std::path::Path;
+
+use sha2::{Digest, Sha256};
 
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +25,11 @@ use crate::AppError;
 /// The file magic.
 const MAGIC: &[u8; 8] = b"RVFILE01";
 /// The container format version.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+/// The oldest container version read (version 1 has no digest).
+pub const OLDEST_VERSION: u32 = 1;
+/// Bytes of the trailing digest of a version-2 file.
+const DIGEST_LEN: usize = 32;
 /// Largest header accepted.
 const MAX_HEADER: usize = 1 << 20;
 /// Every kind of file the command line writes.
@@ -84,6 +95,10 @@ pub fn encode(header: &Header, objects: &[Vec<u8>]) -> Result<Vec<u8>, AppError>
         bytes.extend_from_slice(&(o.len() as u64).to_le_bytes());
         bytes.extend_from_slice(o);
     }
+    if header.version >= 2 {
+        let digest = Sha256::digest(&bytes);
+        bytes.extend_from_slice(&digest);
+    }
     Ok(bytes)
 }
 
@@ -114,7 +129,16 @@ pub fn parse(bytes: &[u8], kinds: &[&str]) -> Result<(Header, Vec<Vec<u8>>), Str
     if !kinds.contains(&header.kind.as_str()) {
         return Err(format!("expected a {} file, found {}", kinds.join(" or "), header.kind));
     }
-    let mut rest = &bytes[start..];
+    let end = if header.version >= 2 {
+        let end = bytes.len().checked_sub(DIGEST_LEN).filter(|&e| e >= start).ok_or("truncated: no room for the file's digest")?;
+        if Sha256::digest(&bytes[..end]).as_slice() != &bytes[end..] {
+            return Err("the file's SHA-256 digest does not match its content (corrupted or truncated)".into());
+        }
+        end
+    } else {
+        bytes.len()
+    };
+    let mut rest = &bytes[start..end];
     // Every object needs at least its 8-byte length: bound the count before allocating.
     if header.objects > rest.len() / 8 {
         return Err(format!("{} objects declared in {} bytes", header.objects, rest.len()));
@@ -155,8 +179,8 @@ pub fn peek_header(bytes: &[u8]) -> Result<(Header, usize), String> {
         return Err(format!("header length {len} exceeds the file"));
     }
     let header: Header = serde_json::from_slice(&bytes[12..12 + len]).map_err(|e| format!("bad header: {e}"))?;
-    if header.version != VERSION {
-        return Err(format!("container version {} (this build reads {VERSION})", header.version));
+    if !(OLDEST_VERSION..=VERSION).contains(&header.version) {
+        return Err(format!("container version {} (this build reads {OLDEST_VERSION} to {VERSION})", header.version));
     }
     Ok((header, 12 + len))
 }
@@ -235,6 +259,20 @@ mod tests {
             assert!(parse(&bytes[..cut], &KINDS).is_err(), "cut at {cut}");
         }
         let mut long = bytes.clone();
+        long.push(0);
+        assert!(parse(&long, &KINDS).unwrap_err().contains("digest does not match"));
+        // Every single bit flip is caught by the digest, wherever it falls.
+        for at in (0..bytes.len()).step_by(3) {
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 1 << (at % 8);
+            assert!(parse(&flipped, &KINDS).is_err(), "flip at {at}");
+        }
+        // Version 1 (no digest) is still read; its trailing bytes are refused.
+        let h1 = Header { version: 1, ..parse(&bytes, &KINDS).unwrap().0 };
+        let v1 = encode(&h1, &parse(&bytes, &KINDS).unwrap().1).unwrap();
+        assert!(!v1.ends_with(&bytes[bytes.len() - 32..]));
+        assert!(parse(&v1, &KINDS).is_ok());
+        let mut long = v1.clone();
         long.push(0);
         assert!(parse(&long, &KINDS).unwrap_err().contains("trailing"));
         let mut huge = bytes.clone();

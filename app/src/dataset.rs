@@ -218,6 +218,14 @@ impl ColumnSpec {
     }
 }
 
+/// The vault takes checksummed files only (container version 2).
+fn require_digest(h: &Header, what: &str) -> Result<(), AppError> {
+    if h.version < 2 {
+        return Err(AppError::Format(format!("{what}: container version {} has no digest; the vault takes version {} (write the file again with this version)", h.version, container::VERSION)));
+    }
+    Ok(())
+}
+
 fn hex(d: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -245,6 +253,7 @@ pub(crate) fn validation_context(h: &Header) -> Result<Arc<StatsContext<CpuBacke
 pub fn check_eval_keys(schema: &Schema, path: &Path) -> Result<KeyInfo, AppError> {
     let bytes = crate::keys::read_file(path)?;
     let (h, objects) = container::parse(&bytes, &["evaluation-keys"]).map_err(|e| AppError::Format(format!("evaluation keys: {e}")))?;
+    require_digest(&h, "evaluation keys")?;
     let ctx = validation_context(&h)?;
     ctx.keys_from_objects(&objects)?;
     let max_records = schema.max_records(ctx.params())?;
@@ -273,6 +282,7 @@ pub fn public_keys_file(path: &Path) -> Result<Vec<u8>, AppError> {
 /// [`AppError::Format`], [`AppError::Schema`] or [`AppError::Core`] saying what is wrong.
 pub fn check_upload(schema: &Schema, keys: &KeyInfo, body: &[u8]) -> Result<CheckedUpload, AppError> {
     let (h, _) = container::peek_header(body).map_err(|e| AppError::Format(format!("upload: {e}")))?;
+    require_digest(&h, "upload")?;
     if h.preset != keys.preset || h.moduli != keys.moduli {
         return Err(AppError::Format(format!("the upload is encrypted for {} {:?}; the dataset's keys are {} {:?}", h.preset, h.moduli, keys.preset, keys.moduli)));
     }

@@ -250,14 +250,16 @@ impl<B: Backend> QueryRunner for Runner<B> {
     }
 }
 
+/// A query runner on `backend`, caching at most `cache_bytes` of keys.
+pub fn runner_on<B: Backend + 'static>(backend: Arc<B>, cache_bytes: u64) -> Box<dyn QueryRunner> {
+    Box::new(Runner { backend, cache: Mutex::new(KeyCache { limit: cache_bytes, clock: 0, entries: HashMap::new() }) })
+}
+
 /// A query runner on the engine's backend, caching at most `cache_bytes` of keys.
 pub fn runner(engine: &Engine, cache_bytes: u64) -> Box<dyn QueryRunner> {
-    fn boxed<B: Backend + 'static>(backend: Arc<B>, limit: u64) -> Box<dyn QueryRunner> {
-        Box::new(Runner { backend, cache: Mutex::new(KeyCache { limit, clock: 0, entries: HashMap::new() }) })
-    }
     match engine {
-        Engine::Cpu(b) => boxed(b.clone(), cache_bytes),
+        Engine::Cpu(b) => runner_on(b.clone(), cache_bytes),
         #[cfg(feature = "gpu")]
-        Engine::Gpu(b) => boxed(b.clone(), cache_bytes),
+        Engine::Gpu(b) => runner_on(b.clone(), cache_bytes),
     }
 }

@@ -196,6 +196,18 @@ pub fn scores_file<B: Backend>(ctx: &StatsContext<B>, r: &EncryptedScores<B>) ->
     container::encode(&header("scores", ctx.params(), objects.len(), to_value(&m)?), &objects)
 }
 
+/// The decimals of a `scores` file's scores (public metadata).
+///
+/// # Errors
+/// [`AppError::Format`] for another file.
+pub fn scores_scale(bytes: &[u8]) -> Result<u32, AppError> {
+    let (h, _) = container::peek_header(bytes).map_err(AppError::Format)?;
+    if h.kind != "scores" {
+        return Err(AppError::Format(format!("expected a scores file, found {}", h.kind)));
+    }
+    Ok(meta::<ScoresMeta>(&h)?.scale)
+}
+
 /// A decrypted result.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Decrypted {

@@ -1,0 +1,167 @@
+//! The application layer's dataset and query checks on real (small) keys: schema validation,
+//! uploads validated against schema and keys, queries over appended uploads equal to float64.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::{Arc, OnceLock};
+
+use ringvault_app::dataset::{ColumnSpec, Computation, Schema, check_eval_keys, check_upload, encrypt_uploads, public_keys_file};
+use ringvault_app::keys::{self, GeneratedKeys};
+use ringvault_app::query::{QueryRequest, runner_on};
+use ringvault_app::results::{self, Decrypted};
+use ringvault_backend_cpu::CpuBackend;
+use ringvault_core::scheme::Preset;
+use ringvault_core::stats::PlainColumn;
+
+fn backend() -> Arc<CpuBackend> {
+    Arc::new(CpuBackend::new())
+}
+
+fn keys() -> &'static GeneratedKeys {
+    static K: OnceLock<GeneratedKeys> = OnceLock::new();
+    K.get_or_init(|| keys::generate(backend(), Preset::N4096).unwrap())
+}
+
+fn schema() -> Schema {
+    Schema::from_json(br#"{"columns": [{"name": "hr", "min": 30, "max": 220}, {"name": "bmi", "decimals": 1, "min": 10, "max": 80}]}"#).unwrap()
+}
+
+fn columns(hr: &[i128], bmi: &[i128]) -> Vec<PlainColumn> {
+    vec![
+        PlainColumn { name: "hr".into(), decimals: 0, values: hr.iter().map(|&v| Some(v)).collect() },
+        PlainColumn { name: "bmi".into(), decimals: 1, values: bmi.iter().map(|&v| Some(v)).collect() },
+    ]
+}
+
+#[test]
+fn schemas_are_validated_with_messages() {
+    assert_eq!(schema().computations, Computation::all());
+    for (text, why) in [
+        (r#"{"columns": []}"#, "1 to 256 columns"),
+        (r#"{"columns": [{"name": "a", "min": 0, "max": 1}, {"name": "a", "min": 0, "max": 1}]}"#, "appears twice"),
+        (r#"{"columns": [{"name": "a", "min": 5, "max": 1}]}"#, "min ≤ max"),
+        (r#"{"columns": [{"name": "a", "decimals": 19, "min": 0, "max": 1}]}"#, "decimals"),
+        (r#"{"columns": [{"name": "a", "min": 0, "max": 1, "unit": "kg"}]}"#, "unknown field"),
+        (r#"{"columns": [{"name": " ", "min": 0, "max": 1}]}"#, "a name of"),
+        (r#"{"columns": [{"name": "a", "min": 0, "max": 1e40}]}"#, "too wide"),
+        (r#"{"columns": [{"name": "a", "min": 0, "max": 1}], "computations": []}"#, "at least one computation"),
+        (r#"{"columns": [{"name": "a", "min": 0, "max": 1}], "computations": ["medians"]}"#, "unknown variant"),
+    ] {
+        let e = Schema::from_json(text.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains(why), "{text}: {e}");
+    }
+}
+
+#[test]
+fn key_check_reports_capacity_and_refuses_other_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("eval.keys");
+    std::fs::write(&path, &keys().eval).unwrap();
+    let info = check_eval_keys(&schema(), &path).unwrap();
+    assert_eq!(info.preset, "n4096");
+    assert_eq!(info.bytes, keys().eval.len() as u64);
+    // bmi up to 800 (10 bits) squared is 20 bits, the widest: 2^(capacity − 20) − 1 records.
+    let capacity = ringvault_core::stats::StatsParameters::for_preset(Preset::N4096).unwrap().capacity_bits();
+    assert_eq!(info.max_records, (1 << (capacity - 20)) - 1);
+    assert!(public_keys_file(&path).unwrap().len() < keys().eval.len() / 4);
+    std::fs::write(&path, &keys().public).unwrap();
+    assert!(check_eval_keys(&schema(), &path).unwrap_err().to_string().contains("expected a evaluation-keys file"));
+    let mut flipped = keys().eval.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x10;
+    std::fs::write(&path, &flipped).unwrap();
+    assert!(check_eval_keys(&schema(), &path).is_err());
+    // A range too wide for the plaintext space is refused when the keys arrive.
+    let wide = Schema { columns: vec![ColumnSpec { name: "x".into(), decimals: 9, min: 0.0, max: 1e6 }], computations: Computation::all() };
+    std::fs::write(&path, &keys().eval).unwrap();
+    assert!(check_eval_keys(&wide, &path).unwrap_err().to_string().contains("leave no room"));
+}
+
+#[test]
+fn uploads_are_checked_against_schema_and_keys_and_queries_match_float64() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("eval.keys");
+    std::fs::write(&path, &keys().eval).unwrap();
+    let s = schema();
+    let info = check_eval_keys(&s, &path).unwrap();
+    // Three uploads of 1, 2 and 3 records (ragged chunks once appended).
+    let hr = [61i128, 72, 80, 95, 58, 120];
+    let bmi = [215i128, 301, 188, 402, 250, 333];
+    let mut stored = Vec::new();
+    for (a, b) in [(0, 1), (1, 3), (3, 6)] {
+        let bodies = encrypt_uploads(backend(), &s, &keys().public, &columns(&hr[a..b], &bmi[a..b]), 8).unwrap();
+        assert_eq!(bodies.len(), 1);
+        let checked = check_upload(&s, &info, &bodies[0]).unwrap();
+        assert_eq!((checked.rows, checked.columns.len()), (b - a, 2));
+        stored.push(checked.columns);
+    }
+    let runner = runner_on(backend(), 1 << 30);
+    let ask = |r: QueryRequest| {
+        let mut source = |c: usize| Ok(stored.iter().map(|u| u[c].clone()).collect());
+        let bytes = runner.run(&s, &info, &path, &r, &mut source, &|_| {}).unwrap();
+        results::decrypt(backend(), &keys().secret, &bytes).unwrap()
+    };
+    let stat = |stat: &str, column: &str| QueryRequest { stat: Some(stat.into()), column: Some(column.into()), logreg: None, from: None, to: None, device: None };
+    let Decrypted::Stat(mean) = ask(stat("mean", "bmi")) else { panic!("not a stat") };
+    let want = bmi.iter().sum::<i128>() as f64 / 60.0;
+    assert!((mean.value - want).abs() <= 1e-12 * want, "{} vs {want}", mean.value);
+    assert_eq!(mean.count, 6);
+    let Decrypted::Stat(var) = ask(stat("variance", "hr")) else { panic!("not a stat") };
+    let m = hr.iter().sum::<i128>() as f64 / 6.0;
+    let want = hr.iter().map(|&x| (x as f64 - m).powi(2)).sum::<f64>() / 6.0;
+    assert!((var.value - want).abs() <= 1e-9 * want, "{} vs {want}", var.value);
+    let model: ringvault_core::stats::LogisticModel = serde_json::from_str(r#"{"intercept": -3.5, "weights": {"hr": 0.02, "bmi": 0.05}}"#).unwrap();
+    let Decrypted::Scores { scores, .. } = ask(QueryRequest { stat: None, column: None, logreg: Some(model), from: None, to: None, device: None }) else { panic!("not scores") };
+    assert_eq!(scores.len(), 6);
+    for (j, s) in scores.iter().enumerate() {
+        let want = -3.5 + 0.02 * hr[j] as f64 + 0.05 * bmi[j] as f64 / 10.0;
+        assert!((s.unwrap() - want).abs() < 1e-7, "record {j}: {s:?} vs {want}");
+    }
+    // Requests that do not fit the schema are refused before anything is read.
+    for (r, why) in [
+        (stat("median", "hr"), "unknown statistic"),
+        (stat("mean", "weight"), "no column \"weight\""),
+        (QueryRequest { from: Some(5), to: Some(1), ..stat("mean", "hr") }, "after"),
+        (QueryRequest { stat: None, column: None, logreg: None, from: None, to: None, device: None }, "a query is"),
+    ] {
+        assert!(runner.columns_needed(&s, &r).unwrap_err().to_string().contains(why), "{why}");
+    }
+    let sums_only = Schema { computations: vec![Computation::Sums], ..s.clone() };
+    assert!(runner.columns_needed(&sums_only, &stat("variance", "hr")).unwrap_err().to_string().contains("does not support"));
+}
+
+#[test]
+fn hostile_uploads_are_refused() {
+    let s = schema();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("eval.keys");
+    std::fs::write(&path, &keys().eval).unwrap();
+    let info = check_eval_keys(&s, &path).unwrap();
+    let body = encrypt_uploads(backend(), &s, &keys().public, &columns(&[70], &[220]), 1).unwrap().remove(0);
+    assert!(check_upload(&s, &info, &body).is_ok());
+    for cut in [0, 7, 12, 100, body.len() / 2, body.len() - 1] {
+        assert!(check_upload(&s, &info, &body[..cut]).is_err(), "cut at {cut}");
+    }
+    let mut rng = 0x2545f4914f6cdd1du64;
+    for _ in 0..64 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let mut b = body.clone();
+        let at = (rng as usize) % b.len();
+        b[at] ^= 1 << (rng >> 61);
+        // Even a flip that leaves every residue below its prime is caught by the file's digest.
+        assert!(check_upload(&s, &info, &b).is_err(), "flip at {at}");
+    }
+    // Another schema: other names, decimals; values beyond the declared range.
+    let other = Schema::from_json(br#"{"columns": [{"name": "pulse", "min": 30, "max": 220}, {"name": "bmi", "decimals": 1, "min": 10, "max": 80}]}"#).unwrap();
+    assert!(check_upload(&other, &info, &body).unwrap_err().to_string().contains("where the schema has"));
+    let tight = Schema::from_json(br#"{"columns": [{"name": "hr", "min": 30, "max": 40}, {"name": "bmi", "decimals": 1, "min": 10, "max": 80}]}"#).unwrap();
+    assert!(check_upload(&tight, &info, &body).unwrap_err().to_string().contains("exceed the declared range"));
+    // The client refuses readings outside the range before encrypting.
+    assert!(encrypt_uploads(backend(), &s, &keys().public, &columns(&[250], &[220]), 1).unwrap_err().to_string().contains("outside the declared range"));
+    // Keys of another preset.
+    let other_keys = keys::generate(backend(), Preset::N8192).unwrap();
+    let foreign = encrypt_uploads(backend(), &s, &other_keys.public, &columns(&[70], &[220]), 1).unwrap().remove(0);
+    assert!(check_upload(&s, &info, &foreign).unwrap_err().to_string().contains("the dataset's keys are n4096"));
+}

@@ -41,7 +41,8 @@ pub fn encrypt<B: Backend>(backend: Arc<B>, keys_dir: &Path, csv: &Path, out: &P
     let refs: Vec<_> = public.iter().collect();
     let mut rng = ringvault_core::scheme::sampling::default_rng();
     let table = ctx.encrypt_table(&refs, &plain.columns, &mut rng)?;
-    keys::write_file(out, &results::table_file(&ctx, &table)?)?;
+    let digest = keys::public_key_digest(&public.iter().map(ringvault_core::scheme::PublicKey::to_bytes).collect::<Vec<_>>());
+    keys::write_file(out, &results::table_file_under(&ctx, &table, Some(&digest))?)?;
     Ok(format!("encrypted {plain}\nwritten to {}", out.display()))
 }
 

@@ -1,6 +1,8 @@
-//! `ringvault demo`: the main job end to end in one process. A synthetic cohort of patients is
-//! encrypted by its owner, a server holding only evaluation keys computes every column's mean,
-//! standard deviation and variance and a heart-risk logistic model's scores, and the owner
+//! `ringvault demo`: the main job end to end, the whole cloud in one process. The vault starts
+//! on a loopback port with a temporary store; the owner creates a dataset with its evaluation
+//! keys; simulated monitors, each with its own device token, encrypt a synthetic cohort with
+//! the public key and push it concurrently; the owner queries every column's mean, standard
+//! deviation and variance and a heart-risk logistic model's scores through the vault,
 //! decrypts and compares with the plaintext computation. Then the paper's 100 × 128-bit sum.
 
 use std::collections::BTreeMap;
@@ -12,9 +14,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 
+use ringvault_app::config::VaultSettings;
+use ringvault_app::dataset::{ColumnSpec, Computation, Schema, encrypt_uploads};
+use ringvault_app::query::QueryRequest;
+use ringvault_app::results::Decrypted;
 use ringvault_core::Backend;
 use ringvault_core::scheme::Preset;
-use ringvault_core::stats::{LogisticModel, PlainColumn, Stat, StatsContext, StatsParameters, sigmoid};
+use ringvault_core::stats::{LogisticModel, PlainColumn, Stat, StatsParameters, sigmoid};
+use ringvault_vault::client::Client;
 
 use crate::CliError;
 
@@ -83,12 +90,49 @@ fn spinner(msg: &str) -> ProgressBar {
     pb
 }
 
+/// The demo's schema: every column of the cohort with the range its generator clamps to.
+pub fn demo_schema() -> Schema {
+    schema(&cohort(0, 0))
+}
+
+/// The schema of `data`: every column with the range its generator clamps to.
+fn schema(data: &[Synthetic]) -> Schema {
+    let range = |name: &str| match name {
+        "age" => (18.0, 95.0),
+        "sex" | "smoker" => (0.0, 1.0),
+        "heart_rate" => (40.0, 160.0),
+        "systolic_bp" => (85.0, 220.0),
+        "diastolic_bp" => (45.0, 130.0),
+        "glucose" => (55.0, 400.0),
+        "cholesterol" => (100.0, 400.0),
+        _ => (15.0, 55.0),
+    };
+    let columns = data.iter().map(|c| ColumnSpec { name: c.name.into(), decimals: c.decimals, min: range(c.name).0, max: range(c.name).1 }).collect();
+    Schema { columns, computations: Computation::all() }
+}
+
+fn vault_err(e: impl std::fmt::Display) -> CliError {
+    if std::env::var_os("RINGVAULT_DEMO_TRACE").is_some() {
+        eprintln!("demo: {e}");
+    }
+    CliError::Config(format!("vault: {e}"))
+}
+
+/// Monitors pushing the cohort at once, each with its own device token.
+const MONITORS: usize = 8;
+
 /// Runs the demo for `records` patients on `backend`; returns the report, whose first line is
 /// `selected` (how the backend was chosen, e.g. [`Selection::note`](crate::engine::Selection::note)).
 ///
+/// The whole cloud plays in this process: the vault listens on a loopback port over a
+/// temporary store; the owner generates keys and creates a dataset; [`MONITORS`] devices,
+/// each with its own token, encrypt their patients with the public key and push them
+/// concurrently; the owner queries every statistic and the scores through the vault,
+/// decrypts and compares with float64.
+///
 /// # Errors
 /// Any failure of the pipeline, or a decrypted value that disagrees with the plaintext.
-pub fn run<B: Backend>(backend: Arc<B>, records: usize, selected: &str) -> Result<String, CliError> {
+pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str) -> Result<String, CliError> {
     if records == 0 {
         return Err(CliError::Config("--records must be at least 1".into()));
     }
@@ -107,12 +151,13 @@ pub fn run<B: Backend>(backend: Arc<B>, records: usize, selected: &str) -> Resul
         32 - params.moduli()[0].leading_zeros(),
         params.capacity_bits()
     );
-    let ctx = StatsContext::new(backend.clone(), params)?;
-    let mut rng = ringvault_core::scheme::sampling::default_rng();
+    let scratch = Scratch::new()?;
 
     let t = Instant::now();
     let pb = spinner("owner: generating keys");
-    let (sk, keys) = ctx.generate_keys(&mut rng)?;
+    let keys = ringvault_app::keys::generate(backend.clone(), Preset::N8192)?;
+    let eval_path = scratch.path.join("owner").join(ringvault_app::keys::EVAL_KEYS);
+    ringvault_app::keys::write_file(&eval_path, &keys.eval)?;
     pb.finish_and_clear();
     phases.push(("key generation (owner)", t.elapsed()));
 
@@ -128,33 +173,106 @@ pub fn run<B: Backend>(backend: Arc<B>, records: usize, selected: &str) -> Resul
     phases.push(("synthetic cohort", t.elapsed()));
 
     let t = Instant::now();
-    let pb = spinner(&format!("owner: encrypting {records} patients × {} columns", columns.len()));
-    let table = ctx.encrypt_table(&keys.public_keys(), &columns, &mut rng)?;
+    let pb = spinner("vault: starting on loopback; owner: creating the dataset and uploading evaluation keys");
+    let runner: Arc<dyn ringvault_app::query::QueryRunner> = Arc::from(ringvault_app::query::runner_on(backend.clone(), 1 << 30));
+    let settings = VaultSettings { listen: "127.0.0.1:0".into(), ..VaultSettings::default() };
+    let vault = ringvault_vault::spawn(ringvault_vault::ServeOptions { data: scratch.path.join("store"), settings, runner }).map_err(vault_err)?;
+    let operator = Client::new(&vault.url(), vault.operator_token()).map_err(vault_err)?;
+    let schema = schema(&data);
+    let created = operator.create_dataset("demo cohort", &schema).map_err(vault_err)?;
+    let owner = Client::new(&vault.url(), &created.owner_token).map_err(vault_err)?;
+    let info = owner.upload_keys(&created.id, &eval_path).map_err(vault_err)?;
     pb.finish_and_clear();
-    phases.push(("encryption (owner, public key)", t.elapsed()));
+    phases.push(("vault start, dataset, key upload (owner)", t.elapsed()));
+    let _ = writeln!(out, "vault: {} (store on disk, fsync'd), dataset {} with {:.1} MB of evaluation keys", vault.url(), created.id, info.bytes as f64 / 1e6);
 
     let t = Instant::now();
-    let pb = spinner("server: mean, stddev and variance of every column");
-    let ev = ctx.evaluator(&keys)?;
+    let pb = spinner(&format!("{MONITORS} monitors: encrypting {records} patients × {} columns and pushing them", columns.len()));
+    let share = records.div_ceil(MONITORS);
+    let tokens = (0..MONITORS.min(records)).map(|m| owner.issue_device(&created.id, &format!("monitor-{}", m + 1)).map_err(vault_err)).collect::<Result<Vec<_>, _>>()?;
+    let pushed: Vec<Result<usize, CliError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = tokens
+            .iter()
+            .enumerate()
+            .map(|(m, token)| {
+                let (backend, schema, columns, public, url, id) = (backend.clone(), &schema, &columns, &keys.public, vault.url(), &created.id);
+                scope.spawn(move || -> Result<usize, CliError> {
+                    let device = Client::new(&url, &token.token).map_err(vault_err)?;
+                    let range = m * share..((m + 1) * share).min(records);
+                    let mine: Vec<PlainColumn> = columns.iter().map(|c| PlainColumn { name: c.name.clone(), decimals: c.decimals, values: c.values[range.clone()].to_vec() }).collect();
+                    let bodies = encrypt_uploads(backend, schema, public, &mine, usize::MAX)?;
+                    let mut bytes = 0;
+                    for (i, body) in bodies.iter().enumerate() {
+                        device.push(id, body, &format!("monitor-{m}-batch-{i}"), None, None).map_err(vault_err)?;
+                        bytes += body.len();
+                    }
+                    Ok(bytes)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(CliError::Config("a monitor thread panicked".into())))).collect()
+    });
+    let uploaded: usize = pushed.into_iter().sum::<Result<usize, _>>()?;
+    pb.finish_and_clear();
+    phases.push(("encryption and upload (monitors, public key)", t.elapsed()));
+    let _ = writeln!(out, "{} monitors pushed {records} patients: {:.1} MB of ciphertexts, every upload acknowledged after fsync", tokens.len(), uploaded as f64 / 1e6);
+
+    let t = Instant::now();
+    let pb = spinner("vault: mean, stddev and variance of every column (owner's queries)");
     let requests: Vec<(Stat, &str)> = data.iter().flat_map(|c| [(Stat::Mean, c.name), (Stat::Stddev, c.name), (Stat::Variance, c.name)]).collect();
-    let results = ev.evaluate(&table, &requests)?;
+    let ask = |stat: Option<Stat>, column: Option<&str>, logreg: Option<LogisticModel>| -> Result<Vec<u8>, CliError> {
+        let request = QueryRequest { stat: stat.map(|s| s.name().to_string()), column: column.map(str::to_string), logreg, from: None, to: None, device: None };
+        owner.query(&created.id, &request, &mut |_| {}).map_err(vault_err)
+    };
+    // Two owners' sessions at once: the vault evaluates up to its query concurrency in parallel.
+    let halves: Vec<Result<Vec<Vec<u8>>, CliError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = requests.chunks(requests.len().div_ceil(2)).map(|part| scope.spawn(|| part.iter().map(|(s, c)| ask(Some(*s), Some(c), None)).collect::<Result<Vec<_>, _>>())).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(CliError::Config("a query thread panicked".into())))).collect()
+    });
+    let mut results = Vec::with_capacity(requests.len());
+    for h in halves {
+        results.extend(h?);
+    }
     pb.finish_and_clear();
-    phases.push(("statistics (server, evaluation keys)", t.elapsed()));
+    phases.push(("statistics (vault, evaluation keys)", t.elapsed()));
 
     let t = Instant::now();
-    let pb = spinner("server: heart-risk scores");
+    let pb = spinner("vault: heart-risk scores, monitor by monitor");
     let model = heart_model();
-    let scores = ev.logistic_scores(&table, &model)?;
+    // Per monitor: a device's uploads are in the order it sent them, so its scores follow its
+    // patients (uploads of different monitors interleave in arrival order).
+    let score_files = tokens
+        .iter()
+        .map(|t| {
+            let request = QueryRequest { stat: None, column: None, logreg: Some(model.clone()), from: None, to: None, device: Some(t.id.clone()) };
+            owner.query(&created.id, &request, &mut |_| {}).map_err(vault_err)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     pb.finish_and_clear();
-    phases.push(("logistic scores (server)", t.elapsed()));
+    phases.push(("logistic scores (vault)", t.elapsed()));
 
     let t = Instant::now();
     let pb = spinner("owner: decrypting");
-    let dec = ctx.decryptor(&sk)?;
-    let values = results.iter().map(|r| dec.finish(r)).collect::<Result<Vec<_>, _>>()?;
-    let got_scores = dec.scores(&scores)?;
+    let owner_keys = ringvault_app::results::OwnerDecryptor::new(backend.clone(), &keys.secret)?;
+    let decrypt = |bytes: &[u8]| owner_keys.decrypt(bytes);
+    let mut values = Vec::with_capacity(results.len());
+    for r in &results {
+        match decrypt(r)? {
+            Decrypted::Stat(v) => values.push(v),
+            Decrypted::Scores { .. } => return Err(CliError::Format("a statistic came back as scores".into())),
+        }
+    }
+    let mut got_scores = Vec::with_capacity(records);
+    for f in &score_files {
+        let Decrypted::Scores { scores, .. } = decrypt(f)? else {
+            return Err(CliError::Format("the scores came back as a statistic".into()));
+        };
+        got_scores.extend(scores);
+    }
+    let scale = ringvault_app::results::scores_scale(&score_files[0])?;
     pb.finish_and_clear();
     phases.push(("decryption (owner)", t.elapsed()));
+    vault.shutdown().map_err(vault_err)?;
 
     let _ = writeln!(out, "\n{records} patients; every statistic computed on ciphertexts, decrypted by the owner, beside float64 on the plaintext:\n");
     let _ = writeln!(out, "{:<14} {:>14} {:>14} {:>12} {:>12} {:>14} {:>14} {:>9}", "column", "mean (enc)", "mean (plain)", "std (enc)", "std (plain)", "var (enc)", "var (plain)", "max rel");
@@ -168,6 +286,9 @@ pub fn run<B: Backend>(backend: Arc<B>, records: usize, selected: &str) -> Resul
     }
     if worst > 1e-9 {
         return Err(CliError::Format(format!("an encrypted statistic differs from the plaintext by {worst:e}")));
+    }
+    if got_scores.len() != records {
+        return Err(CliError::Format(format!("{} scores for {records} patients", got_scores.len())));
     }
     let mut max_err = 0.0f64;
     let mut agree = 0;
@@ -185,7 +306,7 @@ pub fn run<B: Backend>(backend: Arc<B>, records: usize, selected: &str) -> Resul
         "\nheart-risk model (logistic, 9 weights from {:e} to {}): {records} encrypted scores at scale 10^-{}; largest error {max_err:.1e} of Σ|w·x| + |b|; predicted class equal on {agree}/{records} patients ({high} at risk)",
         0.0035,
         0.71,
-        scores.scale
+        scale
     );
     if agree != records || max_err > 1e-6 {
         return Err(CliError::Format("encrypted scores disagree with the plaintext model".into()));
@@ -205,4 +326,26 @@ pub fn run<B: Backend>(backend: Arc<B>, records: usize, selected: &str) -> Resul
     }
     let _ = writeln!(out, "{:<38} {:>8.1} ms", "total", total.elapsed().as_secs_f64() * 1e3);
     Ok(out)
+}
+
+/// A temporary directory removed on drop (the demo's owner files and the vault's store).
+struct Scratch {
+    path: std::path::PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Result<Self, CliError> {
+        let mut r = [0u8; 8];
+        rand_core::OsRng.fill_bytes(&mut r);
+        let name: String = r.iter().map(|b| format!("{b:02x}")).collect();
+        let path = std::env::temp_dir().join(format!("ringvault-demo-{name}"));
+        std::fs::create_dir_all(&path).map_err(|e| CliError::io(&path, &e))?;
+        Ok(Self { path })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
 }

@@ -19,10 +19,12 @@
 #![doc = include_str!("../README.md")]
 
 pub mod bench;
+pub mod bench_vault;
 pub mod commands;
 pub mod demo;
 pub mod info;
 pub mod selfcheck;
+pub mod vault_cli;
 
 /// What the command line reports: the application layer's error (core errors, CSV problems
 /// naming line and column, files that are not what they claim, I/O, configuration).

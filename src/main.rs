@@ -125,18 +125,32 @@ enum Command {
         /// Encrypted data file.
         #[arg(long)]
         data: PathBuf,
-        /// count, sum, mean, sum_of_squares, variance, stddev, sample_variance, sample_stddev.
-        #[arg(long, requires = "column", conflicts_with = "logreg")]
-        stat: Option<String>,
-        /// The column (quote names with spaces).
-        #[arg(long)]
-        column: Option<String>,
-        /// Logistic model: {"intercept": b, "weights": {"column": w, ...}}.
-        #[arg(long, value_name = "MODEL.json")]
-        logreg: Option<PathBuf>,
+        #[command(flatten)]
+        what: What,
         /// Encrypted result file to write.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Run the vault: a durable, authenticated HTTP service that stores encrypted records and
+    /// computes on them with evaluation keys only.
+    Serve {
+        /// The store's directory (created; holds vault.redb, keys/ and operator.token).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// Address to listen on (default 127.0.0.1:8700).
+        #[arg(long, value_name = "HOST:PORT")]
+        listen: Option<String>,
+        /// TLS certificate chain (PEM); with --tls-key the vault speaks HTTPS only.
+        #[arg(long, value_name = "PEM", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM).
+        #[arg(long, value_name = "PEM", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+    },
+    /// Talk to a vault: create datasets, issue device tokens, push records, query.
+    Vault {
+        #[command(subcommand)]
+        command: VaultCommand,
     },
     /// Owner: decrypt a result with secret.key.
     Decrypt {
@@ -149,6 +163,152 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// What `eval` and `vault query` compute: a statistic of a column, or a model's scores.
+#[derive(clap::Args, Debug, Clone)]
+struct What {
+    /// count, sum, mean, sum_of_squares, variance, stddev, sample_variance, sample_stddev.
+    #[arg(long, requires = "column", conflicts_with = "logreg")]
+    stat: Option<String>,
+    /// The column (quote names with spaces).
+    #[arg(long)]
+    column: Option<String>,
+    /// Logistic model: {"intercept": b, "weights": {"column": w, ...}}.
+    #[arg(long, value_name = "MODEL.json")]
+    logreg: Option<PathBuf>,
+}
+
+/// Where a vault command connects.
+#[derive(clap::Args, Debug, Clone)]
+struct Conn {
+    /// The vault's URL, e.g. http://127.0.0.1:8700.
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// The token file (operator.token, KEYS/owner.token, or a device's file).
+    #[arg(long, value_name = "FILE")]
+    token: PathBuf,
+    /// A PEM certificate to trust for https (a private CA or the server's self-signed one).
+    #[arg(long, value_name = "PEM")]
+    ca: Option<PathBuf>,
+}
+
+impl From<Conn> for ringvault::vault_cli::Connection {
+    fn from(c: Conn) -> Self {
+        Self { server: c.server, token: c.token, ca: c.ca }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum VaultCommand {
+    /// Operator: create a dataset for the owner's keys; writes KEYS/owner.token and prints the
+    /// dataset id as the last line.
+    Create {
+        #[command(flatten)]
+        conn: Conn,
+        /// The owner's keys directory (eval.keys is uploaded; owner.token is written there).
+        #[arg(long)]
+        keys: PathBuf,
+        /// The dataset's name.
+        #[arg(long)]
+        name: String,
+        /// The column schema: {"columns": [{"name": "bmi", "decimals": 1, "min": 10, "max": 80}, ...]}.
+        #[arg(long, value_name = "SCHEMA.json")]
+        schema: PathBuf,
+    },
+    /// Owner: issue a device token that may append to one dataset.
+    Device {
+        #[command(flatten)]
+        conn: Conn,
+        /// The dataset id.
+        #[arg(long)]
+        dataset: String,
+        /// The device's name.
+        #[arg(long)]
+        name: String,
+        /// The device token file to write (mode 0600).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Owner: revoke a device token (by its file or device id).
+    Revoke {
+        #[command(flatten)]
+        conn: Conn,
+        /// The dataset id.
+        #[arg(long)]
+        dataset: String,
+        /// The device's token file or id.
+        #[arg(long)]
+        device: String,
+    },
+    /// Device or owner: encrypt a CSV with public.key only and append it to a dataset.
+    Push {
+        #[command(flatten)]
+        conn: Conn,
+        /// Directory with public.key.
+        #[arg(long)]
+        keys: PathBuf,
+        /// The dataset id.
+        #[arg(long)]
+        dataset: String,
+        /// CSV file with a header line (the schema's columns; others are ignored).
+        #[arg(long)]
+        csv: PathBuf,
+        /// Decimals of a column, `COL=D` (default: the schema's).
+        #[arg(long, value_name = "COL=D")]
+        decimals: Vec<String>,
+        /// Skip empty or non-numeric cells (counted) instead of failing.
+        #[arg(long)]
+        skip_missing: bool,
+        /// Records per upload (default: one ciphertext per column and modulus).
+        #[arg(long)]
+        rows_per_upload: Option<usize>,
+        /// Names this push: rerunning it with the same key stores nothing twice (default: a
+        /// random key; retries within one run always reuse theirs).
+        #[arg(long, value_name = "KEY")]
+        idempotency_key: Option<String>,
+        /// Start of the readings' time range (Unix seconds or RFC 3339).
+        #[arg(long, value_parser = ringvault::vault_cli::parse_time)]
+        from: Option<i64>,
+        /// End of the readings' time range.
+        #[arg(long, value_parser = ringvault::vault_cli::parse_time)]
+        to: Option<i64>,
+    },
+    /// Owner: compute a statistic or model scores on the vault; writes the result file.
+    Query {
+        #[command(flatten)]
+        conn: Conn,
+        /// The dataset id.
+        #[arg(long)]
+        dataset: String,
+        #[command(flatten)]
+        what: What,
+        /// Only uploads whose time range ends at or after this (Unix seconds or RFC 3339).
+        #[arg(long, value_parser = ringvault::vault_cli::parse_time)]
+        from: Option<i64>,
+        /// Only uploads whose time range starts at or before this.
+        #[arg(long, value_parser = ringvault::vault_cli::parse_time)]
+        to: Option<i64>,
+        /// Only uploads of this device (its id).
+        #[arg(long)]
+        device: Option<String>,
+        /// Encrypted result file to write (`ringvault decrypt` reads it).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Operator or owner: list datasets with their record counts and bytes.
+    List {
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Operator or owner: delete a dataset, its keys and records.
+    Delete {
+        #[command(flatten)]
+        conn: Conn,
+        /// The dataset id.
+        #[arg(long)]
+        dataset: String,
     },
 }
 
@@ -185,6 +345,9 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("{info}");
         }
         return Ok(());
+    }
+    if let Command::Vault { command } = cli.command {
+        return vault_command(command, &settings);
     }
     let selection = Engine::select(&settings).map_err(|e| e.to_string())?;
     let engine = selection.engine;
@@ -226,6 +389,12 @@ fn run(cli: Cli) -> Result<(), String> {
                     .map(|p| ringvault::core::scheme::Preset::from_name(p).ok_or_else(|| format!("unknown preset {p:?} (n2048-add, n4096, n8192, n16384, n32768)")))
                     .collect::<Result<_, _>>()?;
             }
+            if config.only.iter().any(|o| o.starts_with("vault")) {
+                // The service benchmarks run only when asked for: they start servers and write GBs.
+                let records: &[usize] = if quick { &[10_000] } else { &[10_000, 100_000, 1_000_000] };
+                let arg = if engine.is_gpu() { "gpu" } else { "cpu" };
+                return on_backend!(&engine, |b| ringvault::bench_vault::run(b.clone(), arg, json, records)).map_err(|e| e.to_string());
+            }
             if !json {
                 eprintln!("{}", ringvault::info::detect());
                 println!("{}", bench::TABLE_HEADER);
@@ -262,7 +431,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let decimals = parse_decimals(&decimals)?;
             text(on_backend!(&engine, |b| commands::encrypt(b.clone(), &keys, &csv, &out, &decimals, skip_missing)))?;
         }
-        Command::Eval { keys, data, stat, column, logreg, out } => {
+        Command::Eval { keys, data, what: What { stat, column, logreg }, out } => {
             let request = match (stat, column, logreg) {
                 (Some(stat), Some(column), None) => commands::EvalRequest::Stat(stat.parse().map_err(|e: ringvault::core::Error| e.to_string())?, column),
                 (None, _, Some(model)) => {
@@ -273,9 +442,40 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             text(on_backend!(&engine, |b| commands::eval(b.clone(), &keys, &data, &request, &out)))?;
         }
+        Command::Serve { data, listen, tls_cert, tls_key } => {
+            ringvault::vault_cli::serve(&settings, &engine, data, listen, tls_cert, tls_key).map_err(|e| e.to_string())?;
+        }
+        Command::Vault { .. } => {} // handled above, before a backend is opened
         Command::Decrypt { keys, result, json } => {
             text(on_backend!(&engine, |b| commands::decrypt(b.clone(), &keys, &result, json)))?;
         }
     }
     Ok(())
+}
+
+/// The `vault` commands: a backend is opened only to encrypt (`push`).
+fn vault_command(command: VaultCommand, settings: &Settings) -> Result<(), String> {
+    use ringvault::vault_cli as v;
+    let out = match command {
+        VaultCommand::Create { conn, keys, name, schema } => v::create(&conn.into(), &keys, &name, &schema),
+        VaultCommand::Device { conn, dataset, name, out } => v::device(&conn.into(), &dataset, &name, &out),
+        VaultCommand::Revoke { conn, dataset, device } => v::revoke(&conn.into(), &dataset, &device),
+        VaultCommand::Push { conn, keys, dataset, csv, decimals, skip_missing, rows_per_upload, idempotency_key, from, to } => {
+            let engine = Engine::select(settings).map_err(|e| e.to_string())?;
+            eprintln!("{}", engine.note);
+            let opts = v::PushOptions { decimals: parse_decimals(&decimals)?, skip_missing, rows_per_upload, idempotency_key, from, to };
+            v::push(&conn.into(), &engine.engine, &keys, &dataset, &csv, &opts)
+        }
+        VaultCommand::Query { conn, dataset, what: What { stat, column, logreg }, from, to, device, out } => {
+            let what = match (stat, column, logreg) {
+                (Some(stat), Some(column), None) => v::QueryWhat::Stat(stat, column),
+                (None, _, Some(model)) => v::QueryWhat::LogReg(model),
+                _ => return Err("vault query needs --stat STAT --column NAME, or --logreg MODEL.json".into()),
+            };
+            v::query(&conn.into(), &dataset, &what, from, to, device, &out)
+        }
+        VaultCommand::List { conn } => v::list(&conn.into()),
+        VaultCommand::Delete { conn, dataset } => v::delete(&conn.into(), &dataset),
+    };
+    out.map(|s| println!("{s}")).map_err(|e| e.to_string())
 }

@@ -82,6 +82,18 @@ pub struct KeyInfo {
     pub sha256: String,
     /// Largest record count for which every declared computation is exact.
     pub max_records: u64,
+    /// Hex SHA-256 of the public keys' wire objects (what every upload's table names).
+    #[serde(default)]
+    pub public_key_sha256: String,
+}
+
+/// Evaluation keys that passed validation: what the store keeps of them besides the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedKeys {
+    /// Their public description.
+    pub info: KeyInfo,
+    /// The `public.key` file devices encrypt with (derived from the keys).
+    pub public_key: Vec<u8>,
 }
 
 /// An upload that passed validation: what the store keeps.
@@ -243,21 +255,24 @@ pub(crate) fn validation_context(h: &Header) -> Result<Arc<StatsContext<CpuBacke
     Ok(ctx)
 }
 
-/// Validates an `eval.keys` file for a dataset with `schema`: every object through its wire
-/// loader, the parameters a known preset's, and every declared computation exact for at
-/// least one record.
+/// Validates an `eval.keys` file for a dataset with `schema`: the file's digest, every object
+/// through its wire loader, the parameters a known preset's, and every declared computation
+/// exact for at least one record; with the `public.key` file derived from it (one parse).
 ///
 /// # Errors
 /// [`AppError::Format`] or [`AppError::Core`] for a file that is not valid evaluation keys;
 /// [`AppError::Schema`] when the schema's ranges do not fit the parameters.
-pub fn check_eval_keys(schema: &Schema, path: &Path) -> Result<KeyInfo, AppError> {
+pub fn check_eval_keys(schema: &Schema, path: &Path) -> Result<CheckedKeys, AppError> {
     let bytes = crate::keys::read_file(path)?;
     let (h, objects) = container::parse(&bytes, &["evaluation-keys"]).map_err(|e| AppError::Format(format!("evaluation keys: {e}")))?;
     require_digest(&h, "evaluation keys")?;
     let ctx = validation_context(&h)?;
-    ctx.keys_from_objects(&objects)?;
+    let keys = ctx.keys_from_objects(&objects)?;
     let max_records = schema.max_records(ctx.params())?;
-    Ok(KeyInfo { preset: h.preset, moduli: h.moduli, bytes: bytes.len() as u64, sha256: hex(&Sha256::digest(&bytes)), max_records })
+    let public_key = crate::keys::public_file(ctx.params(), &keys)?;
+    let public_key_sha256 = crate::keys::public_key_digest(&keys.public_key_objects());
+    let info = KeyInfo { preset: h.preset, moduli: h.moduli, bytes: bytes.len() as u64, sha256: hex(&Sha256::digest(&bytes)), max_records, public_key_sha256 };
+    Ok(CheckedKeys { info, public_key })
 }
 
 /// The `public.key` file (what devices encrypt with) of a validated `eval.keys` file.
@@ -288,6 +303,12 @@ pub fn check_upload(schema: &Schema, keys: &KeyInfo, body: &[u8]) -> Result<Chec
     }
     let ctx = validation_context(&h)?;
     let (m, objects) = crate::results::table_parts(&ctx, body).map_err(|e| AppError::Format(format!("upload: {e}")))?;
+    if m.public_key.as_deref() != Some(keys.public_key_sha256.as_str()) {
+        return Err(AppError::Format(match m.public_key {
+            Some(k) => format!("the upload is encrypted under another key set (public key {k:.16}…, the dataset's {:.16}…)", keys.public_key_sha256),
+            None => "the upload does not name the public key it was encrypted under (write it with this version)".into(),
+        }));
+    }
     if m.columns.len() != schema.columns.len() {
         return Err(AppError::Schema(format!("the upload has {} columns, the schema {}", m.columns.len(), schema.columns.len())));
     }
@@ -321,6 +342,7 @@ pub fn check_upload(schema: &Schema, keys: &KeyInfo, body: &[u8]) -> Result<Chec
 pub fn encrypt_uploads<B: ringvault_core::Backend>(backend: Arc<B>, schema: &Schema, public_key: &[u8], columns: &[PlainColumn], rows_per_upload: usize) -> Result<Vec<Vec<u8>>, AppError> {
     schema.check_rows(columns)?;
     let (ctx, public) = crate::keys::open_public(backend, public_key)?;
+    let digest = crate::keys::public_key_digest(&public.iter().map(ringvault_core::scheme::PublicKey::to_bytes).collect::<Vec<_>>());
     let refs: Vec<_> = public.iter().collect();
     let records = columns.first().map_or(0, |c| c.values.len());
     let step = rows_per_upload.max(1);
@@ -329,7 +351,7 @@ pub fn encrypt_uploads<B: ringvault_core::Backend>(backend: Arc<B>, schema: &Sch
     for start in (0..records).step_by(step) {
         let part: Vec<PlainColumn> = columns.iter().map(|c| PlainColumn { name: c.name.clone(), decimals: c.decimals, values: c.values[start..(start + step).min(records)].to_vec() }).collect();
         let table = ctx.encrypt_table(&refs, &part, &mut rng)?;
-        out.push(crate::results::table_file(&ctx, &table)?);
+        out.push(crate::results::table_file_under(&ctx, &table, Some(&digest))?);
     }
     Ok(out)
 }

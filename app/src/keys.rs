@@ -96,6 +96,18 @@ pub fn public_file(params: &StatsParameters, keys: &StatsKeys) -> Result<Vec<u8>
     container::encode(&header("public-keys", params, objects.len(), json!({})), &objects)
 }
 
+/// The hex SHA-256 of a key set's public-key objects (in modulus order): names the key set an
+/// encrypted table was made under.
+pub fn public_key_digest(objects: &[Vec<u8>]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for o in objects {
+        h.update((o.len() as u64).to_le_bytes());
+        h.update(o);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Writes `bytes` to `path`, creating its directory.
 ///
 /// # Errors

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use ringvault_core::Backend;
+use ringvault_core::scheme::DeviceKeys;
 use ringvault_core::stats::{LogisticModel, Stat, StatsContext, StatsKeys};
 
 use crate::dataset::{Computation, KeyInfo, Schema};
@@ -79,10 +80,10 @@ impl QueryRequest {
     /// [`AppError::Schema`] for neither or both of `stat` and `logreg`, an unknown statistic
     /// or column, a computation the dataset does not support, or `from > to`.
     pub fn spec<'s>(&'s self, schema: &Schema) -> Result<Spec<'s>, AppError> {
-        if let (Some(from), Some(to)) = (self.from, self.to) {
-            if from > to {
-                return Err(AppError::Schema(format!("from ({from}) is after to ({to})")));
-            }
+        if let (Some(from), Some(to)) = (self.from, self.to)
+            && from > to
+        {
+            return Err(AppError::Schema(format!("from ({from}) is after to ({to})")));
         }
         match (&self.stat, &self.column, &self.logreg) {
             (Some(stat), Some(column), None) => {
@@ -133,10 +134,12 @@ pub enum Spec<'a> {
     },
 }
 
-/// Deserialized evaluation keys and the context they belong to.
+/// Deserialized evaluation keys, the context they belong to, and their device form (built by
+/// the first query, shared by the next).
 struct Loaded<B: Backend> {
     ctx: StatsContext<B>,
     keys: StatsKeys,
+    device: Vec<DeviceKeys<B>>,
 }
 
 /// A cache of loaded key sets bounded in bytes (least recently used out first).
@@ -160,8 +163,8 @@ struct Runner<B: Backend> {
 
 impl<B: Backend> Runner<B> {
     /// The key set of `path`, from the cache or loaded (then cached, evicting the least
-    /// recently used until the cache fits its bound). A set counts twice its file size: the
-    /// uniform halves arrive as seeds and are expanded.
+    /// recently used until the cache fits its bound). A set counts three times its file size:
+    /// the uniform halves arrive as seeds and are expanded, and the device form is a copy.
     fn keys(&self, keys: &KeyInfo, path: &Path) -> Result<Arc<Loaded<B>>, AppError> {
         {
             let mut cache = self.cache.lock().map_err(|_| AppError::Config("the key cache was poisoned".into()))?;
@@ -177,8 +180,9 @@ impl<B: Backend> Runner<B> {
         if ctx.params().preset().name() != keys.preset || ctx.params().moduli() != keys.moduli {
             return Err(AppError::Format(format!("{}: not the key set the dataset recorded", path.display())));
         }
-        let loaded = Arc::new(Loaded { ctx, keys: stats_keys });
-        let size = 2 * bytes.len() as u64;
+        let device = (0..ctx.schemes().len()).map(|_| DeviceKeys::default()).collect();
+        let loaded = Arc::new(Loaded { ctx, keys: stats_keys, device });
+        let size = 3 * bytes.len() as u64;
         let mut cache = self.cache.lock().map_err(|_| AppError::Config("the key cache was poisoned".into()))?;
         while !cache.entries.is_empty() && cache.total() + size > cache.limit {
             let oldest = cache.entries.iter().min_by_key(|(_, e)| e.2).map(|(p, _)| p.clone());
@@ -223,7 +227,7 @@ impl<B: Backend> QueryRunner for Runner<B> {
         let per_upload: Vec<Vec<&[u8]>> = (0..uploads).map(|u| blobs.iter().map(|b| b[u].as_slice()).collect()).collect();
         let table = crate::results::table_from_columns(ctx, &per_upload)?;
         progress(0.5);
-        let ev = ctx.evaluator(&loaded.keys)?;
+        let ev = ctx.evaluator_sharing(&loaded.keys, &loaded.device)?;
         let out = match spec {
             Spec::Stat { stat, column, .. } => {
                 let r = ev.evaluate(&table, &[(stat, column)])?.pop().ok_or_else(|| AppError::Format("no result".into()))?;

@@ -25,6 +25,10 @@ pub struct TableMeta {
     pub records: usize,
     /// The columns' public descriptions.
     pub columns: Vec<ColumnInfo>,
+    /// Hex SHA-256 of the public keys it was encrypted under ([`crate::keys::public_key_digest`]);
+    /// the vault refuses tables of another key set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
 }
 
 /// One stored column of an upload.
@@ -94,8 +98,16 @@ fn check_params<B: Backend>(ctx: &StatsContext<B>, h: &Header) -> Result<(), App
 /// # Errors
 /// Serialization errors.
 pub fn table_file<B: Backend>(ctx: &StatsContext<B>, table: &EncryptedTable<B>) -> Result<Vec<u8>, AppError> {
+    table_file_under(ctx, table, None)
+}
+
+/// The bytes of a `table` file naming the digest of the public keys it was encrypted under.
+///
+/// # Errors
+/// Serialization errors.
+pub fn table_file_under<B: Backend>(ctx: &StatsContext<B>, table: &EncryptedTable<B>, public_key: Option<&str>) -> Result<Vec<u8>, AppError> {
     let objects = ctx.table_to_objects(table)?;
-    let m = TableMeta { records: table.records(), columns: table.columns().iter().map(|c| c.info().clone()).collect() };
+    let m = TableMeta { records: table.records(), columns: table.columns().iter().map(|c| c.info().clone()).collect(), public_key: public_key.map(str::to_string) };
     container::encode(&header("table", ctx.params(), objects.len(), to_value(&m)?), &objects)
 }
 
@@ -264,35 +276,63 @@ impl Decrypted {
     }
 }
 
-/// Decrypts a `stat` or `scores` file with the owner's `secret.key` file.
+/// The owner's decryptor: one context and secret for many result files.
+pub struct OwnerDecryptor<B: Backend> {
+    ctx: StatsContext<B>,
+    sk: ringvault_core::stats::StatsSecretKey,
+}
+
+impl<B: Backend> OwnerDecryptor<B> {
+    /// Opens the owner's `secret.key` file (its header names the parameters).
+    ///
+    /// # Errors
+    /// [`AppError::Format`] for another kind of file; wire errors.
+    pub fn new(backend: Arc<B>, secret_key: &[u8]) -> Result<Self, AppError> {
+        let (h, _) = container::peek_header(secret_key).map_err(AppError::Format)?;
+        let ctx = StatsContext::new(backend, params_of(&h)?)?;
+        let sk = crate::keys::open_secret(&ctx, secret_key)?;
+        Ok(Self { ctx, sk })
+    }
+
+    /// Decrypts a `stat` or `scores` file.
+    ///
+    /// # Errors
+    /// [`AppError::Format`] for files that are not what they claim or belong to other keys;
+    /// decryption errors (noise exhausted, a value that wrapped).
+    pub fn decrypt(&self, result: &[u8]) -> Result<Decrypted, AppError> {
+        let (h, objects) = container::parse(result, &["stat", "scores"]).map_err(AppError::Format)?;
+        check_params(&self.ctx, &h)?;
+        let ctx = &self.ctx;
+        let dec = ctx.decryptor(&self.sk)?;
+        if h.kind == "stat" {
+            let m: StatMeta = meta(&h)?;
+            let stat: Stat = m.stat.parse()?;
+            let (sum, squares) = ctx.stat_parts_from_objects(m.has_sum, m.has_squares, &objects)?;
+            let r = EncryptedStat { stat, column: m.column, scale: m.scale, sum_bound_bits: m.sum_bound_bits, squares_bound_bits: m.squares_bound_bits, sum, squares };
+            return Ok(Decrypted::Stat(dec.finish(&r)?));
+        }
+        let m: ScoresMeta = meta(&h)?;
+        let n = ctx.params().n();
+        let chunk_records = match m.chunk_records {
+            Some(c) => c,
+            None => (0..m.chunks).map(|c| m.records.saturating_sub(c * n).min(n)).collect(),
+        };
+        if chunk_records.len() != m.chunks || chunk_records.iter().sum::<usize>() != m.records {
+            return Err(AppError::Format(format!("scores of {} records in {} chunks", m.records, m.chunks)));
+        }
+        let chunks = ctx.chunks_from_objects(m.chunks, &objects)?;
+        let r = EncryptedScores { records: m.records, scale: m.scale, bound_bits: m.bound_bits, missing: m.missing, chunk_records, chunks };
+        let scores = dec.scores(&r)?;
+        let probabilities = scores.iter().map(|s| s.map(sigmoid)).collect();
+        Ok(Decrypted::Scores { scores, probabilities })
+    }
+}
+
+/// Decrypts a `stat` or `scores` file with the owner's `secret.key` file (see
+/// [`OwnerDecryptor`] for many files).
 ///
 /// # Errors
-/// [`AppError::Format`] for files that are not what they claim or belong to other keys;
-/// decryption errors (noise exhausted, a value that wrapped).
+/// As [`OwnerDecryptor::new`] and [`OwnerDecryptor::decrypt`].
 pub fn decrypt<B: Backend>(backend: Arc<B>, secret_key: &[u8], result: &[u8]) -> Result<Decrypted, AppError> {
-    let (h, objects) = container::parse(result, &["stat", "scores"]).map_err(AppError::Format)?;
-    let ctx = StatsContext::new(backend, params_of(&h)?)?;
-    let sk = crate::keys::open_secret(&ctx, secret_key)?;
-    let dec = ctx.decryptor(&sk)?;
-    if h.kind == "stat" {
-        let m: StatMeta = meta(&h)?;
-        let stat: Stat = m.stat.parse()?;
-        let (sum, squares) = ctx.stat_parts_from_objects(m.has_sum, m.has_squares, &objects)?;
-        let r = EncryptedStat { stat, column: m.column, scale: m.scale, sum_bound_bits: m.sum_bound_bits, squares_bound_bits: m.squares_bound_bits, sum, squares };
-        return Ok(Decrypted::Stat(dec.finish(&r)?));
-    }
-    let m: ScoresMeta = meta(&h)?;
-    let n = ctx.params().n();
-    let chunk_records = match m.chunk_records {
-        Some(c) => c,
-        None => (0..m.chunks).map(|c| m.records.saturating_sub(c * n).min(n)).collect(),
-    };
-    if chunk_records.len() != m.chunks || chunk_records.iter().sum::<usize>() != m.records {
-        return Err(AppError::Format(format!("scores of {} records in {} chunks", m.records, m.chunks)));
-    }
-    let chunks = ctx.chunks_from_objects(m.chunks, &objects)?;
-    let r = EncryptedScores { records: m.records, scale: m.scale, bound_bits: m.bound_bits, missing: m.missing, chunk_records, chunks };
-    let scores = dec.scores(&r)?;
-    let probabilities = scores.iter().map(|s| s.map(sigmoid)).collect();
-    Ok(Decrypted::Scores { scores, probabilities })
+    OwnerDecryptor::new(backend, secret_key)?.decrypt(result)
 }

@@ -57,7 +57,9 @@ fn key_check_reports_capacity_and_refuses_other_files() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("eval.keys");
     std::fs::write(&path, &keys().eval).unwrap();
-    let info = check_eval_keys(&schema(), &path).unwrap();
+    let checked = check_eval_keys(&schema(), &path).unwrap();
+    let info = checked.info;
+    assert_eq!(checked.public_key, public_keys_file(&path).unwrap());
     assert_eq!(info.preset, "n4096");
     assert_eq!(info.bytes, keys().eval.len() as u64);
     // bmi up to 800 (10 bits) squared is 20 bits, the widest: 2^(capacity − 20) − 1 records.
@@ -83,7 +85,7 @@ fn uploads_are_checked_against_schema_and_keys_and_queries_match_float64() {
     let path = dir.path().join("eval.keys");
     std::fs::write(&path, &keys().eval).unwrap();
     let s = schema();
-    let info = check_eval_keys(&s, &path).unwrap();
+    let info = check_eval_keys(&s, &path).unwrap().info;
     // Three uploads of 1, 2 and 3 records (ragged chunks once appended).
     let hr = [61i128, 72, 80, 95, 58, 120];
     let bmi = [215i128, 301, 188, 402, 250, 333];
@@ -136,7 +138,7 @@ fn hostile_uploads_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("eval.keys");
     std::fs::write(&path, &keys().eval).unwrap();
-    let info = check_eval_keys(&s, &path).unwrap();
+    let info = check_eval_keys(&s, &path).unwrap().info;
     let body = encrypt_uploads(backend(), &s, &keys().public, &columns(&[70], &[220]), 1).unwrap().remove(0);
     assert!(check_upload(&s, &info, &body).is_ok());
     for cut in [0, 7, 12, 100, body.len() / 2, body.len() - 1] {
@@ -160,6 +162,10 @@ fn hostile_uploads_are_refused() {
     assert!(check_upload(&tight, &info, &body).unwrap_err().to_string().contains("exceed the declared range"));
     // The client refuses readings outside the range before encrypting.
     assert!(encrypt_uploads(backend(), &s, &keys().public, &columns(&[250], &[220]), 1).unwrap_err().to_string().contains("outside the declared range"));
+    // Another key set of the same preset: the table names its public key.
+    let same_preset = keys::generate(backend(), Preset::N4096).unwrap();
+    let stranger = encrypt_uploads(backend(), &s, &same_preset.public, &columns(&[70], &[220]), 1).unwrap().remove(0);
+    assert!(check_upload(&s, &info, &stranger).unwrap_err().to_string().contains("another key set"));
     // Keys of another preset.
     let other_keys = keys::generate(backend(), Preset::N8192).unwrap();
     let foreign = encrypt_uploads(backend(), &s, &other_keys.public, &columns(&[70], &[220]), 1).unwrap().remove(0);

@@ -30,7 +30,37 @@ pub struct Evaluator<'a, B: Backend> {
     scheme: &'a Scheme<B>,
     keys: &'a EvaluationKeys,
     /// Key-switching keys on the device, by target and level.
-    device_keys: DeviceCache<(KeyTarget, usize), DeviceKey<B>>,
+    device_keys: DeviceKeysRef<'a, B>,
+}
+
+/// The device form of one set of evaluation keys (key-switching keys by target and level,
+/// built on first use), kept beside the keys so that evaluators built one after another
+/// (a server's queries) share it instead of uploading the keys again
+/// ([`Scheme::evaluator_sharing`]). Thread safe: evaluators on several threads may share it.
+pub struct DeviceKeys<B: Backend> {
+    cache: DeviceCache<(KeyTarget, usize), DeviceKey<B>>,
+    /// The address of the keys it was first used with: another key set is refused.
+    owner: std::sync::OnceLock<usize>,
+}
+
+impl<B: Backend> Default for DeviceKeys<B> {
+    fn default() -> Self {
+        Self { cache: DeviceCache::new(), owner: std::sync::OnceLock::new() }
+    }
+}
+
+enum DeviceKeysRef<'a, B: Backend> {
+    Own(DeviceKeys<B>),
+    Shared(&'a DeviceKeys<B>),
+}
+
+impl<B: Backend> DeviceKeysRef<'_, B> {
+    fn get(&self) -> &DeviceKeys<B> {
+        match self {
+            Self::Own(d) => d,
+            Self::Shared(d) => d,
+        }
+    }
 }
 
 impl<B: Backend> Scheme<B> {
@@ -42,7 +72,27 @@ impl<B: Backend> Scheme<B> {
         if keys.params().literal() != self.params.literal() {
             return Err(Error::ParameterMismatch);
         }
-        Ok(Evaluator { scheme: self, keys, device_keys: DeviceCache::new() })
+        Ok(Evaluator { scheme: self, keys, device_keys: DeviceKeysRef::Own(DeviceKeys::default()) })
+    }
+
+    /// An evaluator whose device form of the keys lives in `device` (kept by the caller for
+    /// the keys' lifetime): the second and later evaluators over the same keys upload nothing.
+    ///
+    /// # Preconditions
+    /// `device` is used with these `keys` only (checked: the keys' address is recorded).
+    ///
+    /// # Errors
+    /// [`Error::ParameterMismatch`] for keys of other parameters or a `device` cache of
+    /// another key set.
+    pub fn evaluator_sharing<'a>(&'a self, keys: &'a EvaluationKeys, device: &'a DeviceKeys<B>) -> Result<Evaluator<'a, B>, Error> {
+        if keys.params().literal() != self.params.literal() {
+            return Err(Error::ParameterMismatch);
+        }
+        let address = keys as *const EvaluationKeys as usize;
+        if *device.owner.get_or_init(|| address) != address {
+            return Err(Error::ParameterMismatch);
+        }
+        Ok(Evaluator { scheme: self, keys, device_keys: DeviceKeysRef::Shared(device) })
     }
 }
 
@@ -431,7 +481,7 @@ impl<'a, B: Backend> Evaluator<'a, B> {
     /// digit, the level's primes and the special primes, copied once from the key's rows into
     /// the backend's (recycled) host buffers.
     fn device_key(&self, key: &KeySwitchKey, level: usize) -> Result<Arc<DeviceKey<B>>, Error> {
-        self.device_keys.get_or_try_insert((key.target, level), || {
+        self.device_keys.get().cache.get_or_try_insert((key.target, level), || {
             let mut limbs: Vec<usize> = (0..level).collect();
             limbs.extend(self.scheme.params.special_limbs());
             let digits = |full: &PolyBatch<Ntt>| -> Result<Vec<B::Batch<Ntt>>, Error> {

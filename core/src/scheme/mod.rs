@@ -34,7 +34,7 @@ use crate::ring::{BatchShape, Coeff, Ntt, PolyBatch};
 use crate::Error;
 
 pub use ciphertext::{Ciphertext, Plaintext};
-pub use evaluator::Evaluator;
+pub use evaluator::{DeviceKeys, Evaluator};
 pub use decrypt::Decryptor;
 pub use encrypt::Encryptor;
 pub use keys::{EvaluationKeys, GaloisElement, KeySwitchKey, KeyTarget, PublicKey, SecretKey};

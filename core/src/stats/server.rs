@@ -6,7 +6,7 @@ use num_traits::{Signed, ToPrimitive, Zero};
 use super::table::{ColumnInfo, EncryptedColumn, EncryptedTable};
 use super::{Stat, StatsContext, StatsKeys};
 use crate::backend::Backend;
-use crate::scheme::{Ciphertext, Evaluator, NoiseModel, Parameters, Plaintext};
+use crate::scheme::{Ciphertext, DeviceKeys, Evaluator, NoiseModel, Parameters, Plaintext};
 use crate::Error;
 
 /// The encrypted result of one statistic: `Σx` and/or `Σx²` of a column (totals in every
@@ -51,6 +51,7 @@ pub struct EncryptedScores<B: Backend> {
 
 /// A logistic-regression model in the data's raw units: `score = b + Σ w_c·x_c`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogisticModel {
     /// `b`.
     pub intercept: f64,
@@ -112,6 +113,21 @@ impl<B: Backend> StatsContext<B> {
     pub fn evaluator<'a>(&'a self, keys: &'a StatsKeys) -> Result<StatsEvaluator<'a, B>, Error> {
         self.check_keys(&keys.keys, |k| k.params())?;
         let evals = self.schemes.iter().zip(&keys.keys).map(|(s, k)| s.evaluator(k)).collect::<Result<Vec<_>, _>>()?;
+        Ok(StatsEvaluator { ctx: self, evals })
+    }
+
+    /// The server's evaluator keeping the device form of the keys in `device` (one
+    /// [`DeviceKeys`] per plaintext modulus, kept beside `keys`), so that a server building
+    /// one evaluator per query uploads its keys once.
+    ///
+    /// # Errors
+    /// As [`Self::evaluator`]; [`Error::ShapeMismatch`] for another number of caches.
+    pub fn evaluator_sharing<'a>(&'a self, keys: &'a StatsKeys, device: &'a [DeviceKeys<B>]) -> Result<StatsEvaluator<'a, B>, Error> {
+        self.check_keys(&keys.keys, |k| k.params())?;
+        if device.len() != self.schemes.len() {
+            return Err(Error::ShapeMismatch { what: "device key caches (one per plaintext modulus)", expected: self.schemes.len(), found: device.len() });
+        }
+        let evals = self.schemes.iter().zip(&keys.keys).zip(device).map(|((s, k), d)| s.evaluator_sharing(k, d)).collect::<Result<Vec<_>, _>>()?;
         Ok(StatsEvaluator { ctx: self, evals })
     }
 }

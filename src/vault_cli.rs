@@ -1,0 +1,273 @@
+//! `ringvault serve` and `ringvault vault …`: the vault's front ends on the command line. They
+//! read arguments and files, call the application layer ([`ringvault_app`]) and the vault's
+//! client or server ([`ringvault_vault`]), and say what happened.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use ringvault_app::config::Settings;
+use ringvault_app::dataset::{Schema, encrypt_uploads};
+use ringvault_app::engine::Engine;
+use ringvault_app::keys::{self, EVAL_KEYS, PUBLIC_KEY};
+use ringvault_app::query::QueryRequest;
+use ringvault_core::stats::LogisticModel;
+use ringvault_vault::client::{self, Client};
+
+use crate::CliError;
+
+/// The owner token's file name inside a keys directory.
+pub const OWNER_TOKEN: &str = "owner.token";
+
+/// Where a vault client connects.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    /// `http://HOST:PORT` or `https://…`.
+    pub server: String,
+    /// A token file (a bare token, or the JSON `vault device` writes).
+    pub token: PathBuf,
+    /// A PEM file of the CA (or self-signed certificate) to trust for `https`.
+    pub ca: Option<PathBuf>,
+}
+
+fn vault_err(e: impl std::fmt::Display) -> CliError {
+    CliError::Config(e.to_string())
+}
+
+impl Connection {
+    fn client(&self) -> Result<Client, CliError> {
+        let token = Client::token_from_file(&self.token).map_err(vault_err)?;
+        let c = Client::new(&self.server, &token).map_err(vault_err)?;
+        match &self.ca {
+            Some(pem) => c.with_ca_file(pem).map_err(vault_err),
+            None => Ok(c),
+        }
+    }
+}
+
+/// Runs the vault until SIGINT/SIGTERM (`ringvault serve`).
+///
+/// # Errors
+/// Configuration errors (no data directory, half a TLS pair) and the server's.
+pub fn serve(settings: &Settings, engine: &Engine, data: Option<PathBuf>, listen: Option<String>, tls_cert: Option<PathBuf>, tls_key: Option<PathBuf>) -> Result<(), CliError> {
+    let mut v = settings.vault.clone();
+    if let Some(l) = listen {
+        v.listen = l;
+    }
+    if tls_cert.is_some() {
+        v.tls_cert = tls_cert;
+    }
+    if tls_key.is_some() {
+        v.tls_key = tls_key;
+    }
+    if v.tls_cert.is_some() != v.tls_key.is_some() {
+        return Err(CliError::Config("TLS needs both --tls-cert and --tls-key".into()));
+    }
+    let data = data.or(v.data.clone()).ok_or_else(|| CliError::Config("serve needs --data DIR (or RINGVAULT_VAULT_DATA, or [vault] data in ringvault.toml)".into()))?;
+    let runner: Arc<dyn ringvault_app::query::QueryRunner> = Arc::from(ringvault_app::query::runner(engine, v.key_cache_mb.saturating_mul(1 << 20)));
+    ringvault_vault::run(ringvault_vault::ServeOptions { data, settings: v, runner }).map_err(vault_err)
+}
+
+/// `vault create`: creates a dataset with the operator token, uploads `KEYS/eval.keys`,
+/// writes `KEYS/owner.token` (mode 0600); the text to print, whose last line is the id.
+///
+/// # Errors
+/// A bad schema file, the server's refusal, I/O.
+pub fn create(conn: &Connection, keys_dir: &Path, name: &str, schema_path: &Path) -> Result<String, CliError> {
+    let schema = Schema::from_json(&keys::read_file(schema_path)?).map_err(|e| CliError::Schema(format!("{}: {e}", schema_path.display())))?;
+    let operator = conn.client()?;
+    let created = operator.create_dataset(name, &schema).map_err(vault_err)?;
+    let token_path = keys_dir.join(OWNER_TOKEN);
+    client::write_token_file(&token_path, &created.owner_token).map_err(vault_err)?;
+    let owner = Connection { token: token_path.clone(), ..conn.clone() }.client()?;
+    let info = owner.upload_keys(&created.id, &keys_dir.join(EVAL_KEYS)).map_err(vault_err)?;
+    Ok(format!(
+        "dataset {name:?} created: {} columns, keys {} ({} MB, up to {} records); owner token in {}\n{}",
+        schema.columns.len(),
+        info.preset,
+        info.bytes / 1_000_000,
+        info.max_records,
+        token_path.display(),
+        created.id
+    ))
+}
+
+/// `vault device`: issues a device token for the dataset into `out` (mode 0600).
+///
+/// # Errors
+/// The server's refusal, I/O.
+pub fn device(conn: &Connection, dataset: &str, name: &str, out: &Path) -> Result<String, CliError> {
+    let d = conn.client()?.issue_device(dataset, name).map_err(vault_err)?;
+    let json = serde_json::to_string_pretty(&d).map_err(|e| CliError::Format(e.to_string()))?;
+    client::write_token_file(out, &json).map_err(vault_err)?;
+    Ok(format!("device {name:?} ({}) may append to dataset {dataset}; its token is in {}", d.id, out.display()))
+}
+
+/// `vault revoke`: revokes a device, named by its id or its token file.
+///
+/// # Errors
+/// The server's refusal; an unreadable token file.
+pub fn revoke(conn: &Connection, dataset: &str, device: &str) -> Result<String, CliError> {
+    let id = device_id(device)?;
+    conn.client()?.revoke_device(dataset, &id).map_err(vault_err)?;
+    Ok(format!("device {id} revoked"))
+}
+
+/// A device id given as such or as the token file `vault device` wrote.
+fn device_id(arg: &str) -> Result<String, CliError> {
+    let path = Path::new(arg);
+    if !path.is_file() {
+        return Ok(arg.to_string());
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, &e))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|_| CliError::Format(format!("{}: not a device token file", path.display())))?;
+    v.get("id").and_then(|i| i.as_str()).map(str::to_string).ok_or_else(|| CliError::Format(format!("{}: no device id", path.display())))
+}
+
+/// What `vault push` sends.
+#[derive(Clone, Debug, Default)]
+pub struct PushOptions {
+    /// Decimals per column (default: the schema's).
+    pub decimals: BTreeMap<String, u32>,
+    /// Skip missing cells (counted) instead of failing.
+    pub skip_missing: bool,
+    /// Records per upload (default: the ring degree, one ciphertext per column and modulus).
+    pub rows_per_upload: Option<usize>,
+    /// A key naming this push (retrying the same command with the same key stores nothing
+    /// twice); default: a random one, so only the retries inside one run are deduplicated.
+    pub idempotency_key: Option<String>,
+    /// The readings' time range (Unix seconds).
+    pub from: Option<i64>,
+    /// See `from`.
+    pub to: Option<i64>,
+}
+
+/// `vault push`: encrypts a CSV with `KEYS/public.key` only and uploads it in batches, each
+/// with its own idempotency key (`--idempotency-key K` makes a rerun of the same push store
+/// nothing twice: batch `i` of `m` is `K-i-of-m`); returns after the server acknowledged every
+/// batch (the client retries transient failures with the same key).
+///
+/// # Errors
+/// CSV and schema errors (before anything is sent), the server's refusal.
+pub fn push(conn: &Connection, engine: &Engine, keys_dir: &Path, dataset: &str, csv_path: &Path, opts: &PushOptions) -> Result<String, CliError> {
+    let c = conn.client()?;
+    let schema = c.schema(dataset).map_err(vault_err)?;
+    let public = keys::read_file(&keys_dir.join(PUBLIC_KEY))?;
+    let text = std::fs::read_to_string(csv_path).map_err(|e| CliError::io(csv_path, &e))?;
+    let mut decimals: BTreeMap<String, u32> = schema.columns.iter().map(|s| (s.name.clone(), s.decimals)).collect();
+    decimals.extend(opts.decimals.clone());
+    let plain = ringvault_app::csv::read_table(&text, &decimals, opts.skip_missing)?;
+    let columns = schema
+        .columns
+        .iter()
+        .map(|s| plain.columns.iter().find(|c| c.name == s.name).cloned().ok_or_else(|| CliError::Schema(format!("{}: no column {:?} (the dataset's schema needs it)", csv_path.display(), s.name))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let records = columns.first().map_or(0, |c| c.values.len());
+    let pb = progress_bar(records as u64, "encrypting");
+    let rows = opts.rows_per_upload.unwrap_or(usize::MAX);
+    let bodies = crate::on_backend!(engine, |b| {
+        let n = ringvault_app::keys::open_public(b.clone(), &public)?.0.params().n();
+        encrypt_uploads(b.clone(), &schema, &public, &columns, rows.min(n))
+    })?;
+    pb.finish_and_clear();
+    let base = match &opts.idempotency_key {
+        Some(k) => k.clone(),
+        None => {
+            let mut r = [0u8; 16];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut r);
+            r.iter().map(|b| format!("{b:02x}")).collect()
+        }
+    };
+    let pb = progress_bar(bodies.len() as u64, "uploading");
+    let (mut stored, mut duplicates, mut bytes) = (0usize, 0usize, 0usize);
+    for (i, body) in bodies.iter().enumerate() {
+        let key = format!("{base}-{}-of-{}", i + 1, bodies.len());
+        match c.push(dataset, body, &key, opts.from, opts.to) {
+            Ok(r) if r.duplicate => duplicates += 1,
+            Ok(_) => stored += 1,
+            // A rerun with the same --idempotency-key encrypts to other bytes: the server
+            // holds this batch already.
+            Err(client::ClientError::Refused { status: 409, message }) if opts.idempotency_key.is_some() && message.contains("different body") => duplicates += 1,
+            Err(e) => return Err(vault_err(format!("upload {} of {}: {e} ({stored} uploads acknowledged before it)", i + 1, bodies.len()))),
+        }
+        bytes += body.len();
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    Ok(format!("pushed {records} records in {} uploads ({:.1} MB): {stored} stored, {duplicates} already present; acknowledged by {}", bodies.len(), bytes as f64 / 1e6, conn.server))
+}
+
+/// What `vault query` asks.
+#[derive(Clone, Debug)]
+pub enum QueryWhat {
+    /// A column statistic.
+    Stat(String, String),
+    /// A model file.
+    LogReg(PathBuf),
+}
+
+/// `vault query`: runs a query (following a job until it finishes) and writes the result file.
+///
+/// # Errors
+/// An unreadable model, the server's refusal, I/O.
+pub fn query(conn: &Connection, dataset: &str, what: &QueryWhat, from: Option<i64>, to: Option<i64>, device: Option<String>, out: &Path) -> Result<String, CliError> {
+    let mut request = QueryRequest { stat: None, column: None, logreg: None, from, to, device };
+    let described = match what {
+        QueryWhat::Stat(stat, column) => {
+            request.stat = Some(stat.clone());
+            request.column = Some(column.clone());
+            format!("{stat} of {column:?}")
+        }
+        QueryWhat::LogReg(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, &e))?;
+            let model: LogisticModel = serde_json::from_str(&text).map_err(|e| CliError::Format(format!("{}: {e}", path.display())))?;
+            request.logreg = Some(model);
+            "scores".to_string()
+        }
+    };
+    let pb = progress_bar(1000, "query");
+    let bytes = conn.client()?.query(dataset, &request, &mut |f| pb.set_position((f * 1000.0) as u64)).map_err(vault_err)?;
+    pb.finish_and_clear();
+    keys::write_file(out, &bytes)?;
+    Ok(format!("encrypted {described} written to {}", out.display()))
+}
+
+/// `vault list`: the datasets the token may see.
+///
+/// # Errors
+/// The server's refusal.
+pub fn list(conn: &Connection) -> Result<String, CliError> {
+    let all = conn.client()?.list_datasets().map_err(vault_err)?;
+    serde_json::to_string_pretty(&all).map_err(|e| CliError::Format(e.to_string()))
+}
+
+/// `vault delete`: deletes a dataset, its keys and records.
+///
+/// # Errors
+/// The server's refusal.
+pub fn delete(conn: &Connection, dataset: &str) -> Result<String, CliError> {
+    conn.client()?.delete_dataset(dataset).map_err(vault_err)?;
+    Ok(format!("dataset {dataset} deleted"))
+}
+
+/// A time as Unix seconds, or RFC 3339 (`2026-12-01T08:00:00Z`).
+///
+/// # Errors
+/// A message saying what is accepted.
+pub fn parse_time(s: &str) -> Result<i64, String> {
+    if let Ok(t) = s.trim().parse::<i64>() {
+        return Ok(t);
+    }
+    let t = humantime::parse_rfc3339_weak(s.trim()).map_err(|_| format!("{s:?}: a time is Unix seconds or RFC 3339 (2026-12-01T08:00:00Z)"))?;
+    let secs = t.duration_since(std::time::UNIX_EPOCH).map_err(|_| format!("{s:?}: before 1970"))?.as_secs();
+    i64::try_from(secs).map_err(|_| format!("{s:?}: too far in the future"))
+}
+
+fn progress_bar(len: u64, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    pb.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    pb.set_message(what.to_string());
+    pb
+}

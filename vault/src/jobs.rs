@@ -1,0 +1,163 @@
+//! Query jobs, in memory. A query that does not finish within [`QUICK`] is answered `202`
+//! with its job; the owner polls `GET /v1/jobs/{job}` and fetches `…/result`. At most
+//! [`MAX_JOBS`] jobs are held at once (more queries are answered 503); a finished job is
+//! forgotten [`TTL`] after it finished, and every job is lost on restart (run the query
+//! again). A query answered directly (within [`QUICK`]) leaves no job behind.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::error::ApiError;
+use crate::types::{JobState, JobStatus};
+
+/// How long a query request waits for its job before answering 202.
+pub(crate) const QUICK: Duration = Duration::from_secs(1);
+/// Most jobs held (running and finished).
+pub(crate) const MAX_JOBS: usize = 1024;
+/// How long a finished job's result is kept.
+pub(crate) const TTL: Duration = Duration::from_secs(600);
+
+enum Slot {
+    Running,
+    Done(Bytes, Instant),
+    Failed(ApiError, Instant),
+}
+
+/// One query job.
+pub(crate) struct Job {
+    pub(crate) id: String,
+    pub(crate) dataset: String,
+    progress: AtomicU64,
+    slot: Mutex<Slot>,
+    done: tokio::sync::watch::Sender<bool>,
+}
+
+impl Job {
+    /// Records progress (a fraction, clamped to `[0, 1]`).
+    pub(crate) fn set_progress(&self, f: f64) {
+        let f = if f.is_nan() { 0.0 } else { f.clamp(0.0, 1.0) };
+        self.progress.store(f.to_bits(), Ordering::Relaxed);
+    }
+
+    fn progress(&self) -> f64 {
+        f64::from_bits(self.progress.load(Ordering::Relaxed))
+    }
+
+    /// Records the result and wakes the waiters.
+    pub(crate) fn finish(&self, result: Result<Bytes, ApiError>) {
+        let now = Instant::now();
+        *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = match result {
+            Ok(b) => {
+                self.set_progress(1.0);
+                Slot::Done(b, now)
+            }
+            Err(e) => Slot::Failed(e, now),
+        };
+        self.done.send_replace(true);
+    }
+
+    /// Waits up to `d` for the job to finish; whether it did.
+    pub(crate) async fn wait(&self, d: Duration) -> bool {
+        let mut rx = self.done.subscribe();
+        matches!(tokio::time::timeout(d, rx.wait_for(|v| *v)).await, Ok(Ok(_)))
+    }
+
+    /// The result, once finished.
+    pub(crate) fn outcome(&self) -> Option<Result<Bytes, ApiError>> {
+        match &*self.slot.lock().unwrap_or_else(PoisonError::into_inner) {
+            Slot::Running => None,
+            Slot::Done(b, _) => Some(Ok(b.clone())),
+            Slot::Failed(e, _) => Some(Err(e.clone())),
+        }
+    }
+
+    /// The job's status.
+    pub(crate) fn status(&self) -> JobStatus {
+        let (state, error) = match &*self.slot.lock().unwrap_or_else(PoisonError::into_inner) {
+            Slot::Running => (JobState::Running, None),
+            Slot::Done(..) => (JobState::Done, None),
+            Slot::Failed(e, _) => (JobState::Failed, Some(e.message.clone())),
+        };
+        JobStatus { job: self.id.clone(), state, progress: self.progress(), error }
+    }
+
+    fn expired(&self, now: Instant) -> bool {
+        match &*self.slot.lock().unwrap_or_else(PoisonError::into_inner) {
+            Slot::Running => false,
+            Slot::Done(_, t) | Slot::Failed(_, t) => now.duration_since(*t) > TTL,
+        }
+    }
+}
+
+/// Every job.
+#[derive(Default)]
+pub(crate) struct Jobs {
+    map: Mutex<HashMap<String, Arc<Job>>>,
+}
+
+impl Jobs {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Job>>> {
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A new running job of `dataset`.
+    pub(crate) fn insert(&self, dataset: &str) -> Result<Arc<Job>, ApiError> {
+        let id = crate::auth::random_id()?;
+        let mut map = self.map();
+        let now = Instant::now();
+        map.retain(|_, j| !j.expired(now));
+        if map.len() >= MAX_JOBS {
+            return Err(ApiError::unavailable(format!("the vault holds {MAX_JOBS} query jobs already; fetch or wait for results and retry")));
+        }
+        let (done, _) = tokio::sync::watch::channel(false);
+        let job = Arc::new(Job { id: id.clone(), dataset: dataset.to_owned(), progress: AtomicU64::new(0f64.to_bits()), slot: Mutex::new(Slot::Running), done });
+        map.insert(id, job.clone());
+        Ok(job)
+    }
+
+    /// A job by id (`None` when unknown or expired).
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<Job>> {
+        let map = self.map();
+        map.get(id).filter(|j| !j.expired(Instant::now())).cloned()
+    }
+
+    /// Forgets a job.
+    pub(crate) fn remove(&self, id: &str) {
+        self.map().remove(id);
+    }
+
+    /// Forgets every job of a (deleted) dataset.
+    pub(crate) fn remove_dataset(&self, dataset: &str) {
+        self.map().retain(|_, j| j.dataset != dataset);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn lifecycle() {
+        let jobs = Jobs::default();
+        let j = jobs.insert("d").unwrap();
+        assert_eq!(j.status().state, JobState::Running);
+        assert!(!j.wait(Duration::from_millis(10)).await);
+        j.set_progress(0.5);
+        assert_eq!(j.status().progress, 0.5);
+        j.set_progress(7.0);
+        assert_eq!(j.status().progress, 1.0);
+        j.finish(Err(ApiError::unprocessable("could wrap")));
+        assert!(j.wait(Duration::from_millis(10)).await);
+        let s = j.status();
+        assert_eq!((s.state, s.error.as_deref()), (JobState::Failed, Some("could wrap")));
+        assert_eq!(j.outcome().unwrap().unwrap_err().status, 422);
+        assert!(jobs.get(&j.id).is_some());
+        jobs.remove_dataset("d");
+        assert!(jobs.get(&j.id).is_none());
+    }
+}

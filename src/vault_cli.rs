@@ -173,7 +173,16 @@ pub fn push(conn: &Connection, engine: &Engine, keys_dir: &Path, dataset: &str, 
     })?;
     pb.finish_and_clear();
     let base = match &opts.idempotency_key {
-        Some(k) => k.clone(),
+        // The key names this push: the same file and options under the same key give the same
+        // batch keys (a rerun stores nothing twice); other data under it gets other keys.
+        Some(k) => {
+            use sha2::{Digest, Sha256};
+            let mut h = Sha256::new();
+            h.update(text.as_bytes());
+            h.update(format!("{:?}|{:?}|{:?}|{}|{rows}", opts.from, opts.to, decimals, opts.skip_missing).as_bytes());
+            let d: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+            format!("{k}-{d}")
+        }
         None => {
             let mut r = [0u8; 16];
             rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut r);
@@ -187,8 +196,8 @@ pub fn push(conn: &Connection, engine: &Engine, keys_dir: &Path, dataset: &str, 
         match c.push(dataset, body, &key, opts.from, opts.to) {
             Ok(r) if r.duplicate => duplicates += 1,
             Ok(_) => stored += 1,
-            // A rerun with the same --idempotency-key encrypts to other bytes: the server
-            // holds this batch already.
+            // A rerun of this very push (same key, file and options) encrypts to other bytes:
+            // the server holds this batch already.
             Err(client::ClientError::Refused { status: 409, message }) if opts.idempotency_key.is_some() && message.contains("different body") => duplicates += 1,
             Err(e) => return Err(vault_err(format!("upload {} of {}: {e} ({stored} uploads acknowledged before it)", i + 1, bodies.len()))),
         }

@@ -93,6 +93,7 @@ impl KeyFiles {
         let mut total = 0u64;
         let mut buf: Vec<u8> = Vec::with_capacity(WRITE_CHUNK);
         let mut stream = body.into_data_stream();
+        let mut checked = false;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
             total += chunk.len() as u64;
@@ -102,12 +103,14 @@ impl KeyFiles {
             hasher.update(&chunk);
             buf.extend_from_slice(&chunk);
             if buf.len() >= WRITE_CHUNK {
+                check_kind(&buf, &mut checked)?;
                 self.fault().map_err(io)?;
                 file.write_all(&buf).await.map_err(io)?;
                 buf.clear();
             }
         }
         if !buf.is_empty() {
+            check_kind(&buf, &mut checked)?;
             self.fault().map_err(io)?;
             file.write_all(&buf).await.map_err(io)?;
         }
@@ -238,4 +241,18 @@ mod tests {
         assert_eq!(kf.gc(&HashSet::new()).unwrap(), 2);
         assert!(names(&dir.path().join("keys")).is_empty());
     }
+}
+
+/// Before the first byte reaches the disk: the body must open with the header of an
+/// `eval.keys` file, so a secret key (or anything else) sent by mistake is never written.
+fn check_kind(first: &[u8], checked: &mut bool) -> Result<(), ApiError> {
+    if *checked {
+        return Ok(());
+    }
+    let (header, _) = ringvault_app::container::peek_header(first).map_err(|e| ApiError::unprocessable(format!("not an eval.keys file: {e}")))?;
+    if header.kind != "evaluation-keys" {
+        return Err(ApiError::unprocessable(format!("expected the eval.keys file (evaluation-keys), found a {} file; nothing was stored", header.kind)));
+    }
+    *checked = true;
+    Ok(())
 }

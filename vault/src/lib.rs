@@ -195,7 +195,8 @@ pub(crate) fn spawn_with(opts: ServeOptions, internals: server::Internals) -> Re
 /// As [`spawn`], and what the server failed with.
 pub fn run(opts: ServeOptions) -> Result<(), VaultError> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).try_init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(ansi).with_env_filter(filter).try_init();
     let rt = server::runtime()?;
     let data = opts.data.clone();
     let ready = |s: &server::Started| {

@@ -27,7 +27,8 @@ mod table;
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rand_core::{CryptoRng, RngCore};
 
@@ -124,12 +125,24 @@ impl StatsParameters {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for the additive-only preset; as [`Self::with_moduli`].
+    ///
+    /// Built once per preset and process (primes searched, rings and NTT tables built), then
+    /// shared: parameters are immutable.
     pub fn for_preset(preset: Preset) -> Result<Self, Error> {
-        match preset {
-            Preset::N2048Additive => Err(Error::InvalidInput { what: "statistics need key switching (rotations): use n4096 or larger".into() }),
-            Preset::N4096 => Self::with_moduli(preset, 17, 3),
-            _ => Self::with_moduli(preset, 25, 4),
+        static BUILT: OnceLock<Mutex<HashMap<Preset, StatsParameters>>> = OnceLock::new();
+        let built = BUILT.get_or_init(Default::default);
+        if let Some(p) = built.lock().ok().and_then(|m| m.get(&preset).cloned()) {
+            return Ok(p);
         }
+        let params = match preset {
+            Preset::N2048Additive => return Err(Error::InvalidInput { what: "statistics need key switching (rotations): use n4096 or larger".into() }),
+            Preset::N4096 => Self::with_moduli(preset, 17, 3)?,
+            _ => Self::with_moduli(preset, 25, 4)?,
+        };
+        if let Ok(mut m) = built.lock() {
+            m.entry(preset).or_insert_with(|| params.clone());
+        }
+        Ok(params)
     }
 
     /// `k` batching primes (`≡ 1 mod 2n`) of `bits` bits on the preset's ring.

@@ -233,8 +233,11 @@ fn oversized_bodies_are_refused_with_413_naming_the_limit() {
     let r = http.put(&format!("/v1/datasets/{}/keys", ds.id)).token(&ds.owner).header("Content-Type", "application/octet-stream").send_declaring((8 << 20) + 1).unwrap();
     let msg = refused(&r, Some(413), "keys over their limit");
     assert!(msg.contains("evaluation keys") && (msg.contains("8388608") || msg.contains("8 MiB")), "{msg}");
-    // Chunked keys past their limit: cut off, and no partial key file stays behind.
-    let r = http.put(&format!("/v1/datasets/{}/keys", ds.id)).token(&ds.owner).header("Content-Type", "application/octet-stream").raw_body(vec![7u8; 9 << 20]).send_chunked(256 << 10, Some((8 << 20) + (256 << 10))).unwrap();
+    // Chunked keys past their limit: cut off, and no partial key file stays behind. (The body
+    // opens with a real eval.keys file: anything else is refused at its first chunk, 422.)
+    let mut past = std::fs::read(keys.join("eval.keys")).unwrap();
+    past.resize(9 << 20, 7);
+    let r = http.put(&format!("/v1/datasets/{}/keys", ds.id)).token(&ds.owner).header("Content-Type", "application/octet-stream").raw_body(past).send_chunked(256 << 10, Some((8 << 20) + (256 << 10))).unwrap();
     refused(&r, Some(413), "chunked keys past their limit");
     let strays: Vec<String> = key_files(&server.data).into_iter().filter(|f| f.starts_with("tmp-")).collect();
     assert!(strays.is_empty(), "a refused key upload left {strays:?}");

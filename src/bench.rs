@@ -22,13 +22,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ringvault_backend_cpu::{CpuBackend, CpuLevel};
-use ringvault_core::prime::ntt_primes;
 use num_bigint::BigInt;
-use rand_core::{RngCore, SeedableRng};
+use rand_core::SeedableRng;
 use ringvault_core::encoding::IntegerEncoder;
-use ringvault_core::scheme::{EvaluationKeys, GaloisElement, Preset, Scheme, SecretKey};
-use ringvault_core::stats::{PlainColumn, Stat, StatsContext, StatsEvaluator, StatsKeys, StatsParameters, StatsSecretKey};
-use ringvault_core::{Backend, BatchShape, Coeff, Error, Ntt, PolyBatch, RingContext};
+use ringvault_core::scheme::{GaloisElement, Preset, Scheme};
+use ringvault_core::stats::{StatsContext, StatsParameters};
+use ringvault_core::{Backend, Coeff, Error, Ntt};
+pub use ringvault_app::workloads::{anchor_prime, anchor_ring, bench_ring, sample_batch, stats4096, sum128x100};
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -158,49 +158,6 @@ pub fn time_median(sample_ms: f64, samples: usize, mut f: impl FnMut() -> Result
     Ok(times[times.len() / 2])
 }
 
-/// The peer benchmarks' 30-bit prime: the largest below 2^30 that is `≡ 1 (mod 2^16)`, so every
-/// NTT (ours, tfhe-ntt, the anchors) is timed on the same modulus.
-///
-/// # Errors
-/// None in practice; propagates prime generation errors.
-pub fn anchor_prime() -> Result<u32, Error> {
-    Ok(ntt_primes(30, 1 << 15, 1)?[0])
-}
-
-/// A one-prime ring of degree `n` over [`anchor_prime`].
-///
-/// # Errors
-/// As [`RingContext::new`].
-pub fn anchor_ring(n: usize) -> Result<Arc<RingContext>, Error> {
-    Ok(Arc::new(RingContext::new(n, &[anchor_prime()?])?))
-}
-
-/// A ring of degree `n` over `limbs` 30-bit primes: [`anchor_ring`] for one limb.
-///
-/// # Errors
-/// As [`RingContext::new`].
-pub fn bench_ring(n: usize, limbs: usize) -> Result<Arc<RingContext>, Error> {
-    if limbs == 1 { anchor_ring(n) } else { Ok(Arc::new(RingContext::new(n, &ntt_primes(30, n, limbs)?)?)) }
-}
-
-/// A deterministic pseudo-random batch of `count` polynomials over every limb of `ring`.
-///
-/// # Errors
-/// As [`PolyBatch::from_residues`].
-pub fn sample_batch<D: ringvault_core::Domain>(ring: &RingContext, count: usize, seed: u32) -> Result<PolyBatch<D>, Error> {
-    let (n, limbs) = (ring.n(), ring.len());
-    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
-    let data = (0..count * limbs * n)
-        .map(|i| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x % ring.modulus((i / n) % limbs).value()
-        })
-        .collect();
-    PolyBatch::from_residues(ring, BatchShape::new(count, n, (0..limbs).collect()), data)
-}
-
 /// Times `f` (each sample ending with `backend.synchronize()`) and emits a record named `op`
 /// when the configuration selects it.
 fn measure<B: Backend>(config: &BenchConfig, backend: &B, emit: &mut dyn FnMut(Record), record: &dyn Fn(&'static str, f64) -> Record, op: &'static str, f: &mut dyn FnMut() -> Result<(), Error>) -> Result<(), Error> {
@@ -276,62 +233,6 @@ pub fn run_on<B: Backend>(config: &BenchConfig, backend: Arc<B>, emit: &mut dyn 
         }
     }
     Ok(())
-}
-
-/// The paper's workload: 100 random 128-bit integers (binary integer encoding), each
-/// encrypted with the public key at the lowest level that holds a 100-term sum
-/// ([`Parameters::level_for_additions`](ringvault_core::scheme::Parameters::level_for_additions)),
-/// summed by 99 homomorphic additions, decrypted, decoded and checked. Returns the time of the additions and of the whole job, in nanoseconds.
-///
-/// # Errors
-/// Scheme errors, or [`Error::Backend`] if the decrypted sum is wrong.
-pub fn sum128x100<B: Backend>(scheme: &Scheme<B>, keys: &EvaluationKeys, sk: &SecretKey, seed: u64) -> Result<(f64, f64), Error> {
-    let total_start = Instant::now();
-    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
-    let encoder = IntegerEncoder::new(scheme.params(), 1)?;
-    let values: Vec<BigInt> = (0..100).map(|_| BigInt::from((u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64()))).collect();
-    let encryptor = scheme.encryptor(keys.public_key())?;
-    // The owner knows the circuit is 99 additions: encrypt at the lowest level that holds it.
-    let level = scheme.params().level_for_additions(99);
-    let cts = values.iter().map(|v| encryptor.encrypt_many_at_level(&[&encoder.encode(v)?], level, &mut rng)).collect::<Result<Vec<_>, _>>()?;
-    let evaluator = scheme.evaluator(keys)?;
-    let adds_start = Instant::now();
-    let mut acc = evaluator.duplicate(&cts[0])?;
-    for ct in &cts[1..] {
-        evaluator.add_assign(&mut acc, ct)?;
-    }
-    scheme.backend().synchronize()?;
-    let adds = adds_start.elapsed();
-    let sum = encoder.decode_checked(&scheme.decryptor(sk)?.decrypt(&acc)?, 100)?;
-    let total = total_start.elapsed();
-    if sum != values.iter().sum::<BigInt>() {
-        return Err(Error::Backend { backend: scheme.backend().name(), reason: "the 100 × 128-bit sum decrypted wrongly".into() });
-    }
-    Ok((adds.as_secs_f64() * 1e9, total.as_secs_f64() * 1e9))
-}
-
-/// The batched statistics job: 4096 values below 2^16 in one ciphertext (per plaintext
-/// modulus of the n = 4096 statistics space), encrypted; the server computes the sum and the
-/// sum of squares; the owner decrypts both and checks them. Returns nanoseconds. The server's
-/// evaluator (its evaluation keys prepared for the backend) is built once, outside the timing,
-/// as a server holding the keys does (the peers likewise time key generation apart).
-///
-/// # Errors
-/// Statistics errors, or [`Error::Backend`] if a decrypted value is wrong.
-pub fn stats4096<B: Backend>(ctx: &StatsContext<B>, keys: &StatsKeys, server: &StatsEvaluator<'_, B>, sk: &StatsSecretKey, seed: u64) -> Result<f64, Error> {
-    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
-    let values: Vec<i128> = (0..4096).map(|_| i128::from(rng.next_u32() >> 16)).collect();
-    let start = Instant::now();
-    let column = PlainColumn { name: "x".into(), decimals: 0, values: values.iter().map(|&v| Some(v)).collect() };
-    let table = ctx.encrypt_table(&keys.public_keys(), &[column], &mut rng)?;
-    let results = server.evaluate(&table, &[(Stat::Sum, "x"), (Stat::SumOfSquares, "x")])?;
-    let dec = ctx.decryptor(sk)?;
-    let (sum, squares) = (dec.finish(&results[0])?.value, dec.finish(&results[1])?.value);
-    let elapsed = start.elapsed();
-    if sum != values.iter().sum::<i128>() as f64 || squares != values.iter().map(|v| v * v).sum::<i128>() as f64 {
-        return Err(Error::Backend { backend: ctx.schemes()[0].backend().name(), reason: "the statistics job decrypted wrongly".into() });
-    }
-    Ok(elapsed.as_secs_f64() * 1e9)
 }
 
 /// `stats4096_total` on one backend.

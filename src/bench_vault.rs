@@ -168,7 +168,7 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, backend_arg: &str, json_lines:
     let n = Preset::N8192.n();
 
     // One record of the demo's 9 columns: the smallest upload a monitor sends.
-    let demo_schema = crate::demo::demo_schema();
+    let demo_schema = ringvault_app::workloads::cohort_schema();
     let demo_row: Vec<PlainColumn> = demo_schema.columns.iter().map(|c| PlainColumn { name: c.name.clone(), decimals: c.decimals, values: vec![Some((c.min * 10f64.powi(c.decimals as i32)) as i128)] }).collect();
     let row = encrypt_uploads(backend.clone(), &demo_schema, &generated.public, &demo_row, 1)?;
     emit(json!({"op": "vault_row_bytes", "backend": name, "n": n, "columns": demo_row.len(), "records": 1, "bytes": row.iter().map(Vec::len).sum::<usize>()}));

@@ -5,17 +5,16 @@
 //! deviation and variance and a heart-risk logistic model's scores through the vault,
 //! decrypts and compares with the plaintext computation. Then the paper's 100 × 128-bit sum.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use rand_chacha::ChaCha20Rng;
-use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::rand_core::RngCore;
 
 use ringvault_app::config::VaultSettings;
-use ringvault_app::dataset::{ColumnSpec, Computation, Schema, encrypt_uploads};
+use ringvault_app::dataset::encrypt_uploads;
+use ringvault_app::workloads::{cohort, fixed_point, heart_model, schema_of};
 use ringvault_app::query::QueryRequest;
 use ringvault_app::results::Decrypted;
 use ringvault_core::Backend;
@@ -24,56 +23,6 @@ use ringvault_core::stats::{LogisticModel, PlainColumn, Stat, StatsParameters, s
 use ringvault_vault::client::Client;
 
 use crate::CliError;
-
-/// One synthetic column: name, decimals, values.
-struct Synthetic {
-    name: &'static str,
-    decimals: u32,
-    values: Vec<f64>,
-}
-
-/// A standard normal draw (Box–Muller).
-fn normal(rng: &mut ChaCha20Rng) -> f64 {
-    let u = (f64::from(rng.next_u32()) + 1.0) / (f64::from(u32::MAX) + 2.0);
-    let v = f64::from(rng.next_u32()) / f64::from(u32::MAX);
-    (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-}
-
-fn round_to(x: f64, decimals: u32) -> f64 {
-    let f = 10f64.powi(decimals as i32);
-    (x * f).round() / f
-}
-
-/// A realistic cohort: age, sex, heart rate, blood pressure, glucose, cholesterol, BMI and
-/// smoking, with the usual correlations (pressure and glucose rise with age and BMI).
-fn cohort(records: usize, seed: u64) -> Vec<Synthetic> {
-    let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let mut cols: Vec<Synthetic> = [("age", 0), ("sex", 0), ("heart_rate", 0), ("systolic_bp", 0), ("diastolic_bp", 0), ("glucose", 1), ("cholesterol", 0), ("bmi", 1), ("smoker", 0)]
-        .into_iter()
-        .map(|(name, decimals)| Synthetic { name, decimals, values: Vec::with_capacity(records) })
-        .collect();
-    for _ in 0..records {
-        let age = (52.0 + 16.0 * normal(&mut rng)).clamp(18.0, 95.0).round();
-        let sex = f64::from(rng.next_u32() % 2);
-        let bmi = round_to((26.5 + 4.5 * normal(&mut rng) + 0.03 * (age - 50.0)).clamp(15.0, 55.0), 1);
-        let smoker = f64::from(u8::from(rng.next_u32() % 100 < 18));
-        let hr = (72.0 + 10.0 * normal(&mut rng) + 4.0 * smoker).clamp(40.0, 160.0).round();
-        let sys = (118.0 + 0.45 * (age - 50.0) + 0.9 * (bmi - 26.0) + 14.0 * normal(&mut rng)).clamp(85.0, 220.0).round();
-        let dia = (76.0 + 0.45 * (sys - 120.0) + 7.0 * normal(&mut rng)).clamp(45.0, 130.0).round();
-        let glucose = round_to((96.0 + 0.25 * (age - 50.0) + 1.2 * (bmi - 26.0) + 14.0 * normal(&mut rng)).clamp(55.0, 400.0), 1);
-        let chol = (195.0 + 0.5 * (age - 50.0) + 35.0 * normal(&mut rng)).clamp(100.0, 400.0).round();
-        for (c, v) in cols.iter_mut().zip([age, sex, hr, sys, dia, glucose, chol, bmi, smoker]) {
-            c.values.push(v);
-        }
-    }
-    cols
-}
-
-/// The demo's heart-risk model, in raw units (weights six orders of magnitude apart).
-fn heart_model() -> LogisticModel {
-    let w = [("age", 0.055), ("sex", 0.42), ("heart_rate", 0.004), ("systolic_bp", 0.021), ("diastolic_bp", -0.0035), ("glucose", 0.0061), ("cholesterol", 0.0052), ("bmi", 0.027), ("smoker", 0.71)];
-    LogisticModel { intercept: -10.2, weights: w.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<BTreeMap<_, _>>() }
-}
 
 fn plain_stats(v: &[f64]) -> (f64, f64) {
     let n = v.len() as f64;
@@ -90,31 +39,7 @@ fn spinner(msg: &str) -> ProgressBar {
     pb
 }
 
-/// The demo's schema: every column of the cohort with the range its generator clamps to.
-pub fn demo_schema() -> Schema {
-    schema(&cohort(0, 0))
-}
-
-/// The schema of `data`: every column with the range its generator clamps to.
-fn schema(data: &[Synthetic]) -> Schema {
-    let range = |name: &str| match name {
-        "age" => (18.0, 95.0),
-        "sex" | "smoker" => (0.0, 1.0),
-        "heart_rate" => (40.0, 160.0),
-        "systolic_bp" => (85.0, 220.0),
-        "diastolic_bp" => (45.0, 130.0),
-        "glucose" => (55.0, 400.0),
-        "cholesterol" => (100.0, 400.0),
-        _ => (15.0, 55.0),
-    };
-    let columns = data.iter().map(|c| ColumnSpec { name: c.name.into(), decimals: c.decimals, min: range(c.name).0, max: range(c.name).1 }).collect();
-    Schema { columns, computations: Computation::all() }
-}
-
 fn vault_err(e: impl std::fmt::Display) -> CliError {
-    if std::env::var_os("RINGVAULT_DEMO_TRACE").is_some() {
-        eprintln!("demo: {e}");
-    }
     CliError::Config(format!("vault: {e}"))
 }
 
@@ -163,13 +88,7 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
 
     let t = Instant::now();
     let data = cohort(records, 2011);
-    let columns: Vec<PlainColumn> = data
-        .iter()
-        .map(|c| {
-            let f = 10f64.powi(c.decimals as i32);
-            PlainColumn { name: c.name.into(), decimals: c.decimals, values: c.values.iter().map(|x| Some((x * f).round() as i128)).collect() }
-        })
-        .collect();
+    let columns = fixed_point(&data);
     phases.push(("synthetic cohort", t.elapsed()));
 
     let t = Instant::now();
@@ -178,7 +97,7 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
     let settings = VaultSettings { listen: "127.0.0.1:0".into(), ..VaultSettings::default() };
     let vault = ringvault_vault::spawn(ringvault_vault::ServeOptions { data: scratch.path.join("store"), settings, runner }).map_err(vault_err)?;
     let operator = Client::new(&vault.url(), vault.operator_token()).map_err(vault_err)?;
-    let schema = schema(&data);
+    let schema = schema_of(&data);
     let created = operator.create_dataset("demo cohort", &schema).map_err(vault_err)?;
     let owner = Client::new(&vault.url(), &created.owner_token).map_err(vault_err)?;
     let info = owner.upload_keys(&created.id, &eval_path).map_err(vault_err)?;

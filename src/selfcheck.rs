@@ -96,7 +96,7 @@ pub fn run() -> Result<Report, Error> {
 }
 
 /// The paper's workload at one preset (t = 65537) on `backend`: keys, then
-/// [`crate::bench::sum128x100`] (encrypt 100 random 128-bit integers, 99 additions, decrypt,
+/// [`ringvault_app::workloads::sum128x100`] (encrypt 100 random 128-bit integers, 99 additions, decrypt,
 /// decode, check). Returns a one-line summary.
 ///
 /// # Errors
@@ -109,7 +109,7 @@ pub fn sum128<B: Backend>(backend: Arc<B>, preset: ringvault_core::scheme::Prese
     let sk = scheme.generate_secret_key(&mut rng)?;
     let keys = scheme.generate_evaluation_keys(&sk, &[], &mut rng)?;
     let keygen = start.elapsed();
-    let (adds_ns, total_ns) = crate::bench::sum128x100(&scheme, &keys, &sk, 2011)?;
+    let (adds_ns, total_ns) = ringvault_app::workloads::sum128x100(&scheme, &keys, &sk, 2011)?;
     Ok(format!(
         "{:<10} ({}): keys {:.1} ms, 99 additions {:.3} ms, encrypt 100 + sum + decrypt + check {:.1} ms — sum correct",
         preset.name(),

@@ -22,16 +22,15 @@ fn output(c: &mut Command) -> (bool, String, String) {
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ringvault-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh directory, removed when the returned guard drops (its path is `.0`).
+fn temp_dir(name: &str) -> (PathBuf, tempfile::TempDir) {
+    let t = tempfile::Builder::new().prefix(&format!("ringvault-cli-{name}-")).tempdir().unwrap();
+    (t.path().to_path_buf(), t)
 }
 
 #[test]
 fn owner_and_server_exchange_only_files() {
-    let d = temp_dir("flow");
+    let (d, _guard) = temp_dir("flow");
     let (ok, _, err) = run(&["keygen", "--dir", "keys", "--preset", "n4096"], &d);
     assert!(ok, "{err}");
     let mut csv = String::from("id,name,\"body mass index\",age\n");
@@ -76,7 +75,7 @@ fn owner_and_server_exchange_only_files() {
 
 #[test]
 fn hostile_csv_files_fail_with_line_and_column() {
-    let d = temp_dir("hostile");
+    let (d, _guard) = temp_dir("hostile");
     assert!(run(&["keygen", "--dir", "keys", "--preset", "n4096"], &d).0);
     for (name, text, needle) in [
         ("empty.csv", "", "empty"),
@@ -105,7 +104,7 @@ fn hostile_csv_files_fail_with_line_and_column() {
 /// float64 on the same file.
 #[test]
 fn the_bundled_diabetes_csv_matches_float64() {
-    let d = temp_dir("diabetes");
+    let (d, _guard) = temp_dir("diabetes");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let text = std::fs::read_to_string(root.join("diabetes.csv")).unwrap();
     let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
@@ -185,7 +184,7 @@ fn gpu_adapters(d: &Path) -> Option<Vec<serde_json::Value>> {
 /// byte for byte the files the CPU writes; bench runs on it; `gpu` never falls back silently.
 #[test]
 fn gpu_backend_writes_the_cpu_bytes() {
-    let d = temp_dir("gpu");
+    let (d, _guard) = temp_dir("gpu");
     let Some(adapters) = gpu_adapters(&d) else { return };
     let gpu = |args: &[&str]| output(bin().args(["--backend", "gpu"]).args(args).env("RINGVAULT_GPU_SOFTWARE", "1").current_dir(&d));
     assert!(run(&["keygen", "--dir", "keys", "--preset", "n4096"], &d).0);

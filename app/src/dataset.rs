@@ -275,6 +275,20 @@ pub fn check_eval_keys(schema: &Schema, path: &Path) -> Result<CheckedKeys, AppE
     Ok(CheckedKeys { info, public_key })
 }
 
+/// Whether the first bytes of a body (up to its first MiB) open an `eval.keys` file: the
+/// vault checks this before anything of a key upload reaches its disk, so a secret key sent
+/// by mistake is never written.
+///
+/// # Errors
+/// [`AppError::Format`] naming what was found.
+pub fn check_eval_keys_opening(first: &[u8]) -> Result<(), AppError> {
+    let (h, _) = container::peek_header(first).map_err(|e| AppError::Format(format!("not an eval.keys file: {e}")))?;
+    if h.kind != "evaluation-keys" {
+        return Err(AppError::Format(format!("expected the eval.keys file (evaluation-keys), found a {} file; nothing was stored", h.kind)));
+    }
+    require_digest(&h, "evaluation keys")
+}
+
 /// The `public.key` file (what devices encrypt with) of a validated `eval.keys` file.
 ///
 /// # Errors

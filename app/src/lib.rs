@@ -11,7 +11,9 @@
 //! - [`dataset`]: a vault dataset's schema, its key check and the validation of uploads;
 //! - [`query`]: the server's queries over stored uploads (evaluation keys only);
 //! - [`csv`]: CSV records into fixed-point columns;
-//! - [`config`] and [`engine`]: `ringvault.toml`, the environment and the backend choice.
+//! - [`config`] and [`engine`]: `ringvault.toml`, the environment and the backend choice;
+//! - [`workloads`]: what the demo, `ringvault bench` and the benches crate share (the
+//!   synthetic cohort, the peers' anchor rings, the paper's sum, the statistics job).
 //!
 //! Layers: `core` (scheme, encodings, statistics) → backends → **app** → front ends.
 
@@ -23,6 +25,7 @@ pub mod engine;
 pub mod keys;
 pub mod query;
 pub mod results;
+pub mod workloads;
 
 mod error;
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use ringvault::bench::bench_ring;
+use ringvault::app::workloads::bench_ring;
 use ringvault::gpu::{GpuBackend, GpuOptions};
 use ringvault_backend_cpu::CpuBackend;
 use ringvault_benches::{full_sweep, sample_batch};

@@ -14,7 +14,7 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use num_bigint::BigInt;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
-use ringvault::bench::sum128x100;
+use ringvault::app::workloads::sum128x100;
 use ringvault_backend_cpu::{CpuBackend, CpuLevel};
 use ringvault_core::Backend;
 use ringvault_core::encoding::IntegerEncoder;

@@ -57,7 +57,7 @@ fn stats_loop(preset: Preset, iters: usize) {
     let start = Instant::now();
     let server = ctx.evaluator(&keys).unwrap();
     let built = start.elapsed();
-    let first = ringvault::bench::stats4096(&ctx, &keys, &server, &sk, u64::MAX).unwrap();
+    let first = ringvault::app::workloads::stats4096(&ctx, &keys, &server, &sk, u64::MAX).unwrap();
     println!(
         "stats4096 {preset:?}: evaluator built in {:.2} ms; first job {:.2} ms (derives the Galois keys' device form)",
         built.as_secs_f64() * 1e3,
@@ -65,7 +65,7 @@ fn stats_loop(preset: Preset, iters: usize) {
     );
     let mut total = 0.0;
     for seed in 0..iters as u64 {
-        total += ringvault::bench::stats4096(&ctx, &keys, &server, &sk, seed).unwrap();
+        total += ringvault::app::workloads::stats4096(&ctx, &keys, &server, &sk, seed).unwrap();
     }
     println!("stats4096 {preset:?}: {:.2} ms per job", total / 1e6 / iters as f64);
 }

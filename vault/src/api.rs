@@ -292,7 +292,8 @@ pub(crate) async fn put_keys(State(st): St, caller: Caller, Path(id): Path<Strin
     let limit = st.limits.keys;
     check_content_length(&headers, limit, "evaluation keys")?;
     let d = load_dataset(&st, &id)?;
-    let received = st.keys.receive(body, limit).await?;
+    let checks = st.checks.clone();
+    let received = st.keys.receive(body, limit, &move |first: &[u8]| checks.eval_keys_opening(first)).await?;
     if received.bytes == 0 {
         return Err(ApiError::bad_request("empty body: send the eval.keys file"));
     }

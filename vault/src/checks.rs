@@ -10,6 +10,9 @@ use ringvault_app::AppError;
 pub(crate) trait Checks: Send + Sync + 'static {
     /// Parses and validates a schema.
     fn schema(&self, json: &[u8]) -> Result<Schema, AppError>;
+    /// Whether the opening bytes of a key upload can be an `eval.keys` file (checked before
+    /// anything is written to disk).
+    fn eval_keys_opening(&self, first: &[u8]) -> Result<(), AppError>;
     /// Validates an `eval.keys` file for `schema`, with the `public.key` file derived from it
     /// (CPU-heavy: call off the async threads).
     fn eval_keys(&self, schema: &Schema, path: &Path) -> Result<CheckedKeys, AppError>;
@@ -23,6 +26,9 @@ pub(crate) struct AppChecks;
 impl Checks for AppChecks {
     fn schema(&self, json: &[u8]) -> Result<Schema, AppError> {
         Schema::from_json(json)
+    }
+    fn eval_keys_opening(&self, first: &[u8]) -> Result<(), AppError> {
+        dataset::check_eval_keys_opening(first)
     }
     fn eval_keys(&self, schema: &Schema, path: &Path) -> Result<CheckedKeys, AppError> {
         dataset::check_eval_keys(schema, path)

@@ -82,7 +82,7 @@ impl KeyFiles {
     }
 
     /// Streams `body` (at most `limit` bytes) to a temporary file, hashing it; fsyncs it.
-    pub(crate) async fn receive(&self, body: Body, limit: u64) -> Result<Received, ApiError> {
+    pub(crate) async fn receive(&self, body: Body, limit: u64, first: &FirstChunk) -> Result<Received, ApiError> {
         let name = format!("tmp-{}", crate::auth::random_id()?);
         let path = self.dir.join(name);
         let io = |e: std::io::Error| ApiError::from_io("writing evaluation keys", &e);
@@ -103,14 +103,14 @@ impl KeyFiles {
             hasher.update(&chunk);
             buf.extend_from_slice(&chunk);
             if buf.len() >= WRITE_CHUNK {
-                check_kind(&buf, &mut checked)?;
+                check_kind(first, &buf, &mut checked)?;
                 self.fault().map_err(io)?;
                 file.write_all(&buf).await.map_err(io)?;
                 buf.clear();
             }
         }
         if !buf.is_empty() {
-            check_kind(&buf, &mut checked)?;
+            check_kind(first, &buf, &mut checked)?;
             self.fault().map_err(io)?;
             file.write_all(&buf).await.map_err(io)?;
         }
@@ -207,7 +207,7 @@ mod tests {
         let fault = dir.path().join(crate::store::FAULT_FILE);
         let kf = KeyFiles::new(dir.path(), Some(fault.clone())).unwrap();
         let content = vec![7u8; 3 * WRITE_CHUNK + 5];
-        let r = kf.receive(Body::from(content.clone()), 10 << 20).await.unwrap();
+        let r = kf.receive(Body::from(content.clone()), 10 << 20, &|_| Ok(())).await.unwrap();
         assert_eq!(r.bytes, content.len() as u64);
         assert_eq!(r.sha256, hex(&Sha256::digest(&content)));
         let sha = r.sha256.clone();
@@ -217,11 +217,11 @@ mod tests {
         assert_eq!(std::fs::read(kf.public_path(&sha)).unwrap(), b"pub");
 
         // Over the limit: 413, nothing left behind.
-        let e = kf.receive(Body::from(vec![0u8; 2000]), 1000).await.err().unwrap();
+        let e = kf.receive(Body::from(vec![0u8; 2000]), 1000, &|_| Ok(())).await.err().unwrap();
         assert_eq!(e.status, 413);
         // Disk full: 507, nothing left behind.
         std::fs::write(&fault, b"").unwrap();
-        let e = kf.receive(Body::from(vec![1u8; 10]), 1000).await.err().unwrap();
+        let e = kf.receive(Body::from(vec![1u8; 10]), 1000, &|_| Ok(())).await.err().unwrap();
         assert_eq!(e.status, 507);
         assert_eq!(kf.write_public("x", b"p".to_vec()).await.unwrap_err().status, 507);
         std::fs::remove_file(&fault).unwrap();
@@ -243,16 +243,16 @@ mod tests {
     }
 }
 
-/// Before the first byte reaches the disk: the body must open with the header of an
-/// `eval.keys` file, so a secret key (or anything else) sent by mistake is never written.
-fn check_kind(first: &[u8], checked: &mut bool) -> Result<(), ApiError> {
-    if *checked {
-        return Ok(());
+/// Checks the first chunk of a key upload (at most 1 MiB) before anything reaches the disk.
+pub(crate) type FirstChunk = dyn Fn(&[u8]) -> Result<(), ringvault_app::AppError> + Send + Sync;
+
+/// Before the first byte reaches the disk: `first` checks the opening of the body (the real
+/// check wants an `eval.keys` header), so a secret key or anything else sent by mistake is
+/// never written.
+fn check_kind(first: &FirstChunk, chunk: &[u8], checked: &mut bool) -> Result<(), ApiError> {
+    if !*checked {
+        first(chunk).map_err(|e| ApiError::from_app(&e))?;
+        *checked = true;
     }
-    let (header, _) = ringvault_app::container::peek_header(first).map_err(|e| ApiError::unprocessable(format!("not an eval.keys file: {e}")))?;
-    if header.kind != "evaluation-keys" {
-        return Err(ApiError::unprocessable(format!("expected the eval.keys file (evaluation-keys), found a {} file; nothing was stored", header.kind)));
-    }
-    *checked = true;
     Ok(())
 }

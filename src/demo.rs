@@ -44,7 +44,7 @@ fn vault_err(e: impl std::fmt::Display) -> CliError {
 }
 
 /// Monitors pushing the cohort at once, each with its own device token.
-const MONITORS: usize = 8;
+const MONITORS: usize = 4;
 
 /// Runs the demo for `records` patients on `backend`; returns the report, whose first line is
 /// `selected` (how the backend was chosen, e.g. [`Selection::note`](crate::engine::Selection::note)).

@@ -63,6 +63,13 @@ pub trait QueryRunner: Send + Sync {
     /// (could wrap) and evaluation failures.
     fn run(&self, schema: &Schema, keys: &KeyInfo, key_path: &Path, request: &QueryRequest, source: &mut ColumnSource<'_>, progress: &dyn Fn(f64)) -> Result<Vec<u8>, AppError>;
 
+    /// Loads the keys of `key_path` into the cache ahead of the first query (after an upload
+    /// of keys).
+    ///
+    /// # Errors
+    /// As loading them for a query.
+    fn warm(&self, keys: &KeyInfo, key_path: &Path) -> Result<(), AppError>;
+
     /// Drops the cached keys of `key_path` (a deleted dataset).
     fn evict(&self, key_path: &Path);
 
@@ -159,6 +166,8 @@ impl<B: Backend> KeyCache<B> {
 struct Runner<B: Backend> {
     backend: Arc<B>,
     cache: Mutex<KeyCache<B>>,
+    /// Held while a key set loads.
+    loading: Mutex<()>,
 }
 
 impl<B: Backend> Runner<B> {
@@ -166,14 +175,24 @@ impl<B: Backend> Runner<B> {
     /// recently used until the cache fits its bound). A set counts three times its file size:
     /// the uniform halves arrive as seeds and are expanded, and the device form is a copy.
     fn keys(&self, keys: &KeyInfo, path: &Path) -> Result<Arc<Loaded<B>>, AppError> {
-        {
-            let mut cache = self.cache.lock().map_err(|_| AppError::Config("the key cache was poisoned".into()))?;
+        let poisoned = || AppError::Config("the key cache was poisoned".into());
+        let cached = |cache: &Mutex<KeyCache<B>>| -> Result<Option<Arc<Loaded<B>>>, AppError> {
+            let mut cache = cache.lock().map_err(|_| poisoned())?;
             cache.clock += 1;
             let now = cache.clock;
-            if let Some(e) = cache.entries.get_mut(path) {
+            Ok(cache.entries.get_mut(path).map(|e| {
                 e.2 = now;
-                return Ok(e.0.clone());
-            }
+                e.0.clone()
+            }))
+        };
+        if let Some(hit) = cached(&self.cache)? {
+            return Ok(hit);
+        }
+        // One load at a time: a query arriving while the same keys load (the preload after
+        // an upload) waits for them instead of loading them twice.
+        let _loading = self.loading.lock().map_err(|_| poisoned())?;
+        if let Some(hit) = cached(&self.cache)? {
+            return Ok(hit);
         }
         let bytes = crate::keys::read_file(path)?;
         let (ctx, stats_keys) = crate::keys::open_eval(self.backend.clone(), &bytes)?;
@@ -239,6 +258,10 @@ impl<B: Backend> QueryRunner for Runner<B> {
         Ok(out)
     }
 
+    fn warm(&self, keys: &KeyInfo, key_path: &Path) -> Result<(), AppError> {
+        self.keys(keys, key_path).map(drop)
+    }
+
     fn evict(&self, key_path: &Path) {
         if let Ok(mut cache) = self.cache.lock() {
             cache.entries.remove(key_path);
@@ -256,7 +279,7 @@ impl<B: Backend> QueryRunner for Runner<B> {
 
 /// A query runner on `backend`, caching at most `cache_bytes` of keys.
 pub fn runner_on<B: Backend + 'static>(backend: Arc<B>, cache_bytes: u64) -> Box<dyn QueryRunner> {
-    Box::new(Runner { backend, cache: Mutex::new(KeyCache { limit: cache_bytes, clock: 0, entries: HashMap::new() }) })
+    Box::new(Runner { backend, cache: Mutex::new(KeyCache { limit: cache_bytes, clock: 0, entries: HashMap::new() }), loading: Mutex::new(()) })
 }
 
 /// A query runner on the engine's backend, caching at most `cache_bytes` of keys.

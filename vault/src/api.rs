@@ -323,6 +323,14 @@ pub(crate) async fn put_keys(State(st): St, caller: Caller, Path(id): Path<Strin
     match st.store.submit(Op::SetKeys { dataset: id.clone(), keys: info }).await {
         Ok(Outcome::Keys { keys, .. }) => {
             tracing::info!(dataset = %id, bytes = keys.bytes, "evaluation keys stored");
+            // Load them for the first query now, off the request (a failure only means the
+            // first query loads them itself).
+            let (runner, info, path) = (st.runner.clone(), keys.clone(), st.keys.keys_path(&keys.sha256));
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = runner.warm(&info, &path) {
+                    tracing::warn!(error = %e, "preloading evaluation keys failed");
+                }
+            });
             Ok(Json(keys))
         }
         Ok(other) => Err(ApiError::internal(format!("unexpected outcome {other:?}"))),

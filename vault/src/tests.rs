@@ -80,6 +80,9 @@ impl QueryRunner for FakeRunner {
         let parts: Vec<String> = blobs.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect();
         Ok(format!("{} blobs: {}", blobs.len(), parts.join(",")).into_bytes())
     }
+    fn warm(&self, _: &KeyInfo, _: &Path) -> Result<(), AppError> {
+        Ok(())
+    }
     fn evict(&self, key_path: &Path) {
         self.evicted.lock().unwrap().push(key_path.to_path_buf());
     }

@@ -164,14 +164,11 @@ pub fn push(conn: &Connection, engine: &Engine, keys_dir: &Path, dataset: &str, 
         .iter()
         .map(|s| plain.columns.iter().find(|c| c.name == s.name).cloned().ok_or_else(|| CliError::Schema(format!("{}: no column {:?} (the dataset's schema needs it)", csv_path.display(), s.name))))
         .collect::<Result<Vec<_>, _>>()?;
+    schema.check_rows(&columns)?; // every value within its range before anything is sent
     let records = columns.first().map_or(0, |c| c.values.len());
-    let pb = progress_bar(records as u64, "encrypting");
-    let rows = opts.rows_per_upload.unwrap_or(usize::MAX);
-    let bodies = crate::on_backend!(engine, |b| {
-        let n = ringvault_app::keys::open_public(b.clone(), &public)?.0.params().n();
-        encrypt_uploads(b.clone(), &schema, &public, &columns, rows.min(n))
-    })?;
-    pb.finish_and_clear();
+    let n = crate::on_backend!(engine, |b| ringvault_app::keys::open_public(b.clone(), &public).map(|(ctx, _)| ctx.params().n()))?;
+    let rows = opts.rows_per_upload.unwrap_or(n).clamp(1, n);
+    let batches = records.div_ceil(rows);
     let base = match &opts.idempotency_key {
         // The key names this push: the same file and options under the same key give the same
         // batch keys (a rerun stores nothing twice); other data under it gets other keys.
@@ -189,23 +186,27 @@ pub fn push(conn: &Connection, engine: &Engine, keys_dir: &Path, dataset: &str, 
             r.iter().map(|b| format!("{b:02x}")).collect()
         }
     };
-    let pb = progress_bar(bodies.len() as u64, "uploading");
+    // Batch by batch: encrypt, push, wait for the acknowledgement (one batch in memory).
+    let pb = progress_bar(records as u64, "encrypting and uploading records");
     let (mut stored, mut duplicates, mut bytes) = (0usize, 0usize, 0usize);
-    for (i, body) in bodies.iter().enumerate() {
-        let key = format!("{base}-{}-of-{}", i + 1, bodies.len());
-        match c.push(dataset, body, &key, opts.from, opts.to) {
+    for i in 0..batches {
+        let range = i * rows..((i + 1) * rows).min(records);
+        let part: Vec<_> = columns.iter().map(|c| ringvault_core::stats::PlainColumn { name: c.name.clone(), decimals: c.decimals, values: c.values[range.clone()].to_vec() }).collect();
+        let body = crate::on_backend!(engine, |b| encrypt_uploads(b.clone(), &schema, &public, &part, rows))?.pop().ok_or_else(|| CliError::Format("nothing to upload".into()))?;
+        let key = format!("{base}-{}-of-{batches}", i + 1);
+        match c.push(dataset, &body, &key, opts.from, opts.to) {
             Ok(r) if r.duplicate => duplicates += 1,
             Ok(_) => stored += 1,
             // A rerun of this very push (same key, file and options) encrypts to other bytes:
             // the server holds this batch already.
             Err(client::ClientError::Refused { status: 409, message }) if opts.idempotency_key.is_some() && message.contains("different body") => duplicates += 1,
-            Err(e) => return Err(vault_err(format!("upload {} of {}: {e} ({stored} uploads acknowledged before it)", i + 1, bodies.len()))),
+            Err(e) => return Err(vault_err(format!("upload {} of {batches}: {e} ({stored} uploads acknowledged before it)", i + 1))),
         }
         bytes += body.len();
-        pb.inc(1);
+        pb.inc(range.len() as u64);
     }
     pb.finish_and_clear();
-    Ok(format!("pushed {records} records in {} uploads ({:.1} MB): {stored} stored, {duplicates} already present; acknowledged by {}", bodies.len(), bytes as f64 / 1e6, conn.server))
+    Ok(format!("pushed {records} records in {batches} uploads ({:.1} MB): {stored} stored, {duplicates} already present; acknowledged by {}", bytes as f64 / 1e6, conn.server))
 }
 
 /// What `vault query` asks.

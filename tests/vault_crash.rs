@@ -84,6 +84,20 @@ fn cycles() -> usize {
     std::env::var("RINGVAULT_CRASH_CYCLES").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(50)
 }
 
+/// One pushing thread per device (see [`push_until_killed`]) and the flag that stops them.
+fn spawn_pushers(server: &Server, ds: &Dataset, devs: &[Dev], pool: &Arc<Vec<Vec<Body>>>) -> (Arc<AtomicBool>, Vec<std::thread::JoinHandle<Result<Dev, String>>>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let handles = devs
+        .iter()
+        .cloned()
+        .map(|d| {
+            let (http, id, pool, stop) = (server.http(), ds.id.clone(), pool.clone(), stop.clone());
+            std::thread::spawn(move || push_until_killed(http, id, d, pool, stop))
+        })
+        .collect();
+    (stop, handles)
+}
+
 /// Pushes (one attempt each, no retries) until stopped, the cap, or a transport error.
 fn push_until_killed(http: Http, dataset: String, mut dev: Dev, pool: Arc<Vec<Vec<Body>>>, stop: Arc<AtomicBool>) -> Result<Dev, String> {
     let mut sent = 0;
@@ -206,15 +220,7 @@ fn sigkill_under_concurrent_uploads_loses_no_acknowledged_upload() {
             (ds, devs) = fresh(&http, &op, &keys, cycle / EPOCH);
         }
         let acked_before: Vec<usize> = devs.iter().map(|d| d.acked).collect();
-        let stop = Arc::new(AtomicBool::new(false));
-        let handles: Vec<_> = devs
-            .iter()
-            .cloned()
-            .map(|d| {
-                let (http, id, pool, stop) = (server.http(), ds.id.clone(), pool.clone(), stop.clone());
-                std::thread::spawn(move || push_until_killed(http, id, d, pool, stop))
-            })
-            .collect();
+        let (stop, handles) = spawn_pushers(&server, &ds, &devs, &pool);
         std::thread::sleep(Duration::from_millis(rng.range(20, 301)));
         server.kill();
         stop.store(true, Ordering::Relaxed);
@@ -255,15 +261,7 @@ fn sigterm_under_concurrent_uploads_finishes_them_and_loses_none() {
     let op = server.operator_token();
     let (ds, mut devs) = fresh(&server.http(), &op, &keys, 0);
     for round in 0..3 {
-        let stop = Arc::new(AtomicBool::new(false));
-        let handles: Vec<_> = devs
-            .iter()
-            .cloned()
-            .map(|d| {
-                let (http, id, pool, stop) = (server.http(), ds.id.clone(), pool.clone(), stop.clone());
-                std::thread::spawn(move || push_until_killed(http, id, d, pool, stop))
-            })
-            .collect();
+        let (stop, handles) = spawn_pushers(&server, &ds, &devs, &pool);
         std::thread::sleep(Duration::from_millis(60 + 40 * round));
         let status = server.stop().expect("the vault exits on SIGTERM");
         stop.store(true, Ordering::Relaxed);

@@ -22,6 +22,27 @@ fn two_rows() -> Vec<(&'static str, u32, Vec<i128>)> {
     vec![("bmi", 1, vec![253, 301]), ("age", 0, vec![40, 62])]
 }
 
+/// A fresh server with one dataset ("ward", [`ward_schema`]) and its keys.
+struct Ward {
+    work: tempfile::TempDir,
+    server: Server,
+    http: Http,
+    op: String,
+    keys: std::path::PathBuf,
+    ds: Dataset,
+}
+
+fn ward() -> Ward {
+    let work = tempfile::tempdir().unwrap();
+    let server = Server::start(&work.path().join("data"));
+    let http = server.http();
+    let op = server.operator_token();
+    let keys = keys();
+    let ds = create_dataset(&http, &op, "ward", &ward_schema());
+    put_keys(&http, &ds, &keys);
+    Ward { work, server, http, op, keys, ds }
+}
+
 /// Asserts a refusal: a 4xx (optionally exactly `want`) with a JSON error message.
 fn refused(r: &Resp, want: Option<u16>, what: &str) -> String {
     try_refused(r, want, what).unwrap_or_else(|e| panic!("{e}"))
@@ -83,13 +104,7 @@ fn structural_offsets(file: &[u8]) -> Vec<usize> {
 
 #[test]
 fn hostile_uploads_are_refused_and_nothing_is_stored() {
-    let work = tempfile::tempdir().unwrap();
-    let server = Server::start(&work.path().join("data"));
-    let http = server.http();
-    let op = server.operator_token();
-    let keys = keys();
-    let ds = create_dataset(&http, &op, "ward", &ward_schema());
-    put_keys(&http, &ds, &keys);
+    let Ward { work, server, http, op, keys, ds } = ward();
     let dev = add_device(&http, &ds, "monitor");
     let valid = encrypt(&keys, &ward_schema(), &two_rows(), 8).remove(0);
     upload(&http, &ds.id, &dev.token, "valid-0", &valid).send().expect(201, "a valid upload");
@@ -257,13 +272,7 @@ fn oversized_bodies_are_refused_with_413_naming_the_limit() {
 
 #[test]
 fn an_upload_encrypted_under_another_key_set_is_refused() {
-    let work = tempfile::tempdir().unwrap();
-    let server = Server::start(&work.path().join("data"));
-    let http = server.http();
-    let op = server.operator_token();
-    let keys = keys();
-    let ds = create_dataset(&http, &op, "ward", &ward_schema());
-    put_keys(&http, &ds, &keys);
+    let Ward { work: _work, server: _server, http, op, keys: _keys, ds } = ward();
     // Same preset, same parameters, another owner's keys: a device with a stale public key.
     let other = keyset("other", "n4096");
     let body = encrypt(&other, &ward_schema(), &two_rows(), 8).remove(0);

@@ -196,6 +196,20 @@ impl KeyFiles {
     }
 }
 
+/// Checks the first chunk of a key upload (at most 1 MiB) before anything reaches the disk.
+pub(crate) type FirstChunk = dyn Fn(&[u8]) -> Result<(), ringvault_app::AppError> + Send + Sync;
+
+/// Before the first byte reaches the disk: `first` checks the opening of the body (the real
+/// check wants an `eval.keys` header), so a secret key or anything else sent by mistake is
+/// never written.
+fn check_kind(first: &FirstChunk, chunk: &[u8], checked: &mut bool) -> Result<(), ApiError> {
+    if !*checked {
+        first(chunk).map_err(|e| ApiError::from_app(&e))?;
+        *checked = true;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -243,16 +257,3 @@ mod tests {
     }
 }
 
-/// Checks the first chunk of a key upload (at most 1 MiB) before anything reaches the disk.
-pub(crate) type FirstChunk = dyn Fn(&[u8]) -> Result<(), ringvault_app::AppError> + Send + Sync;
-
-/// Before the first byte reaches the disk: `first` checks the opening of the body (the real
-/// check wants an `eval.keys` header), so a secret key or anything else sent by mistake is
-/// never written.
-fn check_kind(first: &FirstChunk, chunk: &[u8], checked: &mut bool) -> Result<(), ApiError> {
-    if !*checked {
-        first(chunk).map_err(|e| ApiError::from_app(&e))?;
-        *checked = true;
-    }
-    Ok(())
-}

@@ -95,9 +95,16 @@ enum Command {
         /// Directory for the key files.
         #[arg(long)]
         dir: PathBuf,
-        /// Ring preset (n4096, n8192, n16384, n32768).
-        #[arg(long, default_value = "n8192")]
-        preset: String,
+        /// Ring preset (n4096, n8192, n16384, n32768); default n8192, or with --schema the
+        /// smallest that holds the schema's computations.
+        #[arg(long, conflicts_with = "schema")]
+        preset: Option<String>,
+        /// A vault schema: the parameters follow from its ranges and computations.
+        #[arg(long, value_name = "SCHEMA.json")]
+        schema: Option<PathBuf>,
+        /// With --schema: the records the dataset must hold (default 1000000).
+        #[arg(long, requires = "schema", default_value_t = 1_000_000)]
+        records: u64,
     },
     /// Owner: encrypt every numeric column of a CSV file with the public key only.
     Encrypt {
@@ -423,8 +430,18 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("{report}\n");
             text(on_backend!(&engine, |b| ringvault::demo::run(b.clone(), records, &selection.note)))?;
         }
-        Command::Keygen { dir, preset } => {
-            let preset = Preset::from_name(&preset).ok_or_else(|| format!("unknown preset {preset:?} (n4096, n8192, n16384, n32768)"))?;
+        Command::Keygen { dir, preset, schema, records } => {
+            let preset = match (preset, schema) {
+                (_, Some(path)) => {
+                    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                    let schema = ringvault::app::dataset::Schema::from_json(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+                    let preset = schema.preset_for(records).map_err(|e| e.to_string())?;
+                    eprintln!("{}: {} holds {records} records of every declared computation", path.display(), preset.name());
+                    preset
+                }
+                (Some(name), None) => Preset::from_name(&name).ok_or_else(|| format!("unknown preset {name:?} (n4096, n8192, n16384, n32768)"))?,
+                (None, None) => Preset::N8192,
+            };
             text(on_backend!(&engine, |b| commands::keygen(b.clone(), &dir, preset)))?;
         }
         Command::Encrypt { keys, csv, out, decimals, skip_missing } => {

@@ -231,3 +231,18 @@ fn gpu_backend_writes_the_cpu_bytes() {
         assert!(ok && err.contains("auto: no hardware GPU adapter"), "{err}");
     }
 }
+
+/// `keygen --schema`: the parameters follow from the dataset's ranges and computations.
+#[test]
+fn keygen_takes_its_parameters_from_a_schema() {
+    let (d, _guard) = temp_dir("schema-keys");
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join("diabetes-schema.json");
+    // 100 records of every column's variance fit n = 4096 (ltg's 4 decimals squared need 32
+    // bits); 100,000 would need n = 8192.
+    let (ok, out, err) = run(&["keygen", "--dir", "keys", "--schema", schema.to_str().unwrap(), "--records", "100"], &d);
+    assert!(ok, "{err}");
+    assert!(err.contains("n4096 holds 100 records"), "{err}");
+    assert!(out.contains("keys for n4096"), "{out}");
+    let (ok, _, err) = run(&["keygen", "--dir", "more", "--schema", schema.to_str().unwrap(), "--preset", "n8192"], &d);
+    assert!(!ok && err.contains("cannot be used with"), "{err}");
+}

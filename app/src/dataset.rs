@@ -187,6 +187,26 @@ impl Schema {
         Ok(max)
     }
 
+    /// The smallest preset whose statistics parameters hold `records` records of every
+    /// declared computation within the declared ranges (the parameters follow from the
+    /// dataset: [`Self::max_records`] at each preset, smallest ring first).
+    ///
+    /// # Errors
+    /// [`AppError::Schema`] when no preset holds them.
+    pub fn preset_for(&self, records: u64) -> Result<ringvault_core::scheme::Preset, AppError> {
+        use ringvault_core::scheme::Preset;
+        let mut best = 0;
+        for preset in [Preset::N4096, Preset::N8192, Preset::N16384, Preset::N32768] {
+            let params = StatsParameters::for_preset(preset)?;
+            match self.max_records(&params) {
+                Ok(max) if max >= records => return Ok(preset),
+                Ok(max) => best = best.max(max),
+                Err(_) => {}
+            }
+        }
+        Err(AppError::Schema(format!("no preset holds {records} records of these ranges and computations (at most {best}): narrow the ranges or decimals")))
+    }
+
     /// Checks a CSV table against the schema before encryption (the client's side): the same
     /// columns in the same order at the declared decimals, every value within its range.
     ///

@@ -53,6 +53,21 @@ fn schemas_are_validated_with_messages() {
 }
 
 #[test]
+fn parameters_follow_from_the_schema() {
+    // Heart rate and BMI fit 2^26 records at n = 4096 (47 bits, squares of 10 bits): the smallest ring.
+    assert_eq!(schema().preset_for(1_000_000).unwrap(), Preset::N4096);
+    // A column of 9 decimals up to 1000 (40 bits, 80 squared) needs the 98-bit space of n = 8192.
+    let fine = Schema::from_json(br#"{"columns": [{"name": "x", "decimals": 9, "min": 0, "max": 1000}]}"#).unwrap();
+    assert_eq!(fine.preset_for(100).unwrap(), Preset::N8192);
+    // Without variances, 100 of its values (a 47-bit sum) fit the smallest ring; 1000 do not.
+    let sums = Schema { computations: vec![Computation::Sums], ..fine.clone() };
+    assert_eq!(sums.preset_for(100).unwrap(), Preset::N4096);
+    assert_eq!(sums.preset_for(1000).unwrap(), Preset::N8192);
+    let e = Schema::from_json(br#"{"columns": [{"name": "x", "decimals": 18, "min": 0, "max": 1000}]}"#).unwrap().preset_for(10).unwrap_err().to_string();
+    assert!(e.contains("no preset holds"), "{e}");
+}
+
+#[test]
 fn key_check_reports_capacity_and_refuses_other_files() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("eval.keys");

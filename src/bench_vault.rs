@@ -249,9 +249,9 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, backend_arg: &str, json_lines:
             done += take;
         }
         let queries: [(&str, QueryRequest); 3] = [
-            ("mean", QueryRequest { stat: Some("mean".into()), column: Some("glucose".into()), logreg: None, from: None, to: None, device: None }),
-            ("variance", QueryRequest { stat: Some("variance".into()), column: Some("glucose".into()), logreg: None, from: None, to: None, device: None }),
-            ("scores", QueryRequest { stat: None, column: None, logreg: Some(model()), from: None, to: None, device: None }),
+            ("mean", QueryRequest { stats: None, stat: Some("mean".into()), column: Some("glucose".into()), logreg: None, from: None, to: None, device: None }),
+            ("variance", QueryRequest { stats: None, stat: Some("variance".into()), column: Some("glucose".into()), logreg: None, from: None, to: None, device: None }),
+            ("scores", QueryRequest { stats: None, stat: None, column: None, logreg: Some(model()), from: None, to: None, device: None }),
         ];
         let key_path = keys_dir.join(EVAL_KEYS);
         let reps = if total >= 1_000_000 { 3 } else { 5 };
@@ -290,7 +290,7 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, backend_arg: &str, json_lines:
         let owner = Client::new(&served.url, &created.owner_token).map_err(err)?;
         owner.upload_keys(&created.id, &path).map_err(err)?;
         owner.push(&created.id, &body[0], "m", None, None).map_err(err)?;
-        owner.query(&created.id, &QueryRequest { stat: Some("mean".into()), column: Some("bmi".into()), logreg: None, from: None, to: None, device: None }, &mut |_| {}).map_err(err)?;
+        owner.query(&created.id, &QueryRequest { stats: None, stat: Some("mean".into()), column: Some("bmi".into()), logreg: None, from: None, to: None, device: None }, &mut |_| {}).map_err(err)?;
     }
     emit(json!({"op": "vault_memory", "backend": name, "datasets": 10, "idle_rss_bytes": idle, "rss_bytes": served.rss()}));
     let _ = std::fs::remove_dir_all(&keys_dir);

@@ -15,11 +15,11 @@ use rand_chacha::rand_core::RngCore;
 use ringvault_app::config::VaultSettings;
 use ringvault_app::dataset::encrypt_uploads;
 use ringvault_app::workloads::{cohort, fixed_point, heart_model, schema_of};
-use ringvault_app::query::QueryRequest;
+use ringvault_app::query::{QueryRequest, StatColumn};
 use ringvault_app::results::Decrypted;
 use ringvault_core::Backend;
 use ringvault_core::scheme::Preset;
-use ringvault_core::stats::{LogisticModel, PlainColumn, Stat, StatsParameters, sigmoid};
+use ringvault_core::stats::{PlainColumn, Stat, StatsParameters, sigmoid};
 use ringvault_vault::client::Client;
 
 use crate::CliError;
@@ -138,20 +138,10 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
 
     let t = Instant::now();
     let pb = spinner("vault: mean, stddev and variance of every column (owner's queries)");
-    let requests: Vec<(Stat, &str)> = data.iter().flat_map(|c| [(Stat::Mean, c.name), (Stat::Stddev, c.name), (Stat::Variance, c.name)]).collect();
-    let ask = |stat: Option<Stat>, column: Option<&str>, logreg: Option<LogisticModel>| -> Result<Vec<u8>, CliError> {
-        let request = QueryRequest { stat: stat.map(|s| s.name().to_string()), column: column.map(str::to_string), logreg, from: None, to: None, device: None };
-        owner.query(&created.id, &request, &mut |_| {}).map_err(vault_err)
-    };
-    // Two owners' sessions at once: the vault evaluates up to its query concurrency in parallel.
-    let halves: Vec<Result<Vec<Vec<u8>>, CliError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = requests.chunks(requests.len().div_ceil(2)).map(|part| scope.spawn(|| part.iter().map(|(s, c)| ask(Some(*s), Some(c), None)).collect::<Result<Vec<_>, _>>())).collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(CliError::Config("a query thread panicked".into())))).collect()
-    });
-    let mut results = Vec::with_capacity(requests.len());
-    for h in halves {
-        results.extend(h?);
-    }
+    let requests: Vec<StatColumn> = data.iter().flat_map(|c| [Stat::Mean, Stat::Stddev, Stat::Variance].map(|s| StatColumn { stat: s.name().into(), column: c.name.into() })).collect();
+    // One batched query: the slot sums of every column share each rotation.
+    let batch = QueryRequest { stats: Some(requests), ..QueryRequest::default() };
+    let results = owner.query(&created.id, &batch, &mut |_| {}).map_err(vault_err)?;
     pb.finish_and_clear();
     phases.push(("statistics (vault, evaluation keys)", t.elapsed()));
 
@@ -163,7 +153,7 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
     let score_files = tokens
         .iter()
         .map(|t| {
-            let request = QueryRequest { stat: None, column: None, logreg: Some(model.clone()), from: None, to: None, device: Some(t.id.clone()) };
+            let request = QueryRequest { logreg: Some(model.clone()), device: Some(t.id.clone()), ..QueryRequest::default() };
             owner.query(&created.id, &request, &mut |_| {}).map_err(vault_err)
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -174,13 +164,9 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
     let pb = spinner("owner: decrypting");
     let owner_keys = ringvault_app::results::OwnerDecryptor::new(backend.clone(), &keys.secret)?;
     let decrypt = |bytes: &[u8]| owner_keys.decrypt(bytes);
-    let mut values = Vec::with_capacity(results.len());
-    for r in &results {
-        match decrypt(r)? {
-            Decrypted::Stat(v) => values.push(v),
-            Decrypted::Scores { .. } => return Err(CliError::Format("a statistic came back as scores".into())),
-        }
-    }
+    let Decrypted::Stats(values) = decrypt(&results)? else {
+        return Err(CliError::Format("the statistics came back in another form".into()));
+    };
     let mut got_scores = Vec::with_capacity(records);
     for f in &score_files {
         let Decrypted::Scores { scores, .. } = decrypt(f)? else {

@@ -291,6 +291,9 @@ enum VaultCommand {
         dataset: String,
         #[command(flatten)]
         what: What,
+        /// Several statistics in one batch, `STAT:COLUMN` (repeatable; one `stats` result file).
+        #[arg(long = "stats", value_name = "STAT:COLUMN", conflicts_with_all = ["stat", "logreg"])]
+        stats: Vec<String>,
         /// Only uploads whose time range ends at or after this (Unix seconds or RFC 3339).
         #[arg(long, value_parser = ringvault::vault_cli::parse_time)]
         from: Option<i64>,
@@ -483,11 +486,14 @@ fn vault_command(command: VaultCommand, settings: &Settings) -> Result<(), Strin
             let opts = v::PushOptions { decimals: parse_decimals(&decimals)?, skip_missing, rows_per_upload, idempotency_key, from, to };
             v::push(&conn.into(), &engine.engine, &keys, &dataset, &csv, &opts)
         }
-        VaultCommand::Query { conn, dataset, what: What { stat, column, logreg }, from, to, device, out } => {
+        VaultCommand::Query { conn, dataset, what: What { stat, column, logreg }, stats, from, to, device, out } => {
             let what = match (stat, column, logreg) {
+                (None, None, None) if !stats.is_empty() => v::QueryWhat::Stats(
+                    stats.iter().map(|s| s.split_once(':').map(|(a, b)| (a.to_string(), b.to_string())).ok_or_else(|| format!("--stats {s:?}: expected STAT:COLUMN"))).collect::<Result<_, _>>()?,
+                ),
                 (Some(stat), Some(column), None) => v::QueryWhat::Stat(stat, column),
                 (None, _, Some(model)) => v::QueryWhat::LogReg(model),
-                _ => return Err("vault query needs --stat STAT --column NAME, or --logreg MODEL.json".into()),
+                _ => return Err("vault query needs --stat STAT --column NAME, --stats STAT:COLUMN ..., or --logreg MODEL.json".into()),
             };
             v::query(&conn.into(), &dataset, &what, from, to, device, &out)
         }

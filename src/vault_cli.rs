@@ -214,6 +214,8 @@ pub fn push(conn: &Connection, engine: &Engine, keys_dir: &Path, dataset: &str, 
 pub enum QueryWhat {
     /// A column statistic.
     Stat(String, String),
+    /// Several statistics `(stat, column)` in one batch.
+    Stats(Vec<(String, String)>),
     /// A model file.
     LogReg(PathBuf),
 }
@@ -223,12 +225,16 @@ pub enum QueryWhat {
 /// # Errors
 /// An unreadable model, the server's refusal, I/O.
 pub fn query(conn: &Connection, dataset: &str, what: &QueryWhat, from: Option<i64>, to: Option<i64>, device: Option<String>, out: &Path) -> Result<String, CliError> {
-    let mut request = QueryRequest { stat: None, column: None, logreg: None, from, to, device };
+    let mut request = QueryRequest { stats: None, stat: None, column: None, logreg: None, from, to, device };
     let described = match what {
         QueryWhat::Stat(stat, column) => {
             request.stat = Some(stat.clone());
             request.column = Some(column.clone());
             format!("{stat} of {column:?}")
+        }
+        QueryWhat::Stats(list) => {
+            request.stats = Some(list.iter().map(|(s, c)| ringvault_app::query::StatColumn { stat: s.clone(), column: c.clone() }).collect());
+            format!("{} statistics", list.len())
         }
         QueryWhat::LogReg(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, &e))?;

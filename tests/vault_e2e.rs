@@ -175,6 +175,22 @@ fn the_readme_flow_through_the_vault_matches_float64_and_survives_a_restart() {
         }
     }
 
+    // Every statistic of two columns in one batched query (`--stats`): one `stats` file.
+    let args: Vec<String> = ["bmi", "ltg"].iter().flat_map(|c| STATS.iter().map(move |st| format!("{st}:{c}"))).collect();
+    let mut flags: Vec<&str> = Vec::new();
+    for a in &args {
+        flags.extend(["--stats", a.as_str()]);
+    }
+    let v = owner.query(&flags);
+    let all = v["stats"].as_array().unwrap_or_else(|| panic!("not a stats answer: {v}"));
+    assert_eq!(all.len(), 16, "{v}");
+    for (item, arg) in all.iter().zip(&args) {
+        let (stat, column) = arg.split_once(':').unwrap();
+        assert_eq!((item["stat"].as_str(), item["column"].as_str(), item["count"].as_u64()), (Some(stat), Some(column), Some(442)), "{item}");
+        let want = float64(stat, &csv.column(column));
+        assert!(rel_err(item["value"].as_f64().unwrap(), want) <= 1e-9, "batched {stat} of {column}: {item} vs float64 {want}");
+    }
+
     // The model's scores, against its plain computation.
     let model_path = example("diabetes-model.json");
     let v = owner.query(&["--logreg", s(&model_path)]);

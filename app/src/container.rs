@@ -33,13 +33,13 @@ const DIGEST_LEN: usize = 32;
 /// Largest header accepted.
 const MAX_HEADER: usize = 1 << 20;
 /// Every kind of file the command line writes.
-pub const KINDS: [&str; 7] = ["secret-keys", "public-keys", "evaluation-keys", "table", "stat", "scores", "column"];
+pub const KINDS: [&str; 8] = ["secret-keys", "public-keys", "evaluation-keys", "table", "stat", "scores", "column", "stats"];
 
 /// The JSON header of a file.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Header {
-    /// `secret-keys`, `public-keys`, `evaluation-keys`, `table`, `stat`, `scores` or
-    /// `column` (one column of a vault upload, as the store keeps it).
+    /// `secret-keys`, `public-keys`, `evaluation-keys`, `table`, `stat`, `stats` (several
+    /// statistics), `scores` or `column` (one column of a vault upload, as the store keeps it).
     pub kind: String,
     /// Container version.
     pub version: u32,

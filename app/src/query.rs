@@ -16,7 +16,7 @@ use crate::AppError;
 
 /// A query's body: a statistic of a column, or a logistic model's scores; optionally only
 /// uploads whose time range meets `[from, to]` (Unix seconds) or of one device.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueryRequest {
     /// `count`, `sum`, `mean`, `sum_of_squares`, `variance`, `stddev`, `sample_variance`,
@@ -29,6 +29,11 @@ pub struct QueryRequest {
     /// A logistic model `{"intercept": b, "weights": {"column": w, …}}` (instead of `stat`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logreg: Option<LogisticModel>,
+    /// Several statistics at once, `[{"stat": "mean", "column": "bmi"}, …]` (instead of
+    /// `stat`): evaluated as one batch (the slot sums of all their columns share each
+    /// rotation) into one `stats` result file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<Vec<StatColumn>>,
     /// Only uploads whose time range ends at or after this (Unix seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<i64>,
@@ -39,6 +44,19 @@ pub struct QueryRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
 }
+
+/// One statistic of a batch ([`QueryRequest::stats`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatColumn {
+    /// The statistic (as [`QueryRequest::stat`]).
+    pub stat: String,
+    /// Its column.
+    pub column: String,
+}
+
+/// Most statistics in one batched query.
+pub const MAX_BATCHED_STATS: usize = 1024;
 
 /// The stored column blobs of a query's uploads: called with a column's index in the
 /// schema, returns that column's blob of every selected upload, in upload order.
@@ -92,20 +110,31 @@ impl QueryRequest {
         {
             return Err(AppError::Schema(format!("from ({from}) is after to ({to})")));
         }
-        match (&self.stat, &self.column, &self.logreg) {
-            (Some(stat), Some(column), None) => {
-                let stat: Stat = stat.parse().map_err(|e: ringvault_core::Error| AppError::Schema(e.to_string()))?;
-                if stat == Stat::WeightedSum {
-                    return Err(AppError::Schema("weighted sums are asked as a logistic model (logreg)".into()));
-                }
-                let need = if stat.needs_squares() { Computation::Variances } else { Computation::Sums };
-                if !schema.supports(need) {
-                    return Err(AppError::Schema(format!("the dataset does not support {stat} (its computations: {:?})", schema.computations)));
-                }
-                let (index, _) = schema.column(column)?;
-                Ok(Spec::Stat { stat, column, index })
+        let one = |stat: &str, column: &'s str| -> Result<(Stat, &'s str, usize), AppError> {
+            let stat: Stat = stat.parse().map_err(|e: ringvault_core::Error| AppError::Schema(e.to_string()))?;
+            if stat == Stat::WeightedSum {
+                return Err(AppError::Schema("weighted sums are asked as a logistic model (logreg)".into()));
             }
-            (None, None, Some(model)) => {
+            let need = if stat.needs_squares() { Computation::Variances } else { Computation::Sums };
+            if !schema.supports(need) {
+                return Err(AppError::Schema(format!("the dataset does not support {stat} (its computations: {:?})", schema.computations)));
+            }
+            let (index, _) = schema.column(column)?;
+            Ok((stat, column, index))
+        };
+        match (&self.stat, &self.column, &self.logreg, &self.stats) {
+            (Some(stat), Some(column), None, None) => {
+                let (stat, column, index) = one(stat, column)?;
+                Ok(Spec::Stats { items: vec![(stat, column, index)], batched: false })
+            }
+            (None, None, None, Some(list)) => {
+                if list.is_empty() || list.len() > MAX_BATCHED_STATS {
+                    return Err(AppError::Schema(format!("a batch holds 1 to {MAX_BATCHED_STATS} statistics, this one {}", list.len())));
+                }
+                let items = list.iter().map(|s| one(&s.stat, &s.column)).collect::<Result<Vec<_>, _>>()?;
+                Ok(Spec::Stats { items, batched: true })
+            }
+            (None, None, Some(model), None) => {
                 if !schema.supports(Computation::Scores) {
                     return Err(AppError::Schema("the dataset does not support scores".into()));
                 }
@@ -115,7 +144,7 @@ impl QueryRequest {
                 let indices = model.weights.keys().map(|name| schema.column(name).map(|(i, _)| i)).collect::<Result<Vec<_>, _>>()?;
                 Ok(Spec::Scores { model, indices })
             }
-            _ => Err(AppError::Schema("a query is {\"stat\": STAT, \"column\": NAME} or {\"logreg\": MODEL}".into())),
+            _ => Err(AppError::Schema("a query is {\"stat\": STAT, \"column\": NAME}, {\"stats\": [{\"stat\", \"column\"}, …]} or {\"logreg\": MODEL}".into())),
         }
     }
 }
@@ -123,14 +152,12 @@ impl QueryRequest {
 /// A checked query.
 #[derive(Clone, Debug)]
 pub enum Spec<'a> {
-    /// A column statistic.
-    Stat {
-        /// The statistic.
-        stat: Stat,
-        /// The column's name.
-        column: &'a str,
-        /// Its index in the schema.
-        index: usize,
+    /// Column statistics: `(statistic, column name, its index in the schema)`.
+    Stats {
+        /// What is asked, in order.
+        items: Vec<(Stat, &'a str, usize)>,
+        /// Asked as a batch (`stats`, answered with a `stats` file) rather than one `stat`.
+        batched: bool,
     },
     /// A model's scores.
     Scores {
@@ -139,6 +166,23 @@ pub enum Spec<'a> {
         /// The schema indices of its columns, in the model's (name) order.
         indices: Vec<usize>,
     },
+}
+
+impl Spec<'_> {
+    /// The schema indices of the columns it reads, each once, in first-use order.
+    pub fn columns(&self) -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::new();
+        let all: Vec<usize> = match self {
+            Self::Stats { items, .. } => items.iter().map(|i| i.2).collect(),
+            Self::Scores { indices, .. } => indices.clone(),
+        };
+        for i in all {
+            if !out.contains(&i) {
+                out.push(i);
+            }
+        }
+        out
+    }
 }
 
 /// Deserialized evaluation keys, the context they belong to, and their device form (built by
@@ -219,10 +263,7 @@ impl<B: Backend> Runner<B> {
 
 impl<B: Backend> QueryRunner for Runner<B> {
     fn columns_needed(&self, schema: &Schema, request: &QueryRequest) -> Result<Vec<usize>, AppError> {
-        Ok(match request.spec(schema)? {
-            Spec::Stat { index, .. } => vec![index],
-            Spec::Scores { indices, .. } => indices,
-        })
+        Ok(request.spec(schema)?.columns())
     }
 
     fn run(&self, schema: &Schema, keys: &KeyInfo, key_path: &Path, request: &QueryRequest, source: &mut ColumnSource<'_>, progress: &dyn Fn(f64)) -> Result<Vec<u8>, AppError> {
@@ -231,10 +272,7 @@ impl<B: Backend> QueryRunner for Runner<B> {
         let loaded = self.keys(keys, key_path)?;
         let ctx = &loaded.ctx;
         progress(0.2);
-        let indices = match &spec {
-            Spec::Stat { index, .. } => vec![*index],
-            Spec::Scores { indices, .. } => indices.clone(),
-        };
+        let indices = spec.columns();
         let blobs = indices.iter().map(|&i| source(i)).collect::<Result<Vec<_>, _>>()?;
         let uploads = blobs.first().map_or(0, Vec::len);
         if uploads == 0 {
@@ -248,9 +286,14 @@ impl<B: Backend> QueryRunner for Runner<B> {
         progress(0.5);
         let ev = ctx.evaluator_sharing(&loaded.keys, &loaded.device)?;
         let out = match spec {
-            Spec::Stat { stat, column, .. } => {
-                let r = ev.evaluate(&table, &[(stat, column)])?.pop().ok_or_else(|| AppError::Format("no result".into()))?;
-                crate::results::stat_file(ctx, &r)?
+            Spec::Stats { items, batched } => {
+                let requests: Vec<(Stat, &str)> = items.iter().map(|(s, c, _)| (*s, *c)).collect();
+                let mut results = ev.evaluate(&table, &requests)?;
+                if batched {
+                    crate::results::stats_file(ctx, &results)?
+                } else {
+                    crate::results::stat_file(ctx, &results.pop().ok_or_else(|| AppError::Format("no result".into()))?)?
+                }
             }
             Spec::Scores { model, .. } => crate::results::scores_file(ctx, &ev.logistic_scores(&table, model)?)?,
         };

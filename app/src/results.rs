@@ -59,6 +59,13 @@ pub struct StatMeta {
     pub has_squares: bool,
 }
 
+/// Metadata of several statistics in one file (a batched query).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsMeta {
+    /// Each statistic's metadata, in the file's order.
+    pub stats: Vec<StatMeta>,
+}
+
 /// Scores metadata.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScoresMeta {
@@ -178,13 +185,8 @@ pub fn table_from_columns<B: Backend>(ctx: &StatsContext<B>, uploads: &[Vec<&[u8
     Ok(ctx.concat_tables(tables)?)
 }
 
-/// The bytes of a `stat` file.
-///
-/// # Errors
-/// Serialization errors.
-pub fn stat_file<B: Backend>(ctx: &StatsContext<B>, r: &EncryptedStat<B>) -> Result<Vec<u8>, AppError> {
-    let objects = ctx.stat_to_objects(r)?;
-    let m = StatMeta {
+fn stat_meta<B: Backend>(r: &EncryptedStat<B>) -> StatMeta {
+    StatMeta {
         stat: r.stat.name().into(),
         column: r.column.clone(),
         scale: r.scale,
@@ -192,8 +194,29 @@ pub fn stat_file<B: Backend>(ctx: &StatsContext<B>, r: &EncryptedStat<B>) -> Res
         squares_bound_bits: r.squares_bound_bits,
         has_sum: r.sum.is_some(),
         has_squares: r.squares.is_some(),
-    };
-    container::encode(&header("stat", ctx.params(), objects.len(), to_value(&m)?), &objects)
+    }
+}
+
+/// The bytes of a `stat` file.
+///
+/// # Errors
+/// Serialization errors.
+pub fn stat_file<B: Backend>(ctx: &StatsContext<B>, r: &EncryptedStat<B>) -> Result<Vec<u8>, AppError> {
+    let objects = ctx.stat_to_objects(r)?;
+    container::encode(&header("stat", ctx.params(), objects.len(), to_value(&stat_meta(r))?), &objects)
+}
+
+/// The bytes of a `stats` file: several statistics, each as in a `stat` file.
+///
+/// # Errors
+/// Serialization errors.
+pub fn stats_file<B: Backend>(ctx: &StatsContext<B>, results: &[EncryptedStat<B>]) -> Result<Vec<u8>, AppError> {
+    let mut objects = Vec::new();
+    for r in results {
+        objects.extend(ctx.stat_to_objects(r)?);
+    }
+    let m = StatsMeta { stats: results.iter().map(stat_meta).collect() };
+    container::encode(&header("stats", ctx.params(), objects.len(), to_value(&m)?), &objects)
 }
 
 /// The bytes of a `scores` file.
@@ -225,6 +248,8 @@ pub fn scores_scale(bytes: &[u8]) -> Result<u32, AppError> {
 pub enum Decrypted {
     /// A statistic.
     Stat(StatValue),
+    /// Several statistics (a batched query), in the order asked.
+    Stats(Vec<StatValue>),
     /// Per-record scores and their probabilities (`None`: a record with a skipped cell).
     Scores {
         /// `b + w·x`.
@@ -235,22 +260,31 @@ pub enum Decrypted {
 }
 
 impl Decrypted {
-    /// One JSON object: `{"stat","column","count","value"}` or `{"scores","probabilities"}`.
+    /// One JSON object: `{"stat","column","count","value"}`, `{"stats": [those]}` or
+    /// `{"scores","probabilities"}`.
     ///
     /// # Errors
     /// [`AppError::Format`] (serialization).
     pub fn to_json(&self) -> Result<String, AppError> {
+        // A struct, not a map: the keys print in this order.
+        #[derive(Serialize)]
+        struct One<'a> {
+            stat: &'a str,
+            column: &'a str,
+            count: usize,
+            value: f64,
+        }
+        fn one(v: &StatValue) -> One<'_> {
+            One { stat: &v.stat, column: &v.column, count: v.count, value: v.value }
+        }
         match self {
-            Self::Stat(v) => {
-                // A struct, not a map: the keys print in this order.
+            Self::Stat(v) => serde_json::to_string(&one(v)),
+            Self::Stats(all) => {
                 #[derive(Serialize)]
                 struct Out<'a> {
-                    stat: &'a str,
-                    column: &'a str,
-                    count: usize,
-                    value: f64,
+                    stats: Vec<One<'a>>,
                 }
-                serde_json::to_string(&Out { stat: &v.stat, column: &v.column, count: v.count, value: v.value })
+                serde_json::to_string(&Out { stats: all.iter().map(one).collect() })
             }
             Self::Scores { scores, probabilities } => {
                 #[derive(Serialize)]
@@ -269,6 +303,7 @@ impl Decrypted {
         let fmt_opt = |x: &Option<f64>| x.map_or_else(|| "missing".into(), |v| format!("{v:.9}"));
         match self {
             Self::Stat(v) => format!("{} of {:?} ({} values): {}", v.stat, v.column, v.count, v.value),
+            Self::Stats(all) => all.iter().map(|v| format!("{} of {:?} ({} values): {}", v.stat, v.column, v.count, v.value)).collect::<Vec<_>>().join("\n"),
             Self::Scores { scores, probabilities } => {
                 scores.iter().zip(probabilities).enumerate().map(|(i, (s, p))| format!("{}\t{}\t{}", i + 1, fmt_opt(s), fmt_opt(p))).collect::<Vec<_>>().join("\n")
             }
@@ -300,16 +335,34 @@ impl<B: Backend> OwnerDecryptor<B> {
     /// [`AppError::Format`] for files that are not what they claim or belong to other keys;
     /// decryption errors (noise exhausted, a value that wrapped).
     pub fn decrypt(&self, result: &[u8]) -> Result<Decrypted, AppError> {
-        let (h, objects) = container::parse(result, &["stat", "scores"]).map_err(AppError::Format)?;
+        let (h, objects) = container::parse(result, &["stat", "stats", "scores"]).map_err(AppError::Format)?;
         check_params(&self.ctx, &h)?;
         let ctx = &self.ctx;
         let dec = ctx.decryptor(&self.sk)?;
-        if h.kind == "stat" {
-            let m: StatMeta = meta(&h)?;
+        let finish = |m: StatMeta, objects: &[Vec<u8>]| -> Result<StatValue, AppError> {
             let stat: Stat = m.stat.parse()?;
-            let (sum, squares) = ctx.stat_parts_from_objects(m.has_sum, m.has_squares, &objects)?;
+            let (sum, squares) = ctx.stat_parts_from_objects(m.has_sum, m.has_squares, objects)?;
             let r = EncryptedStat { stat, column: m.column, scale: m.scale, sum_bound_bits: m.sum_bound_bits, squares_bound_bits: m.squares_bound_bits, sum, squares };
-            return Ok(Decrypted::Stat(dec.finish(&r)?));
+            Ok(dec.finish(&r)?)
+        };
+        if h.kind == "stat" {
+            return Ok(Decrypted::Stat(finish(meta(&h)?, &objects)?));
+        }
+        if h.kind == "stats" {
+            let m: StatsMeta = meta(&h)?;
+            let k = ctx.schemes().len();
+            let per: Vec<usize> = m.stats.iter().map(|s| k * (usize::from(s.has_sum) + usize::from(s.has_squares))).collect();
+            if per.iter().sum::<usize>() != objects.len() {
+                return Err(AppError::Format(format!("{} objects for {} statistics", objects.len(), m.stats.len())));
+            }
+            let mut rest = objects.as_slice();
+            let mut out = Vec::with_capacity(m.stats.len());
+            for (s, n) in m.stats.into_iter().zip(per) {
+                let (mine, tail) = rest.split_at(n);
+                out.push(finish(s, mine)?);
+                rest = tail;
+            }
+            return Ok(Decrypted::Stats(out));
         }
         let m: ScoresMeta = meta(&h)?;
         let n = ctx.params().n();

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use ringvault_app::dataset::{ColumnSpec, Computation, Schema, check_eval_keys, check_upload, encrypt_uploads, public_keys_file};
 use ringvault_app::keys::{self, GeneratedKeys};
-use ringvault_app::query::{QueryRequest, runner_on};
+use ringvault_app::query::{QueryRequest, StatColumn, runner_on};
 use ringvault_app::results::{self, Decrypted};
 use ringvault_backend_cpu::CpuBackend;
 use ringvault_core::scheme::Preset;
@@ -118,7 +118,7 @@ fn uploads_are_checked_against_schema_and_keys_and_queries_match_float64() {
         let bytes = runner.run(&s, &info, &path, &r, &mut source, &|_| {}).unwrap();
         results::decrypt(backend(), &keys().secret, &bytes).unwrap()
     };
-    let stat = |stat: &str, column: &str| QueryRequest { stat: Some(stat.into()), column: Some(column.into()), logreg: None, from: None, to: None, device: None };
+    let stat = |stat: &str, column: &str| QueryRequest { stats: None, stat: Some(stat.into()), column: Some(column.into()), logreg: None, from: None, to: None, device: None };
     let Decrypted::Stat(mean) = ask(stat("mean", "bmi")) else { panic!("not a stat") };
     let want = bmi.iter().sum::<i128>() as f64 / 60.0;
     assert!((mean.value - want).abs() <= 1e-12 * want, "{} vs {want}", mean.value);
@@ -127,8 +127,12 @@ fn uploads_are_checked_against_schema_and_keys_and_queries_match_float64() {
     let m = hr.iter().sum::<i128>() as f64 / 6.0;
     let want = hr.iter().map(|&x| (x as f64 - m).powi(2)).sum::<f64>() / 6.0;
     assert!((var.value - want).abs() <= 1e-9 * want, "{} vs {want}", var.value);
+    // A batch: several statistics of several columns in one stats file, equal to the singles.
+    let batch = QueryRequest { stats: Some(vec![StatColumn { stat: "mean".into(), column: "bmi".into() }, StatColumn { stat: "variance".into(), column: "hr".into() }]), ..QueryRequest::default() };
+    let Decrypted::Stats(both) = ask(batch) else { panic!("not stats") };
+    assert_eq!((both[0].value, both[1].value), (mean.value, var.value));
     let model: ringvault_core::stats::LogisticModel = serde_json::from_str(r#"{"intercept": -3.5, "weights": {"hr": 0.02, "bmi": 0.05}}"#).unwrap();
-    let Decrypted::Scores { scores, .. } = ask(QueryRequest { stat: None, column: None, logreg: Some(model), from: None, to: None, device: None }) else { panic!("not scores") };
+    let Decrypted::Scores { scores, .. } = ask(QueryRequest { stats: None, stat: None, column: None, logreg: Some(model), from: None, to: None, device: None }) else { panic!("not scores") };
     assert_eq!(scores.len(), 6);
     for (j, s) in scores.iter().enumerate() {
         let want = -3.5 + 0.02 * hr[j] as f64 + 0.05 * bmi[j] as f64 / 10.0;
@@ -139,7 +143,7 @@ fn uploads_are_checked_against_schema_and_keys_and_queries_match_float64() {
         (stat("median", "hr"), "unknown statistic"),
         (stat("mean", "weight"), "no column \"weight\""),
         (QueryRequest { from: Some(5), to: Some(1), ..stat("mean", "hr") }, "after"),
-        (QueryRequest { stat: None, column: None, logreg: None, from: None, to: None, device: None }, "a query is"),
+        (QueryRequest { stats: None, stat: None, column: None, logreg: None, from: None, to: None, device: None }, "a query is"),
     ] {
         assert!(runner.columns_needed(&s, &r).unwrap_err().to_string().contains(why), "{why}");
     }

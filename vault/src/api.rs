@@ -732,7 +732,7 @@ mod tests {
     #[test]
     fn time_filters_meet_ranges() {
         let u = crate::store::UploadRecord { seq: 0, device: Some("a".into()), rows: 1, from: 100, to: 200, bytes: 1, stored_bytes: 1, principal: "device:a".into(), idempotency_key: "k".into(), body_sha256: "s".into(), received: 0 };
-        let q = |from, to, device: Option<&str>| QueryRequest { stat: None, column: None, logreg: None, from, to, device: device.map(Into::into) };
+        let q = |from, to, device: Option<&str>| QueryRequest { stats: None, stat: None, column: None, logreg: None, from, to, device: device.map(Into::into) };
         assert!(selected(&u, &q(None, None, None)));
         assert!(selected(&u, &q(Some(200), None, None)) && !selected(&u, &q(Some(201), None, None)));
         assert!(selected(&u, &q(None, Some(100), None)) && !selected(&u, &q(None, Some(99), None)));

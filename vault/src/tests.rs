@@ -201,7 +201,7 @@ fn end_to_end_with_stand_ins() {
     assert_eq!(detail.schema, schema());
 
     // Queries: all uploads, a device, a time window; a refusal; a job.
-    let q = |stat: &str, column: &str, from: Option<i64>, to: Option<i64>, device: Option<&str>| QueryRequest { stat: Some(stat.into()), column: Some(column.into()), logreg: None, from, to, device: device.map(Into::into) };
+    let q = |stat: &str, column: &str, from: Option<i64>, to: Option<i64>, device: Option<&str>| QueryRequest { stats: None, stat: Some(stat.into()), column: Some(column.into()), logreg: None, from, to, device: device.map(Into::into) };
     let mut seen = Vec::new();
     let out = owner.query(&ds.id, &q("sum", "age", None, None, None), &mut |p| seen.push(p)).unwrap();
     assert_eq!(String::from_utf8(out).unwrap(), "2 blobs: c1:alpha,c1:beta");
@@ -470,7 +470,7 @@ fn disk_full_answers_507_and_recovers_without_restart() {
     assert_eq!((h["status"].as_str(), h["store"].as_str()), (Some("degraded"), Some("disk full")));
     // Reads and queries go on while the disk is full.
     assert_eq!(owner.list_datasets().unwrap()[0].uploads, 1);
-    let q = QueryRequest { stat: Some("sum".into()), column: Some("age".into()), logreg: None, from: None, to: None, device: None };
+    let q = QueryRequest { stats: None, stat: Some("sum".into()), column: Some("age".into()), logreg: None, from: None, to: None, device: None };
     assert_eq!(owner.query(&a.id, &q, &mut |_| {}).unwrap(), b"1 blobs: c1:one");
     assert!(device.public_keys(&a.id).is_ok());
     let c = Client::new(&url, vault.operator_token()).unwrap().create_dataset("c", &schema()).unwrap_err();
@@ -519,7 +519,7 @@ fn restart_keeps_datasets_keys_and_records() {
     let owner = Client::new(&vault.url(), &a.owner_token).unwrap();
     let list = owner.list_datasets().unwrap();
     assert_eq!((list[0].records, list[0].uploads), (4, 1));
-    let q = QueryRequest { stat: Some("sum".into()), column: Some("bmi".into()), logreg: None, from: None, to: None, device: None };
+    let q = QueryRequest { stats: None, stat: Some("sum".into()), column: Some("bmi".into()), logreg: None, from: None, to: None, device: None };
     assert_eq!(owner.query(&a.id, &q, &mut |_| {}).unwrap(), b"1 blobs: c0:kept");
     let device = Client::new(&vault.url(), &dev.token).unwrap();
     assert!(device.public_keys(&a.id).is_ok());

@@ -238,6 +238,16 @@ pub(crate) struct LogisticModelDoc {
     weights: BTreeMap<String, f64>,
 }
 
+/// One statistic of a batched query (OpenAPI description of `ringvault_app::query::StatColumn`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct StatColumnDoc {
+    /// The statistic.
+    stat: String,
+    /// Its column.
+    column: String,
+}
+
 /// A query: `stat` over `column`, or `logreg` scores; optionally only uploads whose time
 /// range meets `[from, to]` (Unix seconds), or of one device (its id). Unknown keys refused.
 #[derive(ToSchema)]
@@ -251,6 +261,8 @@ pub(crate) struct QueryRequestDoc {
     column: Option<String>,
     /// A logistic model (instead of `stat`).
     logreg: Option<LogisticModelDoc>,
+    /// Several statistics evaluated as one batch (instead of `stat`): a `stats` result file.
+    stats: Option<Vec<StatColumnDoc>>,
     /// Only uploads whose range ends at or after this.
     from: Option<i64>,
     /// Only uploads whose range starts at or before this.

@@ -28,7 +28,7 @@ use ringvault_core::encoding::IntegerEncoder;
 use ringvault_core::scheme::{GaloisElement, Preset, Scheme};
 use ringvault_core::stats::{StatsContext, StatsParameters};
 use ringvault_core::{Backend, Coeff, Error, Ntt};
-pub use ringvault_app::workloads::{anchor_prime, anchor_ring, bench_ring, sample_batch, stats4096, sum128x100};
+use ringvault_app::workloads::{bench_ring, sample_batch, stats4096, sum128x100};
 
 /// What to measure.
 #[derive(Clone, Debug)]

@@ -16,7 +16,7 @@
 //! Every line is one JSON object (`--json`) or a table row.
 
 use std::io::{BufRead, BufReader, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,17 +42,18 @@ struct Served {
     child: Child,
     url: String,
     operator: String,
-    dir: PathBuf,
+    /// The store's directory, removed with the server.
+    _dir: tempfile::TempDir,
 }
 
 impl Served {
     /// Starts this executable's `serve` on `127.0.0.1:0` with `backend`, waiting (at most
     /// 60 s) for its listening line.
-    fn start(backend: &str, dir: PathBuf) -> Result<Self, CliError> {
+    fn start(backend: &str, dir: tempfile::TempDir) -> Result<Self, CliError> {
         let exe = std::env::current_exe().map_err(err)?;
         let mut child = Command::new(exe)
             .args(["--backend", backend, "serve", "--data"])
-            .arg(&dir)
+            .arg(dir.path())
             .args(["--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -72,8 +73,8 @@ impl Served {
             }
         });
         let url = rx.recv_timeout(Duration::from_secs(60)).map_err(|_| err("the server did not start"))?;
-        let operator = std::fs::read_to_string(dir.join("operator.token")).map_err(err)?.trim().to_string();
-        Ok(Self { child, url, operator, dir })
+        let operator = std::fs::read_to_string(dir.path().join("operator.token")).map_err(err)?.trim().to_string();
+        Ok(Self { child, url, operator, _dir: dir })
     }
 
     /// Resident memory of the server process, in bytes (Linux; 0 elsewhere).
@@ -89,15 +90,11 @@ impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-fn scratch(name: &str) -> Result<PathBuf, CliError> {
-    let d = std::env::temp_dir().join(format!("ringvault-bench-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).map_err(|e| CliError::io(&d, &e))?;
-    Ok(d)
+fn scratch(name: &str) -> Result<tempfile::TempDir, CliError> {
+    tempfile::Builder::new().prefix(&format!("ringvault-bench-{name}-")).tempdir().map_err(err)
 }
 
 /// Two columns of glucose-like and BMI-like readings, `records` records.
@@ -159,7 +156,8 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, backend_arg: &str, json_lines:
         }
     };
     let name = backend.name().to_string();
-    let keys_dir = scratch("keys")?;
+    let keys_guard = scratch("keys")?;
+    let keys_dir = keys_guard.path();
     let generated = keys::generate(backend.clone(), Preset::N8192)?;
     keys::write_file(&keys_dir.join(EVAL_KEYS), &generated.eval)?;
     let schema = bench_schema();
@@ -190,7 +188,7 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, backend_arg: &str, json_lines:
     let one_row = encrypt_uploads(backend.clone(), &schema, &generated.public, &columns(16, 1), 1)?;
     let full = encrypt_uploads(backend.clone(), &schema, &generated.public, &columns(4 * n, 2), n)?;
     let block = one_row[0].len();
-    emit(json!({"op": "fsync_write", "backend": name, "block_bytes": block, "mb_per_s": fsync_write_rate(&store, block)?}));
+    emit(json!({"op": "fsync_write", "backend": name, "block_bytes": block, "mb_per_s": fsync_write_rate(store.path(), block)?}));
     let served = Served::start(backend_arg, store)?;
     let operator = Client::new(&served.url, &served.operator).map_err(err)?;
     for (rows, bodies) in [(1usize, &one_row), (n, &full)] {
@@ -293,6 +291,5 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, backend_arg: &str, json_lines:
         owner.query(&created.id, &QueryRequest { stats: None, stat: Some("mean".into()), column: Some("bmi".into()), logreg: None, from: None, to: None, device: None }, &mut |_| {}).map_err(err)?;
     }
     emit(json!({"op": "vault_memory", "backend": name, "datasets": 10, "idle_rss_bytes": idle, "rss_bytes": served.rss()}));
-    let _ = std::fs::remove_dir_all(&keys_dir);
     Ok(())
 }

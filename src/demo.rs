@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use rand_chacha::rand_core::RngCore;
 
 use ringvault_app::config::VaultSettings;
 use ringvault_app::dataset::encrypt_uploads;
@@ -76,12 +75,12 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
         32 - params.moduli()[0].leading_zeros(),
         params.capacity_bits()
     );
-    let scratch = Scratch::new()?;
+    let scratch = tempfile::Builder::new().prefix("ringvault-demo-").tempdir().map_err(|e| CliError::Config(format!("a temporary directory: {e}")))?;
 
     let t = Instant::now();
     let pb = spinner("owner: generating keys");
     let keys = ringvault_app::keys::generate(backend.clone(), Preset::N8192)?;
-    let eval_path = scratch.path.join("owner").join(ringvault_app::keys::EVAL_KEYS);
+    let eval_path = scratch.path().join("owner").join(ringvault_app::keys::EVAL_KEYS);
     ringvault_app::keys::write_file(&eval_path, &keys.eval)?;
     pb.finish_and_clear();
     phases.push(("key generation (owner)", t.elapsed()));
@@ -95,7 +94,7 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
     let pb = spinner("vault: starting on loopback; owner: creating the dataset and uploading evaluation keys");
     let runner: Arc<dyn ringvault_app::query::QueryRunner> = Arc::from(ringvault_app::query::runner_on(backend.clone(), 1 << 30));
     let settings = VaultSettings { listen: "127.0.0.1:0".into(), ..VaultSettings::default() };
-    let vault = ringvault_vault::spawn(ringvault_vault::ServeOptions { data: scratch.path.join("store"), settings, runner }).map_err(vault_err)?;
+    let vault = ringvault_vault::spawn(ringvault_vault::ServeOptions { data: scratch.path().join("store"), settings, runner }).map_err(vault_err)?;
     let operator = Client::new(&vault.url(), vault.operator_token()).map_err(vault_err)?;
     let schema = schema_of(&data);
     let created = operator.create_dataset("demo cohort", &schema).map_err(vault_err)?;
@@ -231,26 +230,4 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
     }
     let _ = writeln!(out, "{:<38} {:>8.1} ms", "total", total.elapsed().as_secs_f64() * 1e3);
     Ok(out)
-}
-
-/// A temporary directory removed on drop (the demo's owner files and the vault's store).
-struct Scratch {
-    path: std::path::PathBuf,
-}
-
-impl Scratch {
-    fn new() -> Result<Self, CliError> {
-        let mut r = [0u8; 8];
-        rand_core::OsRng.fill_bytes(&mut r);
-        let name: String = r.iter().map(|b| format!("{b:02x}")).collect();
-        let path = std::env::temp_dir().join(format!("ringvault-demo-{name}"));
-        std::fs::create_dir_all(&path).map_err(|e| CliError::io(&path, &e))?;
-        Ok(Self { path })
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }

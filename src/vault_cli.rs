@@ -9,11 +9,11 @@ use std::sync::Arc;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use ringvault_app::config::Settings;
-use ringvault_app::dataset::{Schema, encrypt_uploads};
+use ringvault_app::dataset::{Schema, UploadEncryptor};
+use ringvault_core::stats::{LogisticModel, PlainColumn};
 use ringvault_app::engine::Engine;
 use ringvault_app::keys::{self, EVAL_KEYS, PUBLIC_KEY};
 use ringvault_app::query::QueryRequest;
-use ringvault_core::stats::LogisticModel;
 use ringvault_vault::client::{self, Client};
 
 use crate::CliError;
@@ -165,8 +165,15 @@ pub fn push(conn: &Connection, engine: &Engine, keys_dir: &Path, dataset: &str, 
         .map(|s| plain.columns.iter().find(|c| c.name == s.name).cloned().ok_or_else(|| CliError::Schema(format!("{}: no column {:?} (the dataset's schema needs it)", csv_path.display(), s.name))))
         .collect::<Result<Vec<_>, _>>()?;
     schema.check_rows(&columns)?; // every value within its range before anything is sent
+    crate::on_backend!(engine, |b| push_batches(&UploadEncryptor::new(b.clone(), &public)?, &c, dataset, &columns, &text, &decimals, opts, &conn.server))
+}
+
+/// Encrypts and pushes `columns` batch by batch, waiting for each acknowledgement (one batch
+/// in memory); the text to print.
+#[allow(clippy::too_many_arguments)]
+fn push_batches<B: ringvault_core::Backend>(enc: &UploadEncryptor<B>, c: &Client, dataset: &str, columns: &[PlainColumn], text: &str, decimals: &BTreeMap<String, u32>, opts: &PushOptions, server: &str) -> Result<String, CliError> {
     let records = columns.first().map_or(0, |c| c.values.len());
-    let n = crate::on_backend!(engine, |b| ringvault_app::keys::open_public(b.clone(), &public).map(|(ctx, _)| ctx.params().n()))?;
+    let n = enc.n();
     let rows = opts.rows_per_upload.unwrap_or(n).clamp(1, n);
     let batches = records.div_ceil(rows);
     let base = match &opts.idempotency_key {
@@ -177,22 +184,20 @@ pub fn push(conn: &Connection, engine: &Engine, keys_dir: &Path, dataset: &str, 
             let mut h = Sha256::new();
             h.update(text.as_bytes());
             h.update(format!("{:?}|{:?}|{:?}|{}|{rows}", opts.from, opts.to, decimals, opts.skip_missing).as_bytes());
-            let d: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
-            format!("{k}-{d}")
+            format!("{k}-{}", ringvault_app::hex(&h.finalize()[..8]))
         }
         None => {
             let mut r = [0u8; 16];
             rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut r);
-            r.iter().map(|b| format!("{b:02x}")).collect()
+            ringvault_app::hex(&r)
         }
     };
-    // Batch by batch: encrypt, push, wait for the acknowledgement (one batch in memory).
     let pb = progress_bar(records as u64, "encrypting and uploading records");
     let (mut stored, mut duplicates, mut bytes) = (0usize, 0usize, 0usize);
     for i in 0..batches {
         let range = i * rows..((i + 1) * rows).min(records);
-        let part: Vec<_> = columns.iter().map(|c| ringvault_core::stats::PlainColumn { name: c.name.clone(), decimals: c.decimals, values: c.values[range.clone()].to_vec() }).collect();
-        let body = crate::on_backend!(engine, |b| encrypt_uploads(b.clone(), &schema, &public, &part, rows))?.pop().ok_or_else(|| CliError::Format("nothing to upload".into()))?;
+        let part: Vec<PlainColumn> = columns.iter().map(|c| PlainColumn { name: c.name.clone(), decimals: c.decimals, values: c.values[range.clone()].to_vec() }).collect();
+        let body = enc.encrypt(&part, rows)?.pop().ok_or_else(|| CliError::Format("nothing to upload".into()))?;
         let key = format!("{base}-{}-of-{batches}", i + 1);
         match c.push(dataset, &body, &key, opts.from, opts.to) {
             Ok(r) if r.duplicate => duplicates += 1,
@@ -206,7 +211,7 @@ pub fn push(conn: &Connection, engine: &Engine, keys_dir: &Path, dataset: &str, 
         pb.inc(range.len() as u64);
     }
     pb.finish_and_clear();
-    Ok(format!("pushed {records} records in {batches} uploads ({:.1} MB): {stored} stored, {duplicates} already present; acknowledged by {}", bytes as f64 / 1e6, conn.server))
+    Ok(format!("pushed {records} records in {batches} uploads ({:.1} MB): {stored} stored, {duplicates} already present; acknowledged by {server}", bytes as f64 / 1e6))
 }
 
 /// What `vault query` asks.

@@ -14,8 +14,6 @@
 //! corruption in transit or at rest, not tampering (whoever can write a file can recompute
 //! the digest). Version 1 files (no digest) are still read; the vault takes version 2 only.
 
-use std::path::Path;
-
 use sha2::{Digest, Sha256};
 
 use serde::{Deserialize, Serialize};
@@ -54,26 +52,6 @@ pub struct Header {
     pub meta: serde_json::Value,
 }
 
-/// Writes a file (the secret-key file with owner-only permissions where the platform has
-/// them).
-///
-/// # Errors
-/// [`AppError::Io`].
-pub fn write(path: &Path, header: &Header, objects: &[Vec<u8>]) -> Result<(), AppError> {
-    let bytes = encode(header, objects)?;
-    let io = |e: std::io::Error| AppError::io(path, &e);
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    std::fs::write(path, &bytes).map_err(io)?;
-    #[cfg(unix)]
-    if header.kind == "secret-keys" {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-    }
-    Ok(())
-}
-
 /// The bytes of a file: magic, header, objects.
 ///
 /// # Errors
@@ -102,28 +80,11 @@ pub fn encode(header: &Header, objects: &[Vec<u8>]) -> Result<Vec<u8>, AppError>
     Ok(bytes)
 }
 
-/// Reads a file of the expected kind: header and objects, every length checked first.
+/// Parses container bytes of one of `kinds`: header and objects, every length checked first.
 ///
 /// # Errors
-/// [`AppError::Io`]; [`AppError::Format`] for a wrong magic, version or kind, or lengths that
-/// do not add up.
-pub fn read(path: &Path, kind: &str) -> Result<(Header, Vec<Vec<u8>>), AppError> {
-    read_one_of(path, &[kind])
-}
-
-/// Reads a file of any of the expected kinds (see [`read`]).
-///
-/// # Errors
-/// As [`read`].
-pub fn read_one_of(path: &Path, kinds: &[&str]) -> Result<(Header, Vec<Vec<u8>>), AppError> {
-    let bytes = std::fs::read(path).map_err(|e| AppError::Io { path: path.display().to_string(), reason: e.to_string() })?;
-    parse(&bytes, kinds).map_err(|e| AppError::Format(format!("{}: {e}", path.display())))
-}
-
-/// Parses container bytes (see [`read`]).
-///
-/// # Errors
-/// A message naming what was expected and found.
+/// A message naming what was expected and found: a wrong magic, version or kind, a digest
+/// that does not match, lengths that do not add up.
 pub fn parse(bytes: &[u8], kinds: &[&str]) -> Result<(Header, Vec<Vec<u8>>), String> {
     let (header, start) = peek_header(bytes)?;
     if !kinds.contains(&header.kind.as_str()) {
@@ -224,6 +185,7 @@ pub fn check_fuzz_input(data: &[u8]) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::path::Path;
 
     fn fuzz_dir() -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("fuzz")

@@ -258,9 +258,6 @@ fn require_digest(h: &Header, what: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-fn hex(d: &[u8]) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// The CPU context of a preset for validation (built once per preset).
 pub(crate) fn validation_context(h: &Header) -> Result<Arc<StatsContext<CpuBackend>>, AppError> {
@@ -291,7 +288,7 @@ pub fn check_eval_keys(schema: &Schema, path: &Path) -> Result<CheckedKeys, AppE
     let max_records = schema.max_records(ctx.params())?;
     let public_key = crate::keys::public_file(ctx.params(), &keys)?;
     let public_key_sha256 = crate::keys::public_key_digest(&keys.public_key_objects());
-    let info = KeyInfo { preset: h.preset, moduli: h.moduli, bytes: bytes.len() as u64, sha256: hex(&Sha256::digest(&bytes)), max_records, public_key_sha256 };
+    let info = KeyInfo { preset: h.preset, moduli: h.moduli, bytes: bytes.len() as u64, sha256: crate::hex(&Sha256::digest(&bytes)), max_records, public_key_sha256 };
     Ok(CheckedKeys { info, public_key })
 }
 
@@ -367,25 +364,57 @@ pub fn check_upload(schema: &Schema, keys: &KeyInfo, body: &[u8]) -> Result<Chec
     Ok(CheckedUpload { rows: m.records, columns })
 }
 
+/// A device's (or owner's) encryptor for one dataset: the `public.key` file opened and its
+/// digest taken once, then any number of uploads.
+pub struct UploadEncryptor<B: ringvault_core::Backend> {
+    ctx: StatsContext<B>,
+    public: Vec<ringvault_core::scheme::PublicKey>,
+    digest: String,
+}
+
+impl<B: ringvault_core::Backend> UploadEncryptor<B> {
+    /// Opens the `public.key` file.
+    ///
+    /// # Errors
+    /// Key file errors.
+    pub fn new(backend: Arc<B>, public_key: &[u8]) -> Result<Self, AppError> {
+        let (ctx, public) = crate::keys::open_public(backend, public_key)?;
+        let digest = crate::keys::public_key_digest(&public.iter().map(ringvault_core::scheme::PublicKey::to_bytes).collect::<Vec<_>>());
+        Ok(Self { ctx, public, digest })
+    }
+
+    /// Records per ciphertext (the ring degree): the natural size of one upload.
+    pub fn n(&self) -> usize {
+        self.ctx.params().n()
+    }
+
+    /// `table` files of at most `rows_per_upload` records each, naming the public key.
+    /// Precondition: the columns passed [`Schema::check_rows`].
+    ///
+    /// # Errors
+    /// Encryption errors.
+    pub fn encrypt(&self, columns: &[PlainColumn], rows_per_upload: usize) -> Result<Vec<Vec<u8>>, AppError> {
+        let refs: Vec<_> = self.public.iter().collect();
+        let records = columns.first().map_or(0, |c| c.values.len());
+        let step = rows_per_upload.max(1);
+        let mut rng = ringvault_core::scheme::sampling::default_rng();
+        let mut out = Vec::with_capacity(records.div_ceil(step));
+        for start in (0..records).step_by(step) {
+            let part: Vec<PlainColumn> = columns.iter().map(|c| PlainColumn { name: c.name.clone(), decimals: c.decimals, values: c.values[start..(start + step).min(records)].to_vec() }).collect();
+            let table = self.ctx.encrypt_table(&refs, &part, &mut rng)?;
+            out.push(crate::results::table_file_under(&self.ctx, &table, Some(&self.digest))?);
+        }
+        Ok(out)
+    }
+}
+
 /// Encrypts CSV columns for a dataset (the client's side of `vault push`): checks them with
 /// [`Schema::check_rows`], then yields `table` files of at most `rows_per_upload` records
-/// each, encrypted with the `public.key` file's keys.
+/// each, encrypted with the `public.key` file's keys ([`UploadEncryptor`] for many calls).
 ///
 /// # Errors
 /// [`AppError::Schema`] for data that does not fit; key and encryption errors.
 pub fn encrypt_uploads<B: ringvault_core::Backend>(backend: Arc<B>, schema: &Schema, public_key: &[u8], columns: &[PlainColumn], rows_per_upload: usize) -> Result<Vec<Vec<u8>>, AppError> {
     schema.check_rows(columns)?;
-    let (ctx, public) = crate::keys::open_public(backend, public_key)?;
-    let digest = crate::keys::public_key_digest(&public.iter().map(ringvault_core::scheme::PublicKey::to_bytes).collect::<Vec<_>>());
-    let refs: Vec<_> = public.iter().collect();
-    let records = columns.first().map_or(0, |c| c.values.len());
-    let step = rows_per_upload.max(1);
-    let mut rng = ringvault_core::scheme::sampling::default_rng();
-    let mut out = Vec::with_capacity(records.div_ceil(step));
-    for start in (0..records).step_by(step) {
-        let part: Vec<PlainColumn> = columns.iter().map(|c| PlainColumn { name: c.name.clone(), decimals: c.decimals, values: c.values[start..(start + step).min(records)].to_vec() }).collect();
-        let table = ctx.encrypt_table(&refs, &part, &mut rng)?;
-        out.push(crate::results::table_file_under(&ctx, &table, Some(&digest))?);
-    }
-    Ok(out)
+    UploadEncryptor::new(backend, public_key)?.encrypt(columns, rows_per_upload)
 }

@@ -105,7 +105,7 @@ pub fn public_key_digest(objects: &[Vec<u8>]) -> String {
         h.update((o.len() as u64).to_le_bytes());
         h.update(o);
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex(&h.finalize())
 }
 
 /// Writes `bytes` to `path`, creating its directory.

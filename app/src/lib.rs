@@ -30,3 +30,13 @@ pub mod workloads;
 mod error;
 
 pub use error::AppError;
+
+/// Lower-case hex of bytes (digests, ids, tokens).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}

@@ -246,7 +246,7 @@ impl<B: Backend> Runner<B> {
         let device = (0..ctx.schemes().len()).map(|_| DeviceKeys::default()).collect();
         let loaded = Arc::new(Loaded { ctx, keys: stats_keys, device });
         let size = 3 * bytes.len() as u64;
-        let mut cache = self.cache.lock().map_err(|_| AppError::Config("the key cache was poisoned".into()))?;
+        let mut cache = self.cache.lock().map_err(|_| poisoned())?;
         while !cache.entries.is_empty() && cache.total() + size > cache.limit {
             let oldest = cache.entries.iter().min_by_key(|(_, e)| e.2).map(|(p, _)| p.clone());
             if let Some(p) = oldest {

@@ -301,9 +301,10 @@ impl Decrypted {
     /// Text for people: one line for a statistic, `record\tscore\tprobability` lines.
     pub fn to_text(&self) -> String {
         let fmt_opt = |x: &Option<f64>| x.map_or_else(|| "missing".into(), |v| format!("{v:.9}"));
+        let line = |v: &StatValue| format!("{} of {:?} ({} values): {}", v.stat, v.column, v.count, v.value);
         match self {
-            Self::Stat(v) => format!("{} of {:?} ({} values): {}", v.stat, v.column, v.count, v.value),
-            Self::Stats(all) => all.iter().map(|v| format!("{} of {:?} ({} values): {}", v.stat, v.column, v.count, v.value)).collect::<Vec<_>>().join("\n"),
+            Self::Stat(v) => line(v),
+            Self::Stats(all) => all.iter().map(line).collect::<Vec<_>>().join("\n"),
             Self::Scores { scores, probabilities } => {
                 scores.iter().zip(probabilities).enumerate().map(|(i, (s, p))| format!("{}\t{}\t{}", i + 1, fmt_opt(s), fmt_opt(p))).collect::<Vec<_>>().join("\n")
             }

@@ -493,11 +493,6 @@ pub(crate) async fn query(State(st): St, caller: Caller, Path(id): Path<String>,
     if let Some(bad) = cols.iter().find(|&&c| c >= d.schema.columns.len()) {
         return Err(ApiError::internal(format!("query needs column {bad} of a schema of {}", d.schema.columns.len())));
     }
-    if let (Some(f), Some(t)) = (req.from, req.to)
-        && f > t
-    {
-        return Err(ApiError::unprocessable(format!("from ({f}) is after to ({t})")));
-    }
     if let Some(dev) = &req.device
         && st.store.device(&id, dev)?.is_none()
     {

@@ -319,15 +319,7 @@ fn dec<T: for<'de> Deserialize<'de>>(b: &[u8]) -> Result<T, redb::Error> {
     serde_json::from_slice(b).map_err(|e| redb::Error::Corrupted(format!("decoding a record: {e}")))
 }
 
-/// Hex of bytes.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
+pub(crate) use ringvault_app::hex;
 
 /// redb's file backend, with an optional `ENOSPC` failpoint in front of every write.
 #[derive(Debug)]

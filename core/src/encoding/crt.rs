@@ -44,6 +44,18 @@ impl CrtPlaintextSpace {
         Ok(Self { params, basis: RnsBasis::new(moduli)? })
     }
 
+    /// The space of the first `k` moduli (sharing their parameter sets).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for `k` outside `1..=moduli`.
+    pub fn prefix(&self, k: usize) -> Result<Self, Error> {
+        if k == 0 || k > self.params.len() {
+            return Err(Error::ShapeMismatch { what: "plaintext moduli of a prefix", expected: self.params.len(), found: k });
+        }
+        let moduli: Vec<u32> = self.params[..k].iter().map(|p| p.plaintext().value()).collect();
+        Ok(Self { params: self.params[..k].to_vec(), basis: RnsBasis::new(&moduli)? })
+    }
+
     /// One parameter set per plaintext modulus.
     pub fn params(&self) -> &[Arc<Parameters>] {
         &self.params

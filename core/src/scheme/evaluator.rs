@@ -20,7 +20,9 @@ struct DeviceKey<B: Backend> {
 /// A key-switching result `(u₀, u₁)`.
 type SwitchedPair<B> = (<B as Backend>::Batch<Ntt>, <B as Backend>::Batch<Ntt>);
 
-/// Evaluates homomorphic operations. Built from [`EvaluationKeys`] only: it cannot decrypt.
+/// Evaluates homomorphic operations. Built from [`EvaluationKeys`] only, or from no keys at
+/// all ([`Scheme::arithmetic`]: additions, plaintext and monomial products, modulus
+/// switching): it cannot decrypt.
 ///
 /// Every operation takes batches ([`Ciphertext`] holds `count` ciphertexts): a second operand
 /// may have the same count or count 1 (then it applies to every ciphertext). Operands at
@@ -28,7 +30,8 @@ type SwitchedPair<B> = (<B as Backend>::Batch<Ntt>, <B as Backend>::Batch<Ntt>);
 /// reconciled by a constant multiplication.
 pub struct Evaluator<'a, B: Backend> {
     scheme: &'a Scheme<B>,
-    keys: &'a EvaluationKeys,
+    /// `None` for [`Scheme::arithmetic`]: relinearization and rotations are refused.
+    keys: Option<&'a EvaluationKeys>,
     /// Key-switching keys on the device, by target and level.
     device_keys: DeviceKeysRef<'a, B>,
 }
@@ -72,7 +75,7 @@ impl<B: Backend> Scheme<B> {
         if keys.params().literal() != self.params.literal() {
             return Err(Error::ParameterMismatch);
         }
-        Ok(Evaluator { scheme: self, keys, device_keys: DeviceKeysRef::Own(DeviceKeys::default()) })
+        Ok(Evaluator { scheme: self, keys: Some(keys), device_keys: DeviceKeysRef::Own(DeviceKeys::default()) })
     }
 
     /// An evaluator whose device form of the keys lives in `device` (kept by the caller for
@@ -92,7 +95,15 @@ impl<B: Backend> Scheme<B> {
         if *device.owner.get_or_init(|| address) != address {
             return Err(Error::ParameterMismatch);
         }
-        Ok(Evaluator { scheme: self, keys, device_keys: DeviceKeysRef::Shared(device) })
+        Ok(Evaluator { scheme: self, keys: Some(keys), device_keys: DeviceKeysRef::Shared(device) })
+    }
+
+    /// An evaluator without keys, for circuits that never switch keys: additions, products
+    /// with plaintexts and monomials, modulus switching (a device switching its fresh
+    /// ciphertexts down; a server summing row-packed records). Relinearization and rotations
+    /// return [`Error::MissingRelinearizationKey`] / [`Error::MissingGaloisKey`].
+    pub fn arithmetic(&self) -> Evaluator<'_, B> {
+        Evaluator { scheme: self, keys: None, device_keys: DeviceKeysRef::Own(DeviceKeys::default()) }
     }
 }
 
@@ -369,7 +380,7 @@ impl<'a, B: Backend> Evaluator<'a, B> {
         if a.parts.len() != 3 {
             return Err(Error::CiphertextLength { operation: "relinearize", expected: 3, found: a.parts.len() });
         }
-        let key = self.keys.relin.as_ref().ok_or(Error::MissingRelinearizationKey)?;
+        let key = self.keys.and_then(|k| k.relin.as_ref()).ok_or(Error::MissingRelinearizationKey)?;
         let dk = self.device_key(key, a.level)?;
         let c2 = a.parts.pop().ok_or(Error::CiphertextLength { operation: "relinearize", expected: 3, found: 0 })?;
         let (u0, u1) = self.key_switch(&c2, &dk, a.level)?;
@@ -427,7 +438,7 @@ impl<'a, B: Backend> Evaluator<'a, B> {
         if k == 1 {
             return self.duplicate(a);
         }
-        let key = self.keys.galois.get(&k).ok_or(Error::MissingGaloisKey { k })?;
+        let key = self.keys.and_then(|keys| keys.galois.get(&k)).ok_or(Error::MissingGaloisKey { k })?;
         let dk = self.device_key(key, a.level)?;
         let shape = a.parts[0].shape().clone();
         let mut c0 = self.be().zeros::<Ntt>(self.plan(), shape.clone())?;

@@ -22,6 +22,8 @@
 
 mod objects;
 mod owner;
+mod row_eval;
+mod rows;
 mod server;
 mod table;
 
@@ -38,6 +40,8 @@ use crate::scheme::{EvaluationKeys, Preset, PublicKey, Scheme, SecretKey};
 use crate::Error;
 
 pub use owner::{StatValue, StatsDecryptor, sigmoid};
+pub use row_eval::{EncryptedRowScores, EncryptedTotals, ScoreSegment};
+pub use rows::{EncryptedRows, RowPlan, RowSpec, score_capacity_bits};
 pub use server::{EncryptedScores, EncryptedStat, LogisticModel, StatsEvaluator, Weights};
 pub use table::{ColumnInfo, EncryptedColumn, EncryptedTable, PlainColumn};
 

@@ -163,6 +163,42 @@ impl<B: Backend> StatsContext<B> {
         Ok((sum, squares))
     }
 
+    /// `[modulus][chunk]` ciphertexts under the first `cts.len()` moduli (a row plan's), as
+    /// objects, modulus-major.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for more lists than moduli or lists of different lengths;
+    /// serialization errors.
+    pub fn used_chunks_to_objects(&self, cts: &[Vec<Ciphertext<B>>]) -> Result<Vec<Vec<u8>>, Error> {
+        if cts.is_empty() || cts.len() > self.schemes.len() || cts.iter().any(|v| v.len() != cts[0].len()) {
+            return Err(Error::ShapeMismatch { what: "chunk lists (one per used plaintext modulus)", expected: self.schemes.len(), found: cts.len() });
+        }
+        let mut out = Vec::with_capacity(cts.len() * cts[0].len());
+        for (s, per) in self.schemes.iter().zip(cts) {
+            for c in per {
+                out.push(c.to_bytes(s)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// `[modulus][chunk]` ciphertexts of the first `moduli` moduli and `chunks` chunks from
+    /// modulus-major objects, each a single two-part ciphertext.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for `moduli` outside `1..=k` or another object count; wire
+    /// errors.
+    pub fn used_chunks_from_objects<O: AsRef<[u8]>>(&self, moduli: usize, chunks: usize, objects: &[O]) -> Result<Vec<Vec<Ciphertext<B>>>, Error> {
+        if moduli == 0 || moduli > self.schemes.len() {
+            return Err(Error::ShapeMismatch { what: "used plaintext moduli", expected: self.schemes.len(), found: moduli });
+        }
+        if chunks == 0 || objects.len() != moduli * chunks {
+            return Err(Error::ShapeMismatch { what: "ciphertexts (used modulus × chunk)", expected: moduli * chunks.max(1), found: objects.len() });
+        }
+        let mut it = objects.iter();
+        self.schemes[..moduli].iter().map(|s| it.by_ref().take(chunks).map(|o| single(Ciphertext::from_bytes(s, o.as_ref())?)).collect()).collect()
+    }
+
     /// Scores' ciphertexts as objects (see [`Self::chunks_to_objects`]).
     ///
     /// # Errors

@@ -4,7 +4,9 @@
 use num_bigint::{BigInt, BigUint};
 use num_traits::{One, ToPrimitive, Zero};
 
+use super::row_eval::{EncryptedRowScores, EncryptedTotals};
 use super::server::{EncryptedScores, EncryptedStat};
+use super::table::ColumnInfo;
 use super::{Stat, StatsContext, StatsSecretKey};
 use crate::backend::Backend;
 use crate::scheme::{Ciphertext, Decryptor};
@@ -108,38 +110,88 @@ impl<B: Backend> StatsDecryptor<'_, B> {
     /// sample variance of one value) or a missing part; decryption errors
     /// ([`Error::NoiseBudgetExhausted`], [`Error::PlaintextOverflow`] if a value wrapped).
     pub fn finish(&self, r: &EncryptedStat<B>) -> Result<StatValue, Error> {
-        let n = r.column.count;
-        let missing = |what: &str| Error::InvalidInput { what: format!("the result of {} lacks {what}", r.stat) };
         let sum = r.sum.as_ref().map(|c| self.total(c, r.sum_bound_bits)).transpose()?;
         let squares = r.squares.as_ref().map(|c| self.total(c, r.squares_bound_bits)).transpose()?;
-        let need = |min: usize| {
-            if n < min {
-                Err(Error::InvalidInput { what: format!("{} of {:?} needs at least {min} values, the column has {n}", r.stat, r.column.name) })
+        finish_value(r.stat, &r.column, r.scale, sum.as_ref(), squares.as_ref())
+    }
+
+    /// The decrypted coefficients of one ciphertext per used modulus (the first
+    /// `cts.len()`), `[modulus][coefficient]`.
+    fn coefficient_residues(&self, cts: &[&Ciphertext<B>]) -> Result<Vec<Vec<u32>>, Error> {
+        if cts.is_empty() || cts.len() > self.decs.len() {
+            return Err(Error::ShapeMismatch { what: "ciphertexts (one per used plaintext modulus)", expected: self.decs.len(), found: cts.len() });
+        }
+        cts.iter().zip(&self.decs).map(|(c, d)| Ok(d.decrypt(c)?.coeffs().to_vec())).collect()
+    }
+
+    /// Decrypts row totals and finishes the requested statistics (any statistic but a
+    /// weighted sum, of any column of the rows).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an unknown column, a statistic needing squares the rows do
+    /// not carry, or one undefined on the count; decryption errors
+    /// ([`Error::NoiseBudgetExhausted`], [`Error::PlaintextOverflow`] if a total wrapped).
+    pub fn totals(&self, t: &EncryptedTotals<B>, requests: &[(Stat, &str)]) -> Result<Vec<StatValue>, Error> {
+        let space = self.ctx.params.prefix_space(t.plan.moduli)?;
+        if t.totals.len() != t.plan.moduli {
+            return Err(Error::ShapeMismatch { what: "totals (one per used plaintext modulus)", expected: t.plan.moduli, found: t.totals.len() });
+        }
+        let residues = self.coefficient_residues(&t.totals.iter().collect::<Vec<_>>())?;
+        let value = |j: usize, bits: u64| -> Result<BigInt, Error> {
+            let r: Vec<u32> = residues.iter().map(|v| v[j]).collect();
+            space.decode_checked(&r, &magnitude_bound(bits))
+        };
+        let mut out = Vec::with_capacity(requests.len());
+        for &(stat, name) in requests {
+            let c = t.columns.iter().position(|c| c.name == name).ok_or_else(|| Error::InvalidInput { what: format!("no column {name:?} in these totals") })?;
+            let info = &t.columns[c];
+            let sum = if stat.needs_sum() { Some(value(t.sum_coefficient(c), super::server::sum_bits(info.count, u64::from(info.bound_bits)))?) } else { None };
+            let squares = if stat.needs_squares() {
+                let j = t.squares_coefficient(c).ok_or_else(|| Error::InvalidInput { what: format!("{stat} of {name:?} needs squares; these rows carry none") })?;
+                Some(value(j, super::server::sum_bits(info.count, 2 * u64::from(info.bound_bits)))?)
             } else {
-                Ok(())
+                None
+            };
+            if stat == Stat::WeightedSum {
+                return Err(Error::InvalidInput { what: "row totals hold no weighted sum".into() });
             }
-        };
-        let d = r.scale;
-        let value = match r.stat {
-            Stat::Count => n as f64,
-            Stat::Sum | Stat::WeightedSum => scaled_to_f64(sum.as_ref().ok_or_else(|| missing("Σx"))?, d),
-            Stat::SumOfSquares => scaled_to_f64(squares.as_ref().ok_or_else(|| missing("Σx²"))?, 2 * d),
-            Stat::Mean => {
-                need(1)?;
-                ratio_to_f64(sum.as_ref().ok_or_else(|| missing("Σx"))?, &(BigInt::from(n) * BigInt::from(10u32).pow(d)))
+            out.push(finish_value(stat, info, info.decimals, sum.as_ref(), squares.as_ref())?);
+        }
+        Ok(out)
+    }
+
+    /// Decrypts row scores, in record order (`None` for records with a skipped cell in a
+    /// model column).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for segments that do not fit their ciphertexts; decryption
+    /// errors; [`Error::PlaintextOverflow`] if a score wrapped.
+    pub fn row_scores(&self, s: &EncryptedRowScores<B>) -> Result<Vec<Option<f64>>, Error> {
+        let n = self.ctx.params.n();
+        let moduli = s.ciphertexts.len();
+        let results = s.segments.len();
+        let fits = s.ciphertexts.iter().all(|v| v.len() == results)
+            && s.segments.iter().flatten().all(|g| g.records > 0 && g.first.checked_add((g.records - 1).saturating_mul(s.stride)).is_some_and(|last| last < n))
+            && s.segments.iter().flatten().map(|g| g.records).sum::<usize>() == s.records;
+        if !fits || moduli == 0 {
+            return Err(Error::InvalidInput { what: format!("scores of {} records do not match their {results} ciphertexts", s.records) });
+        }
+        let space = self.ctx.params.prefix_space(moduli)?;
+        let bound = magnitude_bound(s.bound_bits);
+        let mut out = Vec::with_capacity(s.records);
+        for (k, segs) in s.segments.iter().enumerate() {
+            let cts: Vec<&Ciphertext<B>> = s.ciphertexts.iter().map(|per| &per[k]).collect();
+            let residues = self.coefficient_residues(&cts)?;
+            for g in segs {
+                for r in 0..g.records {
+                    let j = g.first + r * s.stride;
+                    let x = space.decode_checked(&residues.iter().map(|v| v[j]).collect::<Vec<_>>(), &bound)?;
+                    let record = out.len();
+                    out.push(if s.missing.binary_search(&record).is_ok() { None } else { Some(scaled_to_f64(&x, s.scale)) });
+                }
             }
-            Stat::Variance | Stat::Stddev | Stat::SampleVariance | Stat::SampleStddev => {
-                let sample = matches!(r.stat, Stat::SampleVariance | Stat::SampleStddev);
-                need(if sample { 2 } else { 1 })?;
-                let (s, q) = (sum.as_ref().ok_or_else(|| missing("Σx"))?, squares.as_ref().ok_or_else(|| missing("Σx²"))?);
-                // N·Σx² − (Σx)² ≥ 0 exactly; divided by N² (or N(N − 1)) and 10^(2d).
-                let numerator = BigInt::from(n) * q - s * s;
-                let per = if sample { BigInt::from(n) * BigInt::from(n - 1) } else { BigInt::from(n) * BigInt::from(n) };
-                let variance = ratio_to_f64(&numerator, &(per * BigInt::from(10u32).pow(2 * d)));
-                if matches!(r.stat, Stat::Stddev | Stat::SampleStddev) { variance.sqrt() } else { variance }
-            }
-        };
-        Ok(StatValue { stat: r.stat.name().to_string(), column: r.column.name.clone(), count: n, value })
+        }
+        Ok(out)
     }
 
     /// Decrypts per-record scores, in record order (`None` for records with a skipped cell
@@ -166,6 +218,41 @@ impl<B: Backend> StatsDecryptor<'_, B> {
         }
         Ok(out)
     }
+}
+
+/// A statistic from its exact totals (`sum` = `Σx`, `squares` = `Σx²` at scale `scale` and
+/// `2·scale`) over `column.count` values.
+fn finish_value(stat: Stat, column: &ColumnInfo, scale: u32, sum: Option<&BigInt>, squares: Option<&BigInt>) -> Result<StatValue, Error> {
+    let n = column.count;
+    let missing = |what: &str| Error::InvalidInput { what: format!("the result of {stat} lacks {what}") };
+    let need = |min: usize| {
+        if n < min {
+            Err(Error::InvalidInput { what: format!("{stat} of {:?} needs at least {min} values, the column has {n}", column.name) })
+        } else {
+            Ok(())
+        }
+    };
+    let d = scale;
+    let value = match stat {
+        Stat::Count => n as f64,
+        Stat::Sum | Stat::WeightedSum => scaled_to_f64(sum.ok_or_else(|| missing("Σx"))?, d),
+        Stat::SumOfSquares => scaled_to_f64(squares.ok_or_else(|| missing("Σx²"))?, 2 * d),
+        Stat::Mean => {
+            need(1)?;
+            ratio_to_f64(sum.ok_or_else(|| missing("Σx"))?, &(BigInt::from(n) * BigInt::from(10u32).pow(d)))
+        }
+        Stat::Variance | Stat::Stddev | Stat::SampleVariance | Stat::SampleStddev => {
+            let sample = matches!(stat, Stat::SampleVariance | Stat::SampleStddev);
+            need(if sample { 2 } else { 1 })?;
+            let (s, q) = (sum.ok_or_else(|| missing("Σx"))?, squares.ok_or_else(|| missing("Σx²"))?);
+            // N·Σx² − (Σx)² ≥ 0 exactly; divided by N² (or N(N − 1)) and 10^(2d).
+            let numerator = BigInt::from(n) * q - s * s;
+            let per = if sample { BigInt::from(n) * BigInt::from(n - 1) } else { BigInt::from(n) * BigInt::from(n) };
+            let variance = ratio_to_f64(&numerator, &(per * BigInt::from(10u32).pow(2 * d)));
+            if matches!(stat, Stat::Stddev | Stat::SampleStddev) { variance.sqrt() } else { variance }
+        }
+    };
+    Ok(StatValue { stat: stat.name().to_string(), column: column.name.clone(), count: n, value })
 }
 
 /// The largest magnitude below `2^bits`.

@@ -73,8 +73,76 @@ pub enum Weights {
     Column(String),
 }
 
-/// Relative accuracy the fixed-point scale of a score guarantees for every term `w·x`.
-const SCORE_RELATIVE_ERROR: f64 = 1e-8;
+/// Accuracy of a score relative to its model's range `|b| + Σ|w_c|·max|x_c|`.
+const SCORE_RELATIVE_ERROR: f64 = 1e-9;
+
+/// A logistic model in fixed point over columns of known bounds.
+pub(crate) struct FixedModel {
+    /// Decimal digits `S` of the scores.
+    pub(crate) scale: u32,
+    /// `round(w_c·10^(S − d_c))`, in the order of the columns given.
+    pub(crate) weights: Vec<BigInt>,
+    /// `round(b·10^S)`.
+    pub(crate) intercept: BigInt,
+    /// `|score·10^S| < 2^bound_bits` for every record.
+    pub(crate) bound_bits: u64,
+    /// Records with a skipped cell in a model column (ascending).
+    pub(crate) missing: Vec<usize>,
+}
+
+/// `x·10^digits` rounded half away from zero, exactly (through the 18 significant digits of
+/// `x`'s shortest decimal form, which identify it).
+fn scaled_int(x: f64, digits: i64) -> Result<BigInt, Error> {
+    let text = format!("{:.*e}", 17, x);
+    let (mantissa, exp) = text.split_once('e').ok_or(Error::InvalidInput { what: "weight".into() })?;
+    let exp: i64 = exp.parse().map_err(|_| Error::InvalidInput { what: "weight exponent".into() })?;
+    let negative = mantissa.starts_with('-');
+    let digits_str: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let m: BigInt = digits_str.parse().map_err(|_| Error::InvalidInput { what: "weight digits".into() })?;
+    // x = m·10^(exp − 17); scaled = x·10^digits.
+    let shift = exp - 17 + digits;
+    let value = if shift >= 0 {
+        m * BigInt::from(10).pow(shift as u32)
+    } else {
+        let div = BigInt::from(10).pow((-shift) as u32);
+        (m * 2 + &div) / (div * 2)
+    };
+    Ok(if negative { -value } else { value })
+}
+
+/// The fixed-point form of `model` over `columns` (the model's columns, in the order of its
+/// weights). The scale `S` is the smallest for which the rounding of the weights,
+/// `½·(Σ_c 2^b_c + 1)` units of `10^−S`, stays within [`SCORE_RELATIVE_ERROR`] of the model's
+/// range `R = |b| + Σ_c |w_c|·2^b_c·10^−d_c`; so `|score·10^S| < 5·10⁹·(Σ 2^b_c + 1)` whatever
+/// the weights (see [`crate::stats::score_capacity_bits`]) unless `S` would be negative.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for no weight or a weight or intercept that is not finite.
+pub(crate) fn fixed_model(model: &LogisticModel, columns: &[&ColumnInfo]) -> Result<FixedModel, Error> {
+    if model.weights.is_empty() || columns.len() != model.weights.len() {
+        return Err(Error::InvalidInput { what: "the model has no weights".into() });
+    }
+    if !model.intercept.is_finite() || model.weights.values().any(|w| !w.is_finite()) {
+        return Err(Error::InvalidInput { what: "model weights and intercept must be finite numbers".into() });
+    }
+    let range: f64 = model.intercept.abs() + model.weights.values().zip(columns).map(|(w, c)| w.abs() * 2f64.powi(c.bound_bits as i32) / 10f64.powi(c.decimals as i32)).sum::<f64>();
+    let rounding: f64 = 0.5 * (columns.iter().map(|c| 2f64.powi(c.bound_bits as i32)).sum::<f64>() + 1.0);
+    let scale = if range > 0.0 { (rounding / (SCORE_RELATIVE_ERROR * range)).log10().ceil().max(0.0) as u32 } else { 0 };
+    let mut weights = Vec::with_capacity(columns.len());
+    let mut bound = BigInt::zero();
+    let mut missing: Vec<usize> = Vec::new();
+    for (w, c) in model.weights.values().zip(columns) {
+        let wi = scaled_int(*w, i64::from(scale) - i64::from(c.decimals))?;
+        bound += wi.abs() << (c.bound_bits as usize);
+        missing.extend(&c.missing);
+        weights.push(wi);
+    }
+    let intercept = scaled_int(model.intercept, i64::from(scale))?;
+    bound += intercept.abs();
+    missing.sort_unstable();
+    missing.dedup();
+    Ok(FixedModel { scale, weights, intercept, bound_bits: bits_of(&bound), missing })
+}
 
 /// Bits of a positive integer bound (`x < 2^bits`).
 fn bits_of(x: &BigInt) -> u64 {
@@ -82,12 +150,12 @@ fn bits_of(x: &BigInt) -> u64 {
 }
 
 /// Bits of `count · 2^bits` (a sum of `count` values below `2^bits`).
-fn sum_bits(count: usize, bits: u64) -> u64 {
+pub(crate) fn sum_bits(count: usize, bits: u64) -> u64 {
     bits + u64::from(usize::BITS - count.leading_zeros())
 }
 
 /// `x mod t`, centered, as an `i64` constant.
-fn centered_residue(x: &BigInt, t: u32) -> i64 {
+pub(crate) fn centered_residue(x: &BigInt, t: u32) -> i64 {
     let t = i64::from(t);
     let r = (x % t).to_i64().unwrap_or(0);
     let r = if r < 0 { r + t } else { r };
@@ -95,7 +163,7 @@ fn centered_residue(x: &BigInt, t: u32) -> i64 {
 }
 
 /// `x mod t` in `[0, t)` (a slot value).
-fn residue(x: &BigInt, t: u32) -> u32 {
+pub(crate) fn residue(x: &BigInt, t: u32) -> u32 {
     centered_residue(x, t).rem_euclid(i64::from(t)) as u32
 }
 
@@ -385,9 +453,8 @@ impl<B: Backend> StatsEvaluator<'_, B> {
 
     /// Per-record scores `b + Σ w_c·x_c` of a logistic model (the owner applies the sigmoid).
     ///
-    /// The fixed-point scale is chosen so that every term `w_c·x_c` (and `b`) is exact to a
-    /// relative `10⁻⁸` whatever the weights' magnitudes: weight `w_c` becomes the integer
-    /// `round(w_c·10^(S − d_c))` for the score scale `S`.
+    /// The fixed-point form is [`fixed_model`]'s: every score is exact to `10⁻⁹` of the
+    /// model's range `|b| + Σ|w_c|·max|x_c|`.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a model with no weight, an unknown column or a weight that
@@ -397,50 +464,13 @@ impl<B: Backend> StatsEvaluator<'_, B> {
         if model.weights.is_empty() {
             return Err(Error::InvalidInput { what: "the model has no weights".into() });
         }
-        if !model.intercept.is_finite() || model.weights.values().any(|w| !w.is_finite()) {
-            return Err(Error::InvalidInput { what: "model weights and intercept must be finite numbers".into() });
-        }
         let mut terms = Vec::with_capacity(model.weights.len());
-        for (name, &w) in &model.weights {
-            terms.push((table.column(name)?, w));
+        for name in model.weights.keys() {
+            terms.push(table.column(name)?);
         }
-        // The score scale S: each term's rounding error 0.5·10^(d−S)·|x| stays below
-        // 10⁻⁸·|w·x|, i.e. S ≥ d + log10(0.5 / (10⁻⁸·|w|)).
-        let need = |d: u32, w: f64| if w == 0.0 { 0.0 } else { f64::from(d) + (0.5 / (SCORE_RELATIVE_ERROR * w.abs())).log10() };
-        let mut scale = terms.iter().map(|(c, w)| need(c.info().decimals, *w)).fold(need(0, model.intercept), f64::max).ceil().max(0.0) as u32;
-        scale = scale.max(terms.iter().map(|(c, _)| c.info().decimals).max().unwrap_or(0));
-        let to_int = |x: f64, digits: i64| -> Result<BigInt, Error> {
-            let text = format!("{:.*e}", 17, x);
-            let (mantissa, exp) = text.split_once('e').ok_or(Error::InvalidInput { what: "weight".into() })?;
-            let exp: i64 = exp.parse().map_err(|_| Error::InvalidInput { what: "weight exponent".into() })?;
-            let negative = mantissa.starts_with('-');
-            let digits_str: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-            let m: BigInt = digits_str.parse().map_err(|_| Error::InvalidInput { what: "weight digits".into() })?;
-            // x = m·10^(exp − 17); scaled = x·10^digits, rounded half away from zero.
-            let shift = exp - 17 + digits;
-            let value = if shift >= 0 {
-                m * BigInt::from(10).pow(shift as u32)
-            } else {
-                let div = BigInt::from(10).pow((-shift) as u32);
-                (m * 2 + &div) / (div * 2)
-            };
-            Ok(if negative { -value } else { value })
-        };
-        let mut ints = Vec::with_capacity(terms.len());
-        let mut bound = BigInt::zero();
-        let mut missing: Vec<usize> = Vec::new();
-        for (col, w) in &terms {
-            let wi = to_int(*w, i64::from(scale) - i64::from(col.info().decimals))?;
-            bound += wi.abs() << (col.info().bound_bits as usize);
-            missing.extend(&col.info().missing);
-            ints.push(wi);
-        }
-        let b = to_int(model.intercept, i64::from(scale))?;
-        bound += b.abs();
-        missing.sort_unstable();
-        missing.dedup();
-        let bound_bits = bits_of(&bound);
-        self.check_capacity("logistic scores", bound_bits)?;
+        let fixed = fixed_model(model, &terms.iter().map(|c| c.info()).collect::<Vec<_>>())?;
+        self.check_capacity("logistic scores", fixed.bound_bits)?;
+        let (scale, bound_bits, missing, ints, b) = (fixed.scale, fixed.bound_bits, fixed.missing, fixed.weights, fixed.intercept);
         let n = self.ctx.params.n();
         let chunks = table.chunk_records().len();
         let mut per_modulus = Vec::with_capacity(self.evals.len());
@@ -449,7 +479,7 @@ impl<B: Backend> StatsEvaluator<'_, B> {
             let mut out = Vec::with_capacity(chunks);
             for (c, &here) in table.chunk_records().iter().enumerate() {
                 let mut acc: Option<Ciphertext<B>> = None;
-                for ((col, _), wi) in terms.iter().zip(&ints) {
+                for (col, wi) in terms.iter().zip(&ints) {
                     let mut p = ev.duplicate(&col.ciphertexts()[i][c])?;
                     ev.mul_constant_assign(&mut p, centered_residue(wi, t))?;
                     match acc.as_mut() {

@@ -1,0 +1,238 @@
+//! The server side of row-packed records ([`super::rows`]): totals and scores with no key at
+//! all, only additions and products with monomials and small plaintexts.
+
+use std::collections::BTreeMap;
+
+use super::rows::{EncryptedRows, RowPlan};
+use super::server::{centered_residue, fixed_model, residue, sum_bits};
+use super::table::ColumnInfo;
+use super::{LogisticModel, StatsContext};
+use crate::backend::Backend;
+use crate::scheme::{Ciphertext, Evaluator, Plaintext};
+use crate::Error;
+
+/// Encrypted totals of row-packed records, one ciphertext per used plaintext modulus:
+/// coefficient `c` holds `Σx_c` and, with squares, coefficient `C + c` holds `Σx_c²` (see
+/// [`Self::sum_coefficient`]). Every statistic of every column follows from it.
+#[derive(Debug)]
+pub struct EncryptedTotals<B: Backend> {
+    /// The plan of the rows summed.
+    pub plan: RowPlan,
+    /// The columns (counts and bounds over the records summed).
+    pub columns: Vec<ColumnInfo>,
+    /// One ciphertext per used modulus.
+    pub totals: Vec<Ciphertext<B>>,
+}
+
+impl<B: Backend> EncryptedTotals<B> {
+    /// The coefficient of column `c`'s `Σx`.
+    pub fn sum_coefficient(&self, c: usize) -> usize {
+        c
+    }
+    /// The coefficient of column `c`'s `Σx²`, when the rows carry squares.
+    pub fn squares_coefficient(&self, c: usize) -> Option<usize> {
+        self.plan.squares.then(|| self.columns.len() + c)
+    }
+}
+
+/// Where one chunk's scores lie in a result ciphertext: record `r` of the segment at
+/// coefficient `first + r·stride`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreSegment {
+    /// The coefficient of the segment's first record.
+    pub first: usize,
+    /// Records in the segment.
+    pub records: usize,
+}
+
+/// Encrypted per-record scores of row-packed records: `ciphertexts[modulus][result]`, the
+/// records of `segments[result]` in order; fixed point with `scale` decimals.
+#[derive(Debug)]
+pub struct EncryptedRowScores<B: Backend> {
+    /// Number of records.
+    pub records: usize,
+    /// Decimal digits of the scores.
+    pub scale: u32,
+    /// `|score·10^scale| < 2^bound_bits`.
+    pub bound_bits: u64,
+    /// Records with a skipped cell in a model column.
+    pub missing: Vec<usize>,
+    /// Coefficients between consecutive records of a segment.
+    pub stride: usize,
+    /// Per result ciphertext, its segments in record order.
+    pub segments: Vec<Vec<ScoreSegment>>,
+    /// `ciphertexts[modulus][result]`.
+    pub ciphertexts: Vec<Vec<Ciphertext<B>>>,
+}
+
+/// `x^(−k)` as the exponent `mul_monomial_assign` takes (`x^(2n) = 1`).
+fn inverse_monomial(k: usize, n: usize) -> usize {
+    (2 * n - k % (2 * n)) % (2 * n)
+}
+
+/// Folds the `records` records of `ct` (stride `stride`) onto record 0: afterwards
+/// coefficient `c < stride` is `Σ_{j<records} a_{c + j·stride}`. `⌈log₂ records⌉` doublings
+/// by monomials (no noise); coefficients past the last record's never wrap into the ones read.
+fn fold<B: Backend>(ev: &Evaluator<'_, B>, ct: Ciphertext<B>, records: usize, stride: usize, n: usize) -> Result<Ciphertext<B>, Error> {
+    let (mut cur, mut span, mut done, mut left) = (ct, 1usize, 0usize, records);
+    let mut out: Option<Ciphertext<B>> = None;
+    loop {
+        if left & 1 == 1 {
+            let mut part = ev.duplicate(&cur)?;
+            if done > 0 {
+                ev.mul_monomial_assign(&mut part, inverse_monomial(done * stride, n))?;
+            }
+            match out.as_mut() {
+                Some(o) => ev.add_assign(o, &part)?,
+                None => out = Some(part),
+            }
+            done += span;
+        }
+        left >>= 1;
+        if left == 0 {
+            break;
+        }
+        let mut moved = ev.duplicate(&cur)?;
+        ev.mul_monomial_assign(&mut moved, inverse_monomial(span * stride, n))?;
+        ev.add_assign(&mut cur, &moved)?;
+        span *= 2;
+    }
+    out.ok_or(Error::ShapeMismatch { what: "records to fold", expected: 1, found: 0 })
+}
+
+impl<B: Backend> StatsContext<B> {
+    fn check_row_capacity(&self, plan: &RowPlan, what: &str, bits: u64) -> Result<(), Error> {
+        let capacity = self.params.prefix_capacity_bits(plan.moduli);
+        if bits > capacity {
+            return Err(Error::WouldWrap { what: what.to_string(), needed_bits: bits, capacity_bits: capacity });
+        }
+        Ok(())
+    }
+
+    /// The totals of every column (and of their squares) over all records, keyless: chunks
+    /// holding the same number of records are added, then folded once per such group (so
+    /// the noise grows with the record count, not with chunks × records per chunk).
+    ///
+    /// # Errors
+    /// [`Error::WouldWrap`] when a sum or sum of squares could exceed the plan's space;
+    /// evaluation errors.
+    pub fn row_totals(&self, rows: &EncryptedRows<B>) -> Result<EncryptedTotals<B>, Error> {
+        let plan = rows.plan;
+        for c in &rows.columns {
+            self.check_row_capacity(&plan, &format!("sum of {:?}", c.name), sum_bits(c.count, u64::from(c.bound_bits)))?;
+            if plan.squares {
+                self.check_row_capacity(&plan, &format!("sum of squares of {:?}", c.name), sum_bits(c.count, 2 * u64::from(c.bound_bits)))?;
+            }
+        }
+        let n = self.params.n();
+        let stride = plan.stride(rows.columns.len());
+        let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (k, &r) in rows.chunk_records.iter().enumerate() {
+            groups.entry(r).or_default().push(k);
+        }
+        let mut totals = Vec::with_capacity(plan.moduli);
+        for (scheme, cts) in self.schemes.iter().zip(&rows.ciphertexts) {
+            let ev = scheme.arithmetic();
+            let mut acc: Option<Ciphertext<B>> = None;
+            for (&records, chunks) in &groups {
+                let mut sum = ev.duplicate(&cts[chunks[0]])?;
+                for &k in &chunks[1..] {
+                    ev.add_assign(&mut sum, &cts[k])?;
+                }
+                let folded = fold(&ev, sum, records, stride, n)?;
+                match acc.as_mut() {
+                    Some(a) => ev.add_assign(a, &folded)?,
+                    None => acc = Some(folded),
+                }
+            }
+            totals.push(acc.ok_or(Error::ShapeMismatch { what: "chunks", expected: 1, found: 0 })?);
+        }
+        Ok(EncryptedTotals { plan, columns: rows.columns.clone(), totals })
+    }
+
+    /// Per-record scores `b + Σ w_c·x_c` of a logistic model, keyless: each chunk times
+    /// `w(x) = Σ_c w_c·x^(−c)` holds its records' scores at `r·S`; chunks are then packed
+    /// into as few result ciphertexts as their coefficient windows allow (a one-record chunk
+    /// takes `S + C − 1` coefficients), each moved there by a monomial. The fixed point is
+    /// that of the column layout's scores.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for no weight, an unknown column or a weight that is not
+    /// finite; [`Error::WouldWrap`] when the scores could exceed the plan's space.
+    pub fn row_scores(&self, rows: &EncryptedRows<B>, model: &LogisticModel) -> Result<EncryptedRowScores<B>, Error> {
+        let plan = rows.plan;
+        let width = rows.columns.len();
+        let mut positions = Vec::with_capacity(model.weights.len());
+        for name in model.weights.keys() {
+            let c = rows.columns.iter().position(|c| &c.name == name).ok_or_else(|| Error::InvalidInput {
+                what: format!("no column {name:?}; the rows have {}", rows.columns.iter().map(|c| format!("{:?}", c.name)).collect::<Vec<_>>().join(", ")),
+            })?;
+            positions.push(c);
+        }
+        let fixed = fixed_model(model, &positions.iter().map(|&c| &rows.columns[c]).collect::<Vec<_>>())?;
+        self.check_row_capacity(&plan, "logistic scores", fixed.bound_bits)?;
+        let n = self.params.n();
+        let stride = plan.stride(width);
+        // Placement, the same under every modulus: (result, monomial shift) per chunk.
+        let mut segments: Vec<Vec<ScoreSegment>> = Vec::new();
+        let mut placement = Vec::with_capacity(rows.chunk_records.len());
+        let mut end = 0usize;
+        for &records in &rows.chunk_records {
+            let span = records * stride;
+            let shift = end + width - 1;
+            match segments.last_mut() {
+                Some(seg) if shift + span + width - 1 <= n => {
+                    seg.push(ScoreSegment { first: shift, records });
+                    placement.push((segments.len() - 1, shift));
+                    end = shift + span;
+                }
+                _ => {
+                    segments.push(vec![ScoreSegment { first: 0, records }]);
+                    placement.push((segments.len() - 1, 0));
+                    end = span;
+                }
+            }
+        }
+        let mut ciphertexts = Vec::with_capacity(plan.moduli);
+        for (scheme, cts) in self.schemes.iter().zip(&rows.ciphertexts) {
+            let ev = scheme.arithmetic();
+            let t = scheme.params().plaintext().value();
+            let mut w = vec![0u32; n];
+            for (&c, wi) in positions.iter().zip(&fixed.weights) {
+                let r = centered_residue(wi, t);
+                // w_c·x^(−c) = −w_c·x^(n − c) for c > 0.
+                let (index, value) = if c == 0 { (0, r) } else { (n - c, -r) };
+                w[index] = (i64::from(w[index]) + value).rem_euclid(i64::from(t)) as u32;
+            }
+            let weights = Plaintext::new(scheme.params(), &w)?;
+            let mut out: Vec<Option<Ciphertext<B>>> = (0..segments.len()).map(|_| None).collect();
+            for (ct, &(result, shift)) in cts.iter().zip(&placement) {
+                let mut p = ev.duplicate(ct)?;
+                ev.mul_plain_assign(&mut p, &[&weights])?;
+                if shift > 0 {
+                    ev.mul_monomial_assign(&mut p, shift)?;
+                }
+                match out[result].as_mut() {
+                    Some(o) => ev.add_assign(o, &p)?,
+                    None => out[result] = Some(p),
+                }
+            }
+            let b = residue(&fixed.intercept, t);
+            let mut results = Vec::with_capacity(segments.len());
+            for (acc, segs) in out.into_iter().zip(&segments) {
+                let mut acc = acc.ok_or(Error::ShapeMismatch { what: "chunks of a result", expected: 1, found: 0 })?;
+                let mut intercept = vec![0u32; n];
+                for s in segs {
+                    for r in 0..s.records {
+                        intercept[s.first + r * stride] = b;
+                    }
+                }
+                ev.add_plain_assign(&mut acc, &[&Plaintext::new(scheme.params(), &intercept)?])?;
+                results.push(acc);
+            }
+            ciphertexts.push(results);
+        }
+        Ok(EncryptedRowScores { records: rows.records(), scale: fixed.scale, bound_bits: fixed.bound_bits, missing: fixed.missing, stride, segments, ciphertexts })
+    }
+}

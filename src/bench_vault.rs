@@ -113,6 +113,7 @@ fn bench_schema() -> Schema {
     Schema {
         columns: vec![ColumnSpec { name: "glucose".into(), decimals: 1, min: 55.0, max: 400.0 }, ColumnSpec { name: "bmi".into(), decimals: 1, min: 15.0, max: 55.0 }],
         computations: Computation::all(),
+        max_records: None,
     }
 }
 
@@ -183,7 +184,7 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, backend_arg: &str, json_lines:
     emit(json!({"op": "vault_keys_upload", "backend": name, "n": n, "bytes": generated.eval.len(), "median_ns": median(times)}));
     drop(served);
 
-    // Ingest: 1, 8 and 64 devices, one-row and n-row uploads (column-major: the same size).
+    // Ingest: 1, 8 and 64 devices, one-row and n-row uploads.
     let store = scratch("ingest-store")?;
     let one_row = encrypt_uploads(backend.clone(), &schema, &generated.public, &columns(16, 1), 1)?;
     let full = encrypt_uploads(backend.clone(), &schema, &generated.public, &columns(4 * n, 2), n)?;
@@ -229,20 +230,20 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, backend_arg: &str, json_lines:
     drop(served);
 
     // Queries over 10k, 100k, 1M records, through the service and in process.
-    let runner: Arc<dyn QueryRunner> = Arc::from(ringvault_app::query::runner_on(backend.clone(), 1 << 31));
+    let runner: Arc<dyn QueryRunner> = Arc::from(ringvault_app::query::runner_on(backend.clone()));
     for &total in records {
         let served = Served::start(backend_arg, scratch("query-store")?)?;
         let operator = Client::new(&served.url, &served.operator).map_err(err)?;
         let created = operator.create_dataset("query", &schema).map_err(err)?;
         let owner = Client::new(&served.url, &created.owner_token).map_err(err)?;
         let info = owner.upload_keys(&created.id, &keys_dir.join(EVAL_KEYS)).map_err(err)?;
-        let mut stored: Vec<Vec<Vec<u8>>> = Vec::new();
+        let mut stored: Vec<Vec<u8>> = Vec::new();
         let mut done = 0;
         while done < total {
             let take = (total - done).min(16 * n);
             for (i, body) in encrypt_uploads(backend.clone(), &schema, &generated.public, &columns(take, done as u64), n)?.iter().enumerate() {
                 owner.push(&created.id, body, &format!("q-{done}-{i}"), None, None).map_err(err)?;
-                stored.push(check_upload(&schema, &info, body)?.columns);
+                stored.push(check_upload(&schema, &info, body)?.body);
             }
             done += take;
         }
@@ -251,23 +252,22 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, backend_arg: &str, json_lines:
             ("variance", QueryRequest { stats: None, stat: Some("variance".into()), column: Some("glucose".into()), logreg: None, from: None, to: None, device: None }),
             ("scores", QueryRequest { stats: None, stat: None, column: None, logreg: Some(model()), from: None, to: None, device: None }),
         ];
-        let key_path = keys_dir.join(EVAL_KEYS);
         let reps = if total >= 1_000_000 { 3 } else { 5 };
         for (what, q) in &queries {
-            owner.query(&created.id, q, &mut |_| {}).map_err(err)?; // warm: keys loaded and cached
+            owner.query(&created.id, q, &mut |_| {}).map_err(err)?; // warm: pages cached
             let mut through = Vec::new();
             for _ in 0..reps {
                 let t = Instant::now();
                 owner.query(&created.id, q, &mut |_| {}).map_err(err)?;
                 through.push(t.elapsed().as_secs_f64() * 1e9);
             }
-            let mut source = |c: usize| -> Result<Vec<Vec<u8>>, ringvault_app::AppError> { Ok(stored.iter().map(|u| u[c].clone()).collect()) };
-            runner.run(&schema, &info, &key_path, q, &mut source, &|_| {})?;
+            let mut source = |visit: &mut dyn FnMut(Vec<u8>) -> Result<(), ringvault_app::AppError>| stored.iter().try_for_each(|u| visit(u.clone()));
+            runner.run(&schema, &info, q, stored.len(), &mut source, &|_| {})?;
             let mut inproc = Vec::new();
             for _ in 0..reps {
-                let mut source = |c: usize| -> Result<Vec<Vec<u8>>, ringvault_app::AppError> { Ok(stored.iter().map(|u| u[c].clone()).collect()) };
+                let mut source = |visit: &mut dyn FnMut(Vec<u8>) -> Result<(), ringvault_app::AppError>| stored.iter().try_for_each(|u| visit(u.clone()));
                 let t = Instant::now();
-                runner.run(&schema, &info, &key_path, q, &mut source, &|_| {})?;
+                runner.run(&schema, &info, q, stored.len(), &mut source, &|_| {})?;
                 inproc.push(t.elapsed().as_secs_f64() * 1e9);
             }
             let (m, i) = (median(through), median(inproc));

@@ -92,7 +92,7 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
 
     let t = Instant::now();
     let pb = spinner("vault: starting on loopback; owner: creating the dataset and uploading evaluation keys");
-    let runner: Arc<dyn ringvault_app::query::QueryRunner> = Arc::from(ringvault_app::query::runner_on(backend.clone(), 1 << 30));
+    let runner: Arc<dyn ringvault_app::query::QueryRunner> = Arc::from(ringvault_app::query::runner_on(backend.clone()));
     let settings = VaultSettings { listen: "127.0.0.1:0".into(), ..VaultSettings::default() };
     let vault = ringvault_vault::spawn(ringvault_vault::ServeOptions { data: scratch.path().join("store"), settings, runner }).map_err(vault_err)?;
     let operator = Client::new(&vault.url(), vault.operator_token()).map_err(vault_err)?;

@@ -102,9 +102,10 @@ enum Command {
         /// A vault schema: the parameters follow from its ranges and computations.
         #[arg(long, value_name = "SCHEMA.json")]
         schema: Option<PathBuf>,
-        /// With --schema: the records the dataset must hold (default 1000000).
-        #[arg(long, requires = "schema", default_value_t = 1_000_000)]
-        records: u64,
+        /// With --schema: the records the dataset must hold (default: the schema's
+        /// max_records, else 1000000).
+        #[arg(long, requires = "schema")]
+        records: Option<u64>,
     },
     /// Owner: encrypt every numeric column of a CSV file with the public key only.
     Encrypt {
@@ -268,7 +269,7 @@ enum VaultCommand {
         /// Skip empty or non-numeric cells (counted) instead of failing.
         #[arg(long)]
         skip_missing: bool,
-        /// Records per upload (default: one ciphertext per column and modulus).
+        /// Records per upload (default: 16 ciphertexts per used modulus; 1 sends one reading at a time).
         #[arg(long)]
         rows_per_upload: Option<usize>,
         /// Names this push: rerunning it with the same key stores nothing twice (default: a
@@ -438,6 +439,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 (_, Some(path)) => {
                     let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
                     let schema = ringvault::app::dataset::Schema::from_json(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+                    let records = records.unwrap_or_else(|| schema.declared_records());
                     let preset = schema.preset_for(records).map_err(|e| e.to_string())?;
                     eprintln!("{}: {} holds {records} records of every declared computation", path.display(), preset.name());
                     preset

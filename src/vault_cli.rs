@@ -66,7 +66,7 @@ pub fn serve(settings: &Settings, engine: &Engine, data: Option<PathBuf>, listen
         return Err(CliError::Config("TLS needs both --tls-cert and --tls-key".into()));
     }
     let data = data.or(v.data.clone()).ok_or_else(|| CliError::Config("serve needs --data DIR (or RINGVAULT_VAULT_DATA, or [vault] data in ringvault.toml)".into()))?;
-    let runner: Arc<dyn ringvault_app::query::QueryRunner> = Arc::from(ringvault_app::query::runner(engine, v.key_cache_mb.saturating_mul(1 << 20)));
+    let runner: Arc<dyn ringvault_app::query::QueryRunner> = Arc::from(ringvault_app::query::runner(engine));
     ringvault_vault::run(ringvault_vault::ServeOptions { data, settings: v, runner }).map_err(vault_err)
 }
 
@@ -144,6 +144,12 @@ pub struct PushOptions {
     pub to: Option<i64>,
 }
 
+/// Ciphertexts per modulus in one upload of `vault push` by default (n records or so at
+/// nine columns and n = 8192).
+const DEFAULT_CHUNKS_PER_UPLOAD: usize = 16;
+/// The most ciphertexts per modulus `--rows-per-upload` may ask for in one upload.
+const MAX_CHUNKS_PER_UPLOAD: usize = 256;
+
 /// `vault push`: encrypts a CSV with `KEYS/public.key` only and uploads it in batches, each
 /// with its own idempotency key (`--idempotency-key K` makes a rerun of the same push store
 /// nothing twice: batch `i` of `m` is `K-i-of-m`); returns after the server acknowledged every
@@ -165,7 +171,7 @@ pub fn push(conn: &Connection, engine: &Engine, keys_dir: &Path, dataset: &str, 
         .map(|s| plain.columns.iter().find(|c| c.name == s.name).cloned().ok_or_else(|| CliError::Schema(format!("{}: no column {:?} (the dataset's schema needs it)", csv_path.display(), s.name))))
         .collect::<Result<Vec<_>, _>>()?;
     schema.check_rows(&columns)?; // every value within its range before anything is sent
-    crate::on_backend!(engine, |b| push_batches(&UploadEncryptor::new(b.clone(), &public)?, &c, dataset, &columns, &text, &decimals, opts, &conn.server))
+    crate::on_backend!(engine, |b| push_batches(&UploadEncryptor::new(b.clone(), &schema, &public)?, &c, dataset, &columns, &text, &decimals, opts, &conn.server))
 }
 
 /// Encrypts and pushes `columns` batch by batch, waiting for each acknowledgement (one batch
@@ -173,8 +179,9 @@ pub fn push(conn: &Connection, engine: &Engine, keys_dir: &Path, dataset: &str, 
 #[allow(clippy::too_many_arguments)]
 fn push_batches<B: ringvault_core::Backend>(enc: &UploadEncryptor<B>, c: &Client, dataset: &str, columns: &[PlainColumn], text: &str, decimals: &BTreeMap<String, u32>, opts: &PushOptions, server: &str) -> Result<String, CliError> {
     let records = columns.first().map_or(0, |c| c.values.len());
-    let n = enc.n();
-    let rows = opts.rows_per_upload.unwrap_or(n).clamp(1, n);
+    // By default an upload fills about n coefficients' worth of ciphertexts per modulus.
+    let per = enc.rows_per_ciphertext();
+    let rows = opts.rows_per_upload.unwrap_or(per * DEFAULT_CHUNKS_PER_UPLOAD).clamp(1, per * MAX_CHUNKS_PER_UPLOAD);
     let batches = records.div_ceil(rows);
     let base = match &opts.idempotency_key {
         // The key names this push: the same file and options under the same key give the same

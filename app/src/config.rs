@@ -9,7 +9,6 @@
 //! | vault data directory | `RINGVAULT_VAULT_DATA` | `[vault] data = "…"` | none (required by `serve`) |
 //! | vault listen address | `RINGVAULT_VAULT_LISTEN` | `[vault] listen = "…"` | `127.0.0.1:8700` |
 //! | TLS certificate / key (PEM) | `RINGVAULT_VAULT_TLS_CERT`, `_KEY` | `[vault] tls_cert`, `tls_key` | none (plain HTTP) |
-//! | evaluation-key cache | `RINGVAULT_VAULT_KEY_CACHE_MB` | `[vault] key_cache_mb` | 2048 |
 //! | concurrent queries | `RINGVAULT_VAULT_QUERY_CONCURRENCY` | `[vault] query_concurrency` | 2 |
 //! | largest upload | `RINGVAULT_VAULT_MAX_UPLOAD_MB` | `[vault] max_upload_mb` | 256 |
 //! | largest key set | `RINGVAULT_VAULT_MAX_KEYS_MB` | `[vault] max_keys_mb` | 512 |
@@ -61,8 +60,6 @@ pub struct VaultSettings {
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).
     pub tls_key: Option<PathBuf>,
-    /// Deserialized evaluation keys kept in memory, in MiB.
-    pub key_cache_mb: u64,
     /// Queries evaluated at once (more wait).
     pub query_concurrency: usize,
     /// Largest upload body, in MiB.
@@ -80,7 +77,6 @@ impl Default for VaultSettings {
             listen: "127.0.0.1:8700".into(),
             tls_cert: None,
             tls_key: None,
-            key_cache_mb: 2048,
             query_concurrency: 2,
             max_upload_mb: 256,
             max_keys_mb: 512,
@@ -159,9 +155,6 @@ impl Settings {
         if let Some(v) = env("RINGVAULT_VAULT_TLS_KEY") {
             vault.tls_key = Some(v.into());
         }
-        if let Some(v) = env("RINGVAULT_VAULT_KEY_CACHE_MB") {
-            vault.key_cache_mb = parse_env("RINGVAULT_VAULT_KEY_CACHE_MB", &v)?;
-        }
         if let Some(v) = env("RINGVAULT_VAULT_QUERY_CONCURRENCY") {
             vault.query_concurrency = parse_env("RINGVAULT_VAULT_QUERY_CONCURRENCY", &v)?;
         }
@@ -209,12 +202,12 @@ mod tests {
     #[test]
     fn config_file_sets_every_key() {
         let s = Settings::from_config(
-            "# settings\nbackend = \"gpu\"\ngpu_adapter = \"H100\" # the big one\ngpu_allow_software = true\n[vault]\ndata = \"/srv/vault\"\nlisten = \"0.0.0.0:9000\"\nkey_cache_mb = 64\nquery_concurrency = 4\n",
+            "# settings\nbackend = \"gpu\"\ngpu_adapter = \"H100\" # the big one\ngpu_allow_software = true\n[vault]\ndata = \"/srv/vault\"\nlisten = \"0.0.0.0:9000\"\nquery_concurrency = 4\n",
         )
         .unwrap();
         assert_eq!((s.backend, s.gpu_adapter.as_deref(), s.gpu_allow_software), (BackendChoice::Gpu, Some("H100"), true));
         assert_eq!(s.vault.data.as_deref(), Some(std::path::Path::new("/srv/vault")));
-        assert_eq!((s.vault.listen.as_str(), s.vault.key_cache_mb, s.vault.query_concurrency), ("0.0.0.0:9000", 64, 4));
+        assert_eq!((s.vault.listen.as_str(), s.vault.query_concurrency), ("0.0.0.0:9000", 4));
         assert_eq!(Settings::from_config("\n# nothing\n").unwrap(), Settings::default());
     }
 

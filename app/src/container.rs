@@ -31,7 +31,7 @@ const DIGEST_LEN: usize = 32;
 /// Largest header accepted.
 const MAX_HEADER: usize = 1 << 20;
 /// Every kind of file the command line writes.
-pub const KINDS: [&str; 8] = ["secret-keys", "public-keys", "evaluation-keys", "table", "stat", "scores", "column", "stats"];
+pub const KINDS: [&str; 10] = ["secret-keys", "public-keys", "evaluation-keys", "table", "stat", "scores", "stats", "rows", "totals", "row-scores"];
 
 /// The JSON header of a file.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use ringvault_backend_cpu::CpuBackend;
 use ringvault_core::encoding::FixedPoint;
-use ringvault_core::stats::{ColumnInfo, PlainColumn, StatsContext, StatsParameters};
+use ringvault_core::stats::{PlainColumn, RowPlan, RowSpec, StatsContext, StatsParameters};
 
 use crate::container::{self, Header};
 use crate::keys::params_of;
@@ -58,7 +58,8 @@ pub struct ColumnSpec {
 }
 
 /// A dataset's schema: `{"columns": [{"name": "bmi", "decimals": 1, "min": 10, "max": 80}, …],
-/// "computations": ["sums", "variances", "scores"]}` (computations default to all).
+/// "computations": ["sums", "variances", "scores"], "max_records": 1000000}` (computations
+/// default to all, the record capacity to [`DEFAULT_MAX_RECORDS`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Schema {
@@ -67,7 +68,15 @@ pub struct Schema {
     /// What the server may compute (default: everything).
     #[serde(default = "Computation::all")]
     pub computations: Vec<Computation>,
+    /// The most records the dataset will hold (default [`DEFAULT_MAX_RECORDS`]): with the
+    /// ranges and computations it sets the uploads' plaintext moduli and level
+    /// ([`Schema::row_plan`]); the vault refuses queries over more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_records: Option<u64>,
 }
+
+/// A dataset's record capacity when its schema does not declare one.
+pub const DEFAULT_MAX_RECORDS: u64 = 1_000_000;
 
 /// What the server records of a dataset's validated evaluation keys (public metadata).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,8 +110,8 @@ pub struct CheckedKeys {
 pub struct CheckedUpload {
     /// Records in the upload.
     pub rows: usize,
-    /// One self-describing blob per schema column, in schema order (see [`crate::results`]).
-    pub columns: Vec<Vec<u8>>,
+    /// The validated `rows` file, stored as it came (see [`crate::rows`]).
+    pub body: Vec<u8>,
 }
 
 impl Schema {
@@ -124,6 +133,9 @@ impl Schema {
         let bad = |what: String| Err(AppError::Schema(what));
         if self.columns.is_empty() || self.columns.len() > MAX_COLUMNS {
             return bad(format!("a schema has 1 to {MAX_COLUMNS} columns, this one {}", self.columns.len()));
+        }
+        if self.max_records == Some(0) {
+            return bad("max_records is at least 1".into());
         }
         if self.computations.is_empty() {
             return bad("a schema supports at least one computation (sums, variances, scores)".into());
@@ -163,48 +175,55 @@ impl Schema {
         })
     }
 
-    /// The largest record count for which every declared computation is exact in `params`.
+    /// The declared record capacity ([`DEFAULT_MAX_RECORDS`] when absent).
+    pub fn declared_records(&self) -> u64 {
+        self.max_records.unwrap_or(DEFAULT_MAX_RECORDS)
+    }
+
+    /// What the row layout needs to know of the dataset.
+    pub fn row_spec(&self) -> RowSpec {
+        RowSpec {
+            bounds: self.columns.iter().map(ColumnSpec::bound_bits).collect(),
+            max_records: self.declared_records(),
+            squares: self.supports(Computation::Variances),
+            scores: self.supports(Computation::Scores),
+        }
+    }
+
+    /// The shape of every upload under `params`: the fewest plaintext moduli and the lowest
+    /// level that hold [`Self::declared_records`] records of the declared ranges and
+    /// computations (see `ringvault_core::stats::rows`). Devices and the vault compute it the
+    /// same way from the schema and the keys' preset.
     ///
     /// # Errors
-    /// [`AppError::Schema`] when not even one record fits, naming the column.
-    pub fn max_records(&self, params: &StatsParameters) -> Result<u64, AppError> {
-        let capacity = params.capacity_bits();
-        let mut max = u64::MAX;
-        for c in &self.columns {
-            let bits = u64::from(c.bound_bits());
-            let widest = if self.supports(Computation::Variances) { 2 * bits } else { bits };
-            // A sum of N values below 2^b is below 2^(b + bitlen(N)) (`core::stats`).
-            let spare = capacity.saturating_sub(widest);
-            if spare == 0 {
-                return Err(AppError::Schema(format!(
-                    "column {:?}: values up to 2^{bits} (range and decimals) leave no room in the {capacity}-bit plaintext space of {}",
-                    c.name,
-                    params.preset().name()
-                )));
-            }
-            max = max.min(if spare >= 64 { u64::MAX } else { (1u64 << spare) - 1 });
+    /// [`AppError::Schema`] when the parameters cannot hold them.
+    pub fn row_plan(&self, params: &StatsParameters) -> Result<RowPlan, AppError> {
+        if self.columns.is_empty() {
+            return Err(AppError::Schema("a schema has at least one column".into()));
         }
-        Ok(max)
+        params.row_plan(&self.row_spec()).map_err(|e| {
+            AppError::Schema(format!(
+                "{} records of these ranges and computations do not fit {} ({e}): narrow the ranges or decimals, or declare fewer max_records",
+                self.declared_records(),
+                params.preset().name()
+            ))
+        })
     }
 
     /// The smallest preset whose statistics parameters hold `records` records of every
-    /// declared computation within the declared ranges (the parameters follow from the
-    /// dataset: [`Self::max_records`] at each preset, smallest ring first).
+    /// declared computation within the declared ranges (its [`Self::row_plan`] exists).
     ///
     /// # Errors
     /// [`AppError::Schema`] when no preset holds them.
     pub fn preset_for(&self, records: u64) -> Result<ringvault_core::scheme::Preset, AppError> {
         use ringvault_core::scheme::Preset;
-        let mut best = 0;
+        let wanted = Self { max_records: Some(records), ..self.clone() };
         for preset in [Preset::N4096, Preset::N8192, Preset::N16384, Preset::N32768] {
-            let params = StatsParameters::for_preset(preset)?;
-            match self.max_records(&params) {
-                Ok(max) if max >= records => return Ok(preset),
-                Ok(max) => best = best.max(max),
-                Err(_) => {}
+            if wanted.row_plan(&StatsParameters::for_preset(preset)?).is_ok() {
+                return Ok(preset);
             }
         }
-        Err(AppError::Schema(format!("no preset holds {records} records of these ranges and computations (at most {best}): narrow the ranges or decimals")))
+        Err(AppError::Schema(format!("no preset holds {} records of these ranges and computations: narrow the ranges or decimals", wanted.declared_records())))
     }
 
     /// Checks a CSV table against the schema before encryption (the client's side): the same
@@ -285,7 +304,8 @@ pub fn check_eval_keys(schema: &Schema, path: &Path) -> Result<CheckedKeys, AppE
     require_digest(&h, "evaluation keys")?;
     let ctx = validation_context(&h)?;
     let keys = ctx.keys_from_objects(&objects)?;
-    let max_records = schema.max_records(ctx.params())?;
+    schema.row_plan(ctx.params())?;
+    let max_records = schema.declared_records();
     let public_key = crate::keys::public_file(ctx.params(), &keys)?;
     let public_key_sha256 = crate::keys::public_key_digest(&keys.public_key_objects());
     let info = KeyInfo { preset: h.preset, moduli: h.moduli, bytes: bytes.len() as u64, sha256: crate::hex(&Sha256::digest(&bytes)), max_records, public_key_sha256 };
@@ -318,77 +338,74 @@ pub fn public_keys_file(path: &Path) -> Result<Vec<u8>, AppError> {
     crate::keys::public_file(ctx.params(), &keys)
 }
 
-/// Validates an upload body (a `table` file of one or more rows) against the dataset's schema
-/// and keys: container, metadata, every ciphertext through its wire loader, columns, decimals
-/// and declared bounds. Nothing is stored unless this returns `Ok`. The stored columns carry
-/// the schema's bound (not the uploader's claim), so the "could this wrap?" refusal rests on
-/// the declared ranges.
+/// Validates an upload body (a `rows` file of one or more records) against the dataset's
+/// schema and keys: container, metadata, the row plan the schema and keys imply, every
+/// ciphertext through its wire loader, columns, decimals and declared bounds. Nothing is
+/// stored unless this returns `Ok`. The stored body is the file as sent; its bounds are
+/// checked against the schema's, so the "could this wrap?" refusal rests on the declared
+/// ranges.
 ///
 /// # Errors
 /// [`AppError::Format`], [`AppError::Schema`] or [`AppError::Core`] saying what is wrong.
 pub fn check_upload(schema: &Schema, keys: &KeyInfo, body: &[u8]) -> Result<CheckedUpload, AppError> {
-    let (h, _) = container::peek_header(body).map_err(|e| AppError::Format(format!("upload: {e}")))?;
+    let (h, objects) = container::parse(body, &["rows"]).map_err(|e| AppError::Format(format!("upload: {e}")))?;
     require_digest(&h, "upload")?;
     if h.preset != keys.preset || h.moduli != keys.moduli {
         return Err(AppError::Format(format!("the upload is encrypted for {} {:?}; the dataset's keys are {} {:?}", h.preset, h.moduli, keys.preset, keys.moduli)));
     }
     let ctx = validation_context(&h)?;
-    let (m, objects) = crate::results::table_parts(&ctx, body).map_err(|e| AppError::Format(format!("upload: {e}")))?;
-    if m.public_key.as_deref() != Some(keys.public_key_sha256.as_str()) {
-        return Err(AppError::Format(match m.public_key {
-            Some(k) => format!("the upload is encrypted under another key set (public key {k:.16}…, the dataset's {:.16}…)", keys.public_key_sha256),
-            None => "the upload does not name the public key it was encrypted under (write it with this version)".into(),
-        }));
+    let plan = schema.row_plan(ctx.params())?;
+    let m: crate::rows::RowsMeta = crate::results::meta(&h)?;
+    if m.public_key != keys.public_key_sha256 {
+        return Err(AppError::Format(format!("the upload is encrypted under another key set (public key {:.16}…, the dataset's {:.16}…)", m.public_key, keys.public_key_sha256)));
     }
     if m.columns.len() != schema.columns.len() {
         return Err(AppError::Schema(format!("the upload has {} columns, the schema {}", m.columns.len(), schema.columns.len())));
     }
-    let per_column = objects.len() / m.columns.len();
-    let chunks = per_column / ctx.schemes().len();
-    let mut columns = Vec::with_capacity(m.columns.len());
-    for ((info, spec), objs) in m.columns.iter().zip(&schema.columns).zip(objects.chunks(per_column)) {
+    for (info, spec) in m.columns.iter().zip(&schema.columns) {
         if info.name != spec.name || info.decimals != spec.decimals {
             return Err(AppError::Schema(format!("upload column {:?} at {} decimals where the schema has {:?} at {}", info.name, info.decimals, spec.name, spec.decimals)));
         }
         if info.bound_bits > spec.bound_bits() {
             return Err(AppError::Schema(format!("column {:?}: values up to 2^{} exceed the declared range [{}, {}]", info.name, info.bound_bits, spec.min, spec.max)));
         }
-        let sorted = info.missing.windows(2).all(|w| w[0] < w[1]);
-        if !sorted || info.missing.last().is_some_and(|&l| l >= m.records) || info.count + info.missing.len() != m.records {
-            return Err(AppError::Schema(format!("column {:?}: counts and skipped records do not add up to {} records", info.name, m.records)));
-        }
-        ctx.chunks_from_objects(chunks, objs)?;
-        let stored = ColumnInfo { bound_bits: spec.bound_bits(), ..info.clone() };
-        columns.push(crate::results::column_file(ctx.params(), m.records, &stored, objs)?);
     }
-    Ok(CheckedUpload { rows: m.records, columns })
+    if m.plan != plan {
+        return Err(AppError::Schema(format!("the upload is packed as {:?}; this dataset's schema and keys need {plan:?}", m.plan)));
+    }
+    let rows = crate::rows::rows_from_parts(&ctx, m, &objects)?;
+    Ok(CheckedUpload { rows: rows.records(), body: body.to_vec() })
 }
 
-/// A device's (or owner's) encryptor for one dataset: the `public.key` file opened and its
-/// digest taken once, then any number of uploads.
+/// A device's (or owner's) encryptor for one dataset: the `public.key` file opened, its
+/// digest taken and the dataset's row plan computed once, then any number of uploads.
 pub struct UploadEncryptor<B: ringvault_core::Backend> {
     ctx: StatsContext<B>,
     public: Vec<ringvault_core::scheme::PublicKey>,
     digest: String,
+    plan: RowPlan,
+    /// The schema's column count.
+    width: usize,
 }
 
 impl<B: ringvault_core::Backend> UploadEncryptor<B> {
-    /// Opens the `public.key` file.
+    /// Opens the `public.key` file for a dataset of `schema`.
     ///
     /// # Errors
-    /// Key file errors.
-    pub fn new(backend: Arc<B>, public_key: &[u8]) -> Result<Self, AppError> {
+    /// Key file errors; [`AppError::Schema`] when the schema does not fit the keys.
+    pub fn new(backend: Arc<B>, schema: &Schema, public_key: &[u8]) -> Result<Self, AppError> {
         let (ctx, public) = crate::keys::open_public(backend, public_key)?;
         let digest = crate::keys::public_key_digest(&public.iter().map(ringvault_core::scheme::PublicKey::to_bytes).collect::<Vec<_>>());
-        Ok(Self { ctx, public, digest })
+        let plan = schema.row_plan(ctx.params())?;
+        Ok(Self { ctx, public, digest, plan, width: schema.columns.len() })
     }
 
-    /// Records per ciphertext (the ring degree): the natural size of one upload.
-    pub fn n(&self) -> usize {
-        self.ctx.params().n()
+    /// Records per ciphertext: the natural granularity of an upload.
+    pub fn rows_per_ciphertext(&self) -> usize {
+        self.ctx.rows_per_ciphertext(&self.plan, self.width)
     }
 
-    /// `table` files of at most `rows_per_upload` records each, naming the public key.
+    /// `rows` files of at most `rows_per_upload` records each, naming the public key.
     /// Precondition: the columns passed [`Schema::check_rows`].
     ///
     /// # Errors
@@ -401,20 +418,19 @@ impl<B: ringvault_core::Backend> UploadEncryptor<B> {
         let mut out = Vec::with_capacity(records.div_ceil(step));
         for start in (0..records).step_by(step) {
             let part: Vec<PlainColumn> = columns.iter().map(|c| PlainColumn { name: c.name.clone(), decimals: c.decimals, values: c.values[start..(start + step).min(records)].to_vec() }).collect();
-            let table = self.ctx.encrypt_table(&refs, &part, &mut rng)?;
-            out.push(crate::results::table_file_under(&self.ctx, &table, Some(&self.digest))?);
+            let rows = self.ctx.encrypt_rows(&refs, &part, &self.plan, &mut rng)?;
+            out.push(crate::rows::rows_file(&self.ctx, &rows, &self.digest)?);
         }
         Ok(out)
     }
 }
 
-/// Encrypts CSV columns for a dataset (the client's side of `vault push`): checks them with
-/// [`Schema::check_rows`], then yields `table` files of at most `rows_per_upload` records
-/// each, encrypted with the `public.key` file's keys ([`UploadEncryptor`] for many calls).
+/// Encrypts `columns` (checked against `schema` first) with a `public.key` file into `rows`
+/// upload bodies of at most `rows_per_upload` records.
 ///
 /// # Errors
-/// [`AppError::Schema`] for data that does not fit; key and encryption errors.
+/// [`AppError::Schema`] for data outside the schema; key and encryption errors.
 pub fn encrypt_uploads<B: ringvault_core::Backend>(backend: Arc<B>, schema: &Schema, public_key: &[u8], columns: &[PlainColumn], rows_per_upload: usize) -> Result<Vec<Vec<u8>>, AppError> {
     schema.check_rows(columns)?;
-    UploadEncryptor::new(backend, public_key)?.encrypt(columns, rows_per_upload)
+    UploadEncryptor::new(backend, schema, public_key)?.encrypt(columns, rows_per_upload)
 }

@@ -25,6 +25,7 @@ pub mod engine;
 pub mod keys;
 pub mod query;
 pub mod results;
+pub mod rows;
 pub mod workloads;
 
 mod error;

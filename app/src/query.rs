@@ -1,16 +1,16 @@
-//! The server's queries over a dataset's stored uploads, with evaluation keys only.
+//! The server's queries over a dataset's stored uploads: row-packed records, evaluated
+//! with no key at all (see `ringvault_core::stats::rows`).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
 use ringvault_core::Backend;
-use ringvault_core::scheme::DeviceKeys;
-use ringvault_core::stats::{LogisticModel, Stat, StatsContext, StatsKeys};
+use ringvault_core::scheme::Preset;
+use ringvault_core::stats::{EncryptedRowScores, EncryptedTotals, LogisticModel, Stat, StatsContext, StatsParameters};
 
-use crate::dataset::{Computation, KeyInfo, Schema};
+use crate::dataset::{ColumnSpec, Computation, KeyInfo, Schema};
 use crate::engine::Engine;
 use crate::AppError;
 
@@ -58,41 +58,33 @@ pub struct StatColumn {
 /// Most statistics in one batched query.
 pub const MAX_BATCHED_STATS: usize = 1024;
 
-/// The stored column blobs of a query's uploads: called with a column's index in the
-/// schema, returns that column's blob of every selected upload, in upload order.
-pub type ColumnSource<'a> = dyn FnMut(usize) -> Result<Vec<Vec<u8>>, AppError> + 'a;
+/// Visits the stored `rows` files of a query's uploads, in upload order: called once with a
+/// visitor, it hands each file to it (the store reads them one by one, so a query never holds
+/// every upload at once).
+pub type UploadSource<'a> = dyn FnMut(&mut dyn FnMut(Vec<u8>) -> Result<(), AppError>) -> Result<(), AppError> + 'a;
 
-/// Runs queries on one backend, keeping deserialized evaluation keys in a cache bounded in
-/// bytes. Object safe, so a server holds one whatever the backend.
+/// Bytes of stored uploads evaluated together before their partial result joins the total.
+pub const BATCH_BYTES: usize = 64 << 20;
+
+/// Runs queries on one backend. Row-packed uploads need no evaluation key: the runner keeps
+/// only one statistics context per preset. Object safe, so a server holds one whatever the
+/// backend.
 pub trait QueryRunner: Send + Sync {
-    /// Which columns (schema indices) `request` reads, after checking it against `schema`
-    /// (unknown column, a computation the dataset does not support).
+    /// Checks `request` against `schema` (unknown column, a computation the dataset does not
+    /// support).
     ///
     /// # Errors
     /// [`AppError::Schema`] saying what is wrong.
-    fn columns_needed(&self, schema: &Schema, request: &QueryRequest) -> Result<Vec<usize>, AppError>;
+    fn check(&self, schema: &Schema, request: &QueryRequest) -> Result<(), AppError>;
 
-    /// Evaluates `request` over the blobs `source` yields, with the evaluation keys of
-    /// `key_path` (described by `keys`); returns the result file (`stat` or `scores`) that
+    /// Evaluates `request` over the `uploads` stored uploads that `source` visits, under the
+    /// parameters of `keys`; returns the result file (`totals` or `row-scores`) that
     /// `ringvault decrypt` reads. `progress` receives fractions in `[0, 1]`.
     ///
     /// # Errors
     /// [`AppError`] for bad requests ([`AppError::is_client_error`]), refused computations
-    /// (could wrap) and evaluation failures.
-    fn run(&self, schema: &Schema, keys: &KeyInfo, key_path: &Path, request: &QueryRequest, source: &mut ColumnSource<'_>, progress: &dyn Fn(f64)) -> Result<Vec<u8>, AppError>;
-
-    /// Loads the keys of `key_path` into the cache ahead of the first query (after an upload
-    /// of keys).
-    ///
-    /// # Errors
-    /// As loading them for a query.
-    fn warm(&self, keys: &KeyInfo, key_path: &Path) -> Result<(), AppError>;
-
-    /// Drops the cached keys of `key_path` (a deleted dataset).
-    fn evict(&self, key_path: &Path);
-
-    /// Bytes of evaluation keys held in the cache now.
-    fn cached_bytes(&self) -> u64;
+    /// (could wrap, more records than the dataset declared) and evaluation failures.
+    fn run(&self, schema: &Schema, keys: &KeyInfo, request: &QueryRequest, uploads: usize, source: &mut UploadSource<'_>, progress: &dyn Fn(f64)) -> Result<Vec<u8>, AppError>;
 
     /// The backend, e.g. `cpu-avx512`.
     fn backend_name(&self) -> String;
@@ -141,8 +133,10 @@ impl QueryRequest {
                 if model.weights.is_empty() {
                     return Err(AppError::Schema("the model has no weights".into()));
                 }
-                let indices = model.weights.keys().map(|name| schema.column(name).map(|(i, _)| i)).collect::<Result<Vec<_>, _>>()?;
-                Ok(Spec::Scores { model, indices })
+                for name in model.weights.keys() {
+                    schema.column(name)?;
+                }
+                Ok(Spec::Scores { model })
             }
             _ => Err(AppError::Schema("a query is {\"stat\": STAT, \"column\": NAME}, {\"stats\": [{\"stat\", \"column\"}, …]} or {\"logreg\": MODEL}".into())),
         }
@@ -163,156 +157,118 @@ pub enum Spec<'a> {
     Scores {
         /// The model.
         model: &'a LogisticModel,
-        /// The schema indices of its columns, in the model's (name) order.
-        indices: Vec<usize>,
     },
-}
-
-impl Spec<'_> {
-    /// The schema indices of the columns it reads, each once, in first-use order.
-    pub fn columns(&self) -> Vec<usize> {
-        let mut out: Vec<usize> = Vec::new();
-        let all: Vec<usize> = match self {
-            Self::Stats { items, .. } => items.iter().map(|i| i.2).collect(),
-            Self::Scores { indices, .. } => indices.clone(),
-        };
-        for i in all {
-            if !out.contains(&i) {
-                out.push(i);
-            }
-        }
-        out
-    }
-}
-
-/// Deserialized evaluation keys, the context they belong to, and their device form (built by
-/// the first query, shared by the next).
-struct Loaded<B: Backend> {
-    ctx: StatsContext<B>,
-    keys: StatsKeys,
-    device: Vec<DeviceKeys<B>>,
-}
-
-/// A cache of loaded key sets bounded in bytes (least recently used out first).
-struct KeyCache<B: Backend> {
-    limit: u64,
-    clock: u64,
-    entries: HashMap<PathBuf, (Arc<Loaded<B>>, u64, u64)>,
-}
-
-impl<B: Backend> KeyCache<B> {
-    fn total(&self) -> u64 {
-        self.entries.values().map(|e| e.1).sum()
-    }
 }
 
 /// The query runner of one backend.
 struct Runner<B: Backend> {
     backend: Arc<B>,
-    cache: Mutex<KeyCache<B>>,
-    /// Held while a key set loads.
-    loading: Mutex<()>,
+    contexts: Mutex<HashMap<String, Arc<StatsContext<B>>>>,
+}
+
+/// A query's running result: totals or scores of the uploads evaluated so far.
+enum Partial<B: Backend> {
+    Totals(Option<EncryptedTotals<B>>),
+    Scores(Option<EncryptedRowScores<B>>),
 }
 
 impl<B: Backend> Runner<B> {
-    /// The key set of `path`, from the cache or loaded (then cached, evicting the least
-    /// recently used until the cache fits its bound). A set counts three times its file size:
-    /// the uniform halves arrive as seeds and are expanded, and the device form is a copy.
-    fn keys(&self, keys: &KeyInfo, path: &Path) -> Result<Arc<Loaded<B>>, AppError> {
-        let poisoned = || AppError::Config("the key cache was poisoned".into());
-        let cached = |cache: &Mutex<KeyCache<B>>| -> Result<Option<Arc<Loaded<B>>>, AppError> {
-            let mut cache = cache.lock().map_err(|_| poisoned())?;
-            cache.clock += 1;
-            let now = cache.clock;
-            Ok(cache.entries.get_mut(path).map(|e| {
-                e.2 = now;
-                e.0.clone()
-            }))
-        };
-        if let Some(hit) = cached(&self.cache)? {
-            return Ok(hit);
+    /// The statistics context of the keys' preset (built once per preset).
+    fn context(&self, keys: &KeyInfo) -> Result<Arc<StatsContext<B>>, AppError> {
+        let mut map = self.contexts.lock().map_err(|_| AppError::Config("a query context panicked".into()))?;
+        if let Some(ctx) = map.get(&keys.preset) {
+            return Ok(ctx.clone());
         }
-        // One load at a time: a query arriving while the same keys load (the preload after
-        // an upload) waits for them instead of loading them twice.
-        let _loading = self.loading.lock().map_err(|_| poisoned())?;
-        if let Some(hit) = cached(&self.cache)? {
-            return Ok(hit);
+        let preset = Preset::from_name(&keys.preset).ok_or_else(|| AppError::Format(format!("unknown preset {:?}", keys.preset)))?;
+        let ctx = Arc::new(StatsContext::new(self.backend.clone(), StatsParameters::for_preset(preset)?)?);
+        if ctx.params().moduli() != keys.moduli {
+            return Err(AppError::Format(format!("the dataset's keys use plaintext moduli {:?}, this version's {} {:?}", keys.moduli, keys.preset, ctx.params().moduli())));
         }
-        let bytes = crate::keys::read_file(path)?;
-        let (ctx, stats_keys) = crate::keys::open_eval(self.backend.clone(), &bytes)?;
-        if ctx.params().preset().name() != keys.preset || ctx.params().moduli() != keys.moduli {
-            return Err(AppError::Format(format!("{}: not the key set the dataset recorded", path.display())));
-        }
-        let device = (0..ctx.schemes().len()).map(|_| DeviceKeys::default()).collect();
-        let loaded = Arc::new(Loaded { ctx, keys: stats_keys, device });
-        let size = 3 * bytes.len() as u64;
-        let mut cache = self.cache.lock().map_err(|_| poisoned())?;
-        while !cache.entries.is_empty() && cache.total() + size > cache.limit {
-            let oldest = cache.entries.iter().min_by_key(|(_, e)| e.2).map(|(p, _)| p.clone());
-            if let Some(p) = oldest {
-                cache.entries.remove(&p);
+        map.insert(keys.preset.clone(), ctx.clone());
+        Ok(ctx)
+    }
+}
+
+impl<B: Backend> Partial<B> {
+    /// Evaluates one batch of uploads and joins it to the result so far.
+    fn add(self, ctx: &StatsContext<B>, spec: &Spec<'_>, bounds: &[u32], batch: &[Vec<u8>]) -> Result<Self, AppError> {
+        let mut rows = crate::rows::rows_from_files(ctx, batch)?;
+        Ok(match (self, spec) {
+            (Self::Totals(acc), _) => {
+                let t = ctx.row_totals(&rows)?;
+                Self::Totals(Some(match acc {
+                    Some(a) => ctx.add_totals(a, t)?,
+                    None => t,
+                }))
             }
-        }
-        let now = cache.clock;
-        if size <= cache.limit {
-            cache.entries.insert(path.to_path_buf(), (loaded.clone(), size, now));
-        }
-        Ok(loaded)
+            (Self::Scores(acc), Spec::Scores { model }) => {
+                // The declared bounds fix the scores' scale whatever the batch.
+                rows.widen_bounds(bounds)?;
+                let s = ctx.row_scores(&rows, model)?;
+                Self::Scores(Some(match acc {
+                    Some(a) => ctx.append_row_scores(a, s)?,
+                    None => s,
+                }))
+            }
+            (Self::Scores(_), Spec::Stats { .. }) => return Err(AppError::Format("scores asked of a statistics query".into())),
+        })
     }
 }
 
 impl<B: Backend> QueryRunner for Runner<B> {
-    fn columns_needed(&self, schema: &Schema, request: &QueryRequest) -> Result<Vec<usize>, AppError> {
-        Ok(request.spec(schema)?.columns())
+    fn check(&self, schema: &Schema, request: &QueryRequest) -> Result<(), AppError> {
+        request.spec(schema).map(drop)
     }
 
-    fn run(&self, schema: &Schema, keys: &KeyInfo, key_path: &Path, request: &QueryRequest, source: &mut ColumnSource<'_>, progress: &dyn Fn(f64)) -> Result<Vec<u8>, AppError> {
+    fn run(&self, schema: &Schema, keys: &KeyInfo, request: &QueryRequest, uploads: usize, source: &mut UploadSource<'_>, progress: &dyn Fn(f64)) -> Result<Vec<u8>, AppError> {
         let spec = request.spec(schema)?;
         progress(0.0);
-        let loaded = self.keys(keys, key_path)?;
-        let ctx = &loaded.ctx;
-        progress(0.2);
-        let indices = spec.columns();
-        let blobs = indices.iter().map(|&i| source(i)).collect::<Result<Vec<_>, _>>()?;
-        let uploads = blobs.first().map_or(0, Vec::len);
-        if uploads == 0 {
-            return Err(AppError::Schema("no records match the query".into()));
-        }
-        if blobs.iter().any(|b| b.len() != uploads) {
-            return Err(AppError::Format("the store returned columns of different uploads".into()));
-        }
-        let per_upload: Vec<Vec<&[u8]>> = (0..uploads).map(|u| blobs.iter().map(|b| b[u].as_slice()).collect()).collect();
-        let table = crate::results::table_from_columns(ctx, &per_upload)?;
-        progress(0.5);
-        let ev = ctx.evaluator_sharing(&loaded.keys, &loaded.device)?;
-        let out = match spec {
-            Spec::Stats { items, batched } => {
-                let requests: Vec<(Stat, &str)> = items.iter().map(|(s, c, _)| (*s, *c)).collect();
-                let mut results = ev.evaluate(&table, &requests)?;
-                if batched {
-                    crate::results::stats_file(ctx, &results)?
-                } else {
-                    crate::results::stat_file(ctx, &results.pop().ok_or_else(|| AppError::Format("no result".into()))?)?
-                }
+        let ctx = self.context(keys)?;
+        schema.row_plan(ctx.params())?;
+        let bounds: Vec<u32> = schema.columns.iter().map(ColumnSpec::bound_bits).collect();
+        let declared = schema.declared_records();
+        let mut partial = Some(match spec {
+            Spec::Stats { .. } => Partial::Totals(None),
+            Spec::Scores { .. } => Partial::Scores(None),
+        });
+        let (mut batch, mut bytes, mut seen, mut records) = (Vec::new(), 0usize, 0usize, 0u64);
+        let flush = |batch: &mut Vec<Vec<u8>>, partial: &mut Option<Partial<B>>| -> Result<(), AppError> {
+            if batch.is_empty() {
+                return Ok(());
             }
-            Spec::Scores { model, .. } => crate::results::scores_file(ctx, &ev.logistic_scores(&table, model)?)?,
+            let p = partial.take().ok_or_else(|| AppError::Format("a query lost its partial result".into()))?;
+            *partial = Some(p.add(&ctx, &spec, &bounds, batch)?);
+            batch.clear();
+            Ok(())
+        };
+        source(&mut |blob: Vec<u8>| {
+            let (h, _) = crate::container::peek_header(&blob).map_err(AppError::Format)?;
+            let m: crate::rows::RowsMeta = crate::results::meta(&h)?;
+            records += m.chunk_records.iter().sum::<usize>() as u64;
+            if records > declared {
+                return Err(AppError::Schema(format!("the query covers more than the {declared} records the dataset declared (max_records): its noise budget was planned for that many; narrow the query with from/to or device")));
+            }
+            bytes += blob.len();
+            batch.push(blob);
+            seen += 1;
+            if bytes >= BATCH_BYTES {
+                flush(&mut batch, &mut partial)?;
+                bytes = 0;
+            }
+            progress(0.95 * seen as f64 / uploads.max(1) as f64);
+            Ok(())
+        })?;
+        flush(&mut batch, &mut partial)?;
+        let out = match (partial, &spec) {
+            (Some(Partial::Totals(Some(t))), Spec::Stats { items, batched }) => {
+                let requests: Vec<(Stat, &str)> = items.iter().map(|(s, c, _)| (*s, *c)).collect();
+                crate::rows::totals_file(&ctx, &t, &requests, *batched)?
+            }
+            (Some(Partial::Scores(Some(s))), _) => crate::rows::row_scores_file(&ctx, &s)?,
+            _ => return Err(AppError::Schema("no records match the query".into())),
         };
         progress(1.0);
         Ok(out)
-    }
-
-    fn warm(&self, keys: &KeyInfo, key_path: &Path) -> Result<(), AppError> {
-        self.keys(keys, key_path).map(drop)
-    }
-
-    fn evict(&self, key_path: &Path) {
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.entries.remove(key_path);
-        }
-    }
-
-    fn cached_bytes(&self) -> u64 {
-        self.cache.lock().map_or(0, |c| c.total())
     }
 
     fn backend_name(&self) -> String {
@@ -320,16 +276,16 @@ impl<B: Backend> QueryRunner for Runner<B> {
     }
 }
 
-/// A query runner on `backend`, caching at most `cache_bytes` of keys.
-pub fn runner_on<B: Backend + 'static>(backend: Arc<B>, cache_bytes: u64) -> Box<dyn QueryRunner> {
-    Box::new(Runner { backend, cache: Mutex::new(KeyCache { limit: cache_bytes, clock: 0, entries: HashMap::new() }), loading: Mutex::new(()) })
+/// A query runner on `backend`.
+pub fn runner_on<B: Backend + 'static>(backend: Arc<B>) -> Box<dyn QueryRunner> {
+    Box::new(Runner { backend, contexts: Mutex::new(HashMap::new()) })
 }
 
-/// A query runner on the engine's backend, caching at most `cache_bytes` of keys.
-pub fn runner(engine: &Engine, cache_bytes: u64) -> Box<dyn QueryRunner> {
+/// A query runner on the engine's backend.
+pub fn runner(engine: &Engine) -> Box<dyn QueryRunner> {
     match engine {
-        Engine::Cpu(b) => runner_on(b.clone(), cache_bytes),
+        Engine::Cpu(b) => runner_on(b.clone()),
         #[cfg(feature = "gpu")]
-        Engine::Gpu(b) => runner_on(b.clone(), cache_bytes),
+        Engine::Gpu(b) => runner_on(b.clone()),
     }
 }

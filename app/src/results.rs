@@ -3,9 +3,11 @@
 //! | kind | metadata | objects |
 //! |---|---|---|
 //! | `table` | [`TableMeta`] | every column's ciphertexts, column after column, each `[modulus][chunk]` |
-//! | `column` | [`ColumnMeta`] | one column of one upload, `[modulus][chunk]` (the vault's stored form) |
 //! | `stat` | [`StatMeta`] | `Σx` per modulus, then `Σx²` per modulus (each when present) |
 //! | `scores` | [`ScoresMeta`] | `[modulus][chunk]` |
+//!
+//! The vault's row-packed uploads and answers (`rows`, `totals`, `row-scores`) are in
+//! [`crate::rows`]; [`OwnerDecryptor`] reads every result kind.
 
 use std::sync::Arc;
 
@@ -29,15 +31,6 @@ pub struct TableMeta {
     /// the vault refuses tables of another key set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_key: Option<String>,
-}
-
-/// One stored column of an upload.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ColumnMeta {
-    /// Records of the upload.
-    pub records: usize,
-    /// The column's public description.
-    pub column: ColumnInfo,
 }
 
 /// Statistic metadata.
@@ -85,15 +78,15 @@ pub struct ScoresMeta {
     pub chunk_records: Option<Vec<usize>>,
 }
 
-fn meta<T: serde::de::DeserializeOwned>(h: &Header) -> Result<T, AppError> {
+pub(crate) fn meta<T: serde::de::DeserializeOwned>(h: &Header) -> Result<T, AppError> {
     serde_json::from_value(h.meta.clone()).map_err(|e| AppError::Format(format!("{} metadata: {e}", h.kind)))
 }
 
-fn to_value<T: Serialize>(m: &T) -> Result<serde_json::Value, AppError> {
+pub(crate) fn to_value<T: Serialize>(m: &T) -> Result<serde_json::Value, AppError> {
     serde_json::to_value(m).map_err(|e| AppError::Format(e.to_string()))
 }
 
-fn check_params<B: Backend>(ctx: &StatsContext<B>, h: &Header) -> Result<(), AppError> {
+pub(crate) fn check_params<B: Backend>(ctx: &StatsContext<B>, h: &Header) -> Result<(), AppError> {
     if h.preset != ctx.params().preset().name() || params_of(h)?.moduli() != ctx.params().moduli() {
         return Err(AppError::Format(format!("a {} file under other keys ({} {:?}, expected {} {:?})", h.kind, h.preset, h.moduli, ctx.params().preset().name(), ctx.params().moduli())));
     }
@@ -152,39 +145,6 @@ pub fn table_from_file<B: Backend>(ctx: &StatsContext<B>, bytes: &[u8]) -> Resul
     Ok(ctx.table_from_parts(m.records, columns)?)
 }
 
-/// A `column` file: one column of an upload of `records` records, from its objects.
-///
-/// # Errors
-/// Container errors.
-pub fn column_file(params: &ringvault_core::stats::StatsParameters, records: usize, column: &ColumnInfo, objects: &[Vec<u8>]) -> Result<Vec<u8>, AppError> {
-    let m = ColumnMeta { records, column: column.clone() };
-    container::encode(&header("column", params, objects.len(), to_value(&m)?), objects)
-}
-
-/// Appends stored uploads: `uploads[u][c]` is the `column` file of column `c` of upload `u`;
-/// the result is one table of those columns over every upload's chunks.
-///
-/// # Errors
-/// [`AppError::Format`] for files that do not fit one another or `ctx`; wire errors.
-pub fn table_from_columns<B: Backend>(ctx: &StatsContext<B>, uploads: &[Vec<&[u8]>]) -> Result<EncryptedTable<B>, AppError> {
-    let mut tables = Vec::with_capacity(uploads.len());
-    for files in uploads {
-        let mut records = None;
-        let mut columns = Vec::with_capacity(files.len());
-        for bytes in files {
-            let (h, objects) = container::parse(bytes, &["column"]).map_err(AppError::Format)?;
-            check_params(ctx, &h)?;
-            let m: ColumnMeta = meta(&h)?;
-            if *records.get_or_insert(m.records) != m.records || m.records == 0 {
-                return Err(AppError::Format("the columns of one upload disagree on its records".into()));
-            }
-            columns.push((m.column, ctx.chunks_from_objects(m.records.div_ceil(ctx.params().n()), &objects)?));
-        }
-        tables.push(ctx.table_from_parts(records.unwrap_or(0), columns)?);
-    }
-    Ok(ctx.concat_tables(tables)?)
-}
-
 fn stat_meta<B: Backend>(r: &EncryptedStat<B>) -> StatMeta {
     StatMeta {
         stat: r.stat.name().into(),
@@ -237,10 +197,11 @@ pub fn scores_file<B: Backend>(ctx: &StatsContext<B>, r: &EncryptedScores<B>) ->
 /// [`AppError::Format`] for another file.
 pub fn scores_scale(bytes: &[u8]) -> Result<u32, AppError> {
     let (h, _) = container::peek_header(bytes).map_err(AppError::Format)?;
-    if h.kind != "scores" {
-        return Err(AppError::Format(format!("expected a scores file, found {}", h.kind)));
+    match h.kind.as_str() {
+        "scores" => Ok(meta::<ScoresMeta>(&h)?.scale),
+        "row-scores" => Ok(meta::<crate::rows::RowScoresMeta>(&h)?.scale),
+        other => Err(AppError::Format(format!("expected a scores file, found {other}"))),
     }
-    Ok(meta::<ScoresMeta>(&h)?.scale)
 }
 
 /// A decrypted result.
@@ -330,16 +291,32 @@ impl<B: Backend> OwnerDecryptor<B> {
         Ok(Self { ctx, sk })
     }
 
-    /// Decrypts a `stat` or `scores` file.
+    /// Decrypts a result file: `stat`, `stats`, `scores`, or the vault's `totals` and
+    /// `row-scores`.
     ///
     /// # Errors
     /// [`AppError::Format`] for files that are not what they claim or belong to other keys;
     /// decryption errors (noise exhausted, a value that wrapped).
     pub fn decrypt(&self, result: &[u8]) -> Result<Decrypted, AppError> {
-        let (h, objects) = container::parse(result, &["stat", "stats", "scores"]).map_err(AppError::Format)?;
+        let (h, objects) = container::parse(result, &["stat", "stats", "scores", "totals", "row-scores"]).map_err(AppError::Format)?;
         check_params(&self.ctx, &h)?;
         let ctx = &self.ctx;
         let dec = ctx.decryptor(&self.sk)?;
+        let scored = |scores: Vec<Option<f64>>| {
+            let probabilities = scores.iter().map(|s| s.map(sigmoid)).collect();
+            Decrypted::Scores { scores, probabilities }
+        };
+        match h.kind.as_str() {
+            "totals" => {
+                let (mut values, batched) = crate::rows::decrypt_totals(ctx, &dec, &h, &objects)?;
+                return Ok(match (batched, values.pop()) {
+                    (false, Some(v)) => Decrypted::Stat(v),
+                    (_, last) => Decrypted::Stats(values.into_iter().chain(last).collect()),
+                });
+            }
+            "row-scores" => return Ok(scored(crate::rows::decrypt_row_scores(ctx, &dec, &h, &objects)?)),
+            _ => {}
+        }
         let finish = |m: StatMeta, objects: &[Vec<u8>]| -> Result<StatValue, AppError> {
             let stat: Stat = m.stat.parse()?;
             let (sum, squares) = ctx.stat_parts_from_objects(m.has_sum, m.has_squares, objects)?;
@@ -376,9 +353,7 @@ impl<B: Backend> OwnerDecryptor<B> {
         }
         let chunks = ctx.chunks_from_objects(m.chunks, &objects)?;
         let r = EncryptedScores { records: m.records, scale: m.scale, bound_bits: m.bound_bits, missing: m.missing, chunk_records, chunks };
-        let scores = dec.scores(&r)?;
-        let probabilities = scores.iter().map(|s| s.map(sigmoid)).collect();
-        Ok(Decrypted::Scores { scores, probabilities })
+        Ok(scored(dec.scores(&r)?))
     }
 }
 

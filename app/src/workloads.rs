@@ -99,7 +99,7 @@ pub fn schema_of(data: &[Synthetic]) -> Schema {
         _ => (15.0, 55.0),
     };
     let columns = data.iter().map(|c| ColumnSpec { name: c.name.into(), decimals: c.decimals, min: range(c.name).0, max: range(c.name).1 }).collect();
-    Schema { columns, computations: Computation::all() }
+    Schema { columns, computations: Computation::all(), max_records: None }
 }
 
 /// The peer benchmarks' 30-bit prime: the largest below 2^30 that is `≡ 1 (mod 2^16)`, so every

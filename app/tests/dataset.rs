@@ -77,9 +77,8 @@ fn key_check_reports_capacity_and_refuses_other_files() {
     assert_eq!(checked.public_key, public_keys_file(&path).unwrap());
     assert_eq!(info.preset, "n4096");
     assert_eq!(info.bytes, keys().eval.len() as u64);
-    // bmi up to 800 (10 bits) squared is 20 bits, the widest: 2^(capacity − 20) − 1 records.
-    let capacity = ringvault_core::stats::StatsParameters::for_preset(Preset::N4096).unwrap().capacity_bits();
-    assert_eq!(info.max_records, (1 << (capacity - 20)) - 1);
+    // The schema declares no capacity: the default, which these ranges fit at n = 4096.
+    assert_eq!(info.max_records, ringvault_app::dataset::DEFAULT_MAX_RECORDS);
     assert!(public_keys_file(&path).unwrap().len() < keys().eval.len() / 4);
     std::fs::write(&path, &keys().public).unwrap();
     assert!(check_eval_keys(&schema(), &path).unwrap_err().to_string().contains("expected a evaluation-keys file"));
@@ -89,9 +88,10 @@ fn key_check_reports_capacity_and_refuses_other_files() {
     std::fs::write(&path, &flipped).unwrap();
     assert!(check_eval_keys(&schema(), &path).is_err());
     // A range too wide for the plaintext space is refused when the keys arrive.
-    let wide = Schema { columns: vec![ColumnSpec { name: "x".into(), decimals: 9, min: 0.0, max: 1e6 }], computations: Computation::all() };
+    let wide = Schema { columns: vec![ColumnSpec { name: "x".into(), decimals: 9, min: 0.0, max: 1e6 }], computations: Computation::all(), max_records: None };
     std::fs::write(&path, &keys().eval).unwrap();
-    assert!(check_eval_keys(&wide, &path).unwrap_err().to_string().contains("leave no room"));
+    let e = check_eval_keys(&wide, &path).unwrap_err().to_string();
+    assert!(e.contains("do not fit n4096") && e.contains("max_records"), "{e}");
 }
 
 #[test]
@@ -109,13 +109,14 @@ fn uploads_are_checked_against_schema_and_keys_and_queries_match_float64() {
         let bodies = encrypt_uploads(backend(), &s, &keys().public, &columns(&hr[a..b], &bmi[a..b]), 8).unwrap();
         assert_eq!(bodies.len(), 1);
         let checked = check_upload(&s, &info, &bodies[0]).unwrap();
-        assert_eq!((checked.rows, checked.columns.len()), (b - a, 2));
-        stored.push(checked.columns);
+        assert_eq!(checked.rows, b - a);
+        assert_eq!(checked.body, bodies[0], "the upload is stored as sent");
+        stored.push(checked.body);
     }
-    let runner = runner_on(backend(), 1 << 30);
+    let runner = runner_on(backend());
     let ask = |r: QueryRequest| {
-        let mut source = |c: usize| Ok(stored.iter().map(|u| u[c].clone()).collect());
-        let bytes = runner.run(&s, &info, &path, &r, &mut source, &|_| {}).unwrap();
+        let mut source = |visit: &mut dyn FnMut(Vec<u8>) -> Result<(), ringvault_app::AppError>| stored.iter().try_for_each(|u| visit(u.clone()));
+        let bytes = runner.run(&s, &info, &r, stored.len(), &mut source, &|_| {}).unwrap();
         results::decrypt(backend(), &keys().secret, &bytes).unwrap()
     };
     let stat = |stat: &str, column: &str| QueryRequest { stats: None, stat: Some(stat.into()), column: Some(column.into()), logreg: None, from: None, to: None, device: None };
@@ -145,10 +146,10 @@ fn uploads_are_checked_against_schema_and_keys_and_queries_match_float64() {
         (QueryRequest { from: Some(5), to: Some(1), ..stat("mean", "hr") }, "after"),
         (QueryRequest { stats: None, stat: None, column: None, logreg: None, from: None, to: None, device: None }, "a query is"),
     ] {
-        assert!(runner.columns_needed(&s, &r).unwrap_err().to_string().contains(why), "{why}");
+        assert!(runner.check(&s, &r).unwrap_err().to_string().contains(why), "{why}");
     }
     let sums_only = Schema { computations: vec![Computation::Sums], ..s.clone() };
-    assert!(runner.columns_needed(&sums_only, &stat("variance", "hr")).unwrap_err().to_string().contains("does not support"));
+    assert!(runner.check(&sums_only, &stat("variance", "hr")).unwrap_err().to_string().contains("does not support"));
 }
 
 #[test]
@@ -189,4 +190,21 @@ fn hostile_uploads_are_refused() {
     let other_keys = keys::generate(backend(), Preset::N8192).unwrap();
     let foreign = encrypt_uploads(backend(), &s, &other_keys.public, &columns(&[70], &[220]), 1).unwrap().remove(0);
     assert!(check_upload(&s, &info, &foreign).unwrap_err().to_string().contains("the dataset's keys are n4096"));
+}
+
+#[test]
+fn one_reading_of_the_demo_is_a_small_upload() {
+    use ringvault_app::workloads::{cohort, cohort_schema, fixed_point};
+    let keys = keys::generate(backend(), Preset::N8192).unwrap();
+    let schema = cohort_schema();
+    let one = fixed_point(&cohort(1, 3));
+    let body = encrypt_uploads(backend(), &schema, &keys.public, &one, 1).unwrap().remove(0);
+    // Nine columns and their squares in one ciphertext per used modulus (two of four), at
+    // three of seven primes: the bound is 512 KiB.
+    assert!(body.len() <= 512 * 1024, "{} bytes", body.len());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("eval.keys");
+    std::fs::write(&path, &keys.eval).unwrap();
+    let info = check_eval_keys(&schema, &path).unwrap().info;
+    assert_eq!(check_upload(&schema, &info, &body).unwrap().rows, 1);
 }

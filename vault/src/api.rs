@@ -265,7 +265,6 @@ pub(crate) async fn delete_dataset(State(st): St, caller: Caller, Path(id): Path
     let out = st.store.submit(Op::DeleteDataset { dataset: id.clone() }).await?;
     st.jobs.remove_dataset(&id);
     if let Outcome::Deleted { key_sha: Some(sha), still_used: false } = out {
-        st.runner.evict(&st.keys.keys_path(&sha));
         st.keys.remove(&sha);
     }
     tracing::info!(dataset = %id, "dataset deleted");
@@ -323,14 +322,6 @@ pub(crate) async fn put_keys(State(st): St, caller: Caller, Path(id): Path<Strin
     match st.store.submit(Op::SetKeys { dataset: id.clone(), keys: info }).await {
         Ok(Outcome::Keys { keys, .. }) => {
             tracing::info!(dataset = %id, bytes = keys.bytes, "evaluation keys stored");
-            // Load them for the first query now, off the request (a failure only means the
-            // first query loads them itself).
-            let (runner, info, path) = (st.runner.clone(), keys.clone(), st.keys.keys_path(&keys.sha256));
-            tokio::task::spawn_blocking(move || {
-                if let Err(e) = runner.warm(&info, &path) {
-                    tracing::warn!(error = %e, "preloading evaluation keys failed");
-                }
-            });
             Ok(Json(keys))
         }
         Ok(other) => Err(ApiError::internal(format!("unexpected outcome {other:?}"))),
@@ -449,12 +440,8 @@ pub(crate) async fn upload(State(st): St, caller: Caller, Path(id): Path<String>
     }
     let d = load_dataset(&st, &id)?;
     let keys = d.keys.clone().ok_or_else(|| no_keys(&id))?;
-    let ncols = d.schema.columns.len();
     let (checks, schema, b) = (st.checks.clone(), d.schema, body.clone());
     let checked = blocking(move || checks.upload(&schema, &keys, &b)).await?.map_err(|e| ApiError::from_app(&e))?;
-    if checked.columns.len() != ncols {
-        return Err(ApiError::internal(format!("upload check returned {} columns for a schema of {ncols}", checked.columns.len())));
-    }
     if checked.rows == 0 {
         return Err(ApiError::unprocessable("an upload holds at least one row"));
     }
@@ -469,7 +456,7 @@ pub(crate) async fn upload(State(st): St, caller: Caller, Path(id): Path<String>
         from,
         to,
         received: now,
-        columns: checked.columns,
+        parts: vec![checked.body],
     };
     match st.store.submit(Op::Append(Box::new(op))).await? {
         Outcome::Receipt { seq, rows, bytes, duplicate } => {
@@ -489,10 +476,7 @@ pub(crate) async fn query(State(st): St, caller: Caller, Path(id): Path<String>,
     caller.owner_of(&id)?;
     let d = load_dataset(&st, &id)?;
     let keys = d.keys.clone().ok_or_else(|| no_keys(&id))?;
-    let cols = st.runner.columns_needed(&d.schema, &req).map_err(|e| ApiError::from_app(&e))?;
-    if let Some(bad) = cols.iter().find(|&&c| c >= d.schema.columns.len()) {
-        return Err(ApiError::internal(format!("query needs column {bad} of a schema of {}", d.schema.columns.len())));
-    }
+    st.runner.check(&d.schema, &req).map_err(|e| ApiError::from_app(&e))?;
     if let Some(dev) = &req.device
         && st.store.device(&id, dev)?.is_none()
     {
@@ -516,6 +500,9 @@ pub(crate) async fn query(State(st): St, caller: Caller, Path(id): Path<String>,
     Ok(res)
 }
 
+/// Uploads read from the store at once by a query.
+const READ_UPLOADS: usize = 64;
+
 /// Whether an upload is selected by a query's filters.
 fn selected(u: &crate::store::UploadRecord, req: &QueryRequest) -> bool {
     req.from.is_none_or(|f| u.to >= f) && req.to.is_none_or(|t| u.from <= t) && req.device.as_ref().is_none_or(|d| u.device.as_ref() == Some(d))
@@ -529,15 +516,20 @@ async fn run_job(st: Arc<AppState>, job: Arc<Job>, d: DatasetRecord, keys: KeyIn
         let _e = span.enter();
         let _permit = permit;
         let seqs: Vec<u64> = st2.store.uploads(&d.id)?.iter().filter(|u| selected(u, &req)).map(|u| u.seq).collect();
-        let key_path = st2.keys.keys_path(&keys.sha256);
+        let uploads = seqs.len();
         let (store, id) = (st2.store.clone(), d.id.clone());
-        let mut source = move |col: usize| -> Result<Vec<Vec<u8>>, AppError> {
-            let c = u32::try_from(col).map_err(|_| AppError::Schema(format!("no column {col}")))?;
-            store.column_blobs(&id, &seqs, c).map_err(|e| AppError::Io { path: "vault.redb".into(), reason: e.to_string() })
+        // A few uploads read at a time: the runner sums them as they arrive.
+        let mut source = move |visit: &mut dyn FnMut(Vec<u8>) -> Result<(), AppError>| -> Result<(), AppError> {
+            for some in seqs.chunks(READ_UPLOADS) {
+                for blob in store.part_blobs(&id, some, 0).map_err(|e| AppError::Io { path: "vault.redb".into(), reason: e.to_string() })? {
+                    visit(blob)?;
+                }
+            }
+            Ok(())
         };
         let progress = |f: f64| job2.set_progress(f);
         let started = std::time::Instant::now();
-        let out = st2.runner.run(&d.schema, &keys, &key_path, &req, &mut source, &progress).map_err(|e| ApiError::from_app(&e))?;
+        let out = st2.runner.run(&d.schema, &keys, &req, uploads, &mut source, &progress).map_err(|e| ApiError::from_app(&e))?;
         tracing::info!(dataset = %d.id, ms = started.elapsed().as_millis() as u64, "query evaluated");
         Ok(Bytes::from(out))
     })

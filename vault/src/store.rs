@@ -54,7 +54,7 @@
 //! | `tokens` | SHA-256 of the token | JSON [`TokenRecord`] |
 //! | `devices` | (dataset, device id) | JSON [`DeviceRecord`] |
 //! | `uploads` | (dataset, seq) | JSON [`UploadRecord`] |
-//! | `columns` | (dataset, seq, column index) | the column's blob |
+//! | `parts` | (dataset, seq, part index) | an upload's stored blobs (today one: its validated `rows` file) |
 //! | `idempotency` | (dataset, principal, key) | seq |
 //! | `meta` | name | bytes (`operator`: the operator token's digest) |
 
@@ -78,7 +78,7 @@ const DATASETS: TableDefinition<&str, &[u8]> = TableDefinition::new("datasets");
 const TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tokens");
 const DEVICES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("devices");
 const UPLOADS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("uploads");
-const COLUMNS: TableDefinition<(&str, u64, u32), &[u8]> = TableDefinition::new("columns");
+const PARTS: TableDefinition<(&str, u64, u32), &[u8]> = TableDefinition::new("parts");
 const IDEMPOTENCY: TableDefinition<(&str, &str, &str), u64> = TableDefinition::new("idempotency");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
@@ -177,7 +177,7 @@ pub(crate) struct DeviceRecord {
     pub(crate) digest: String,
 }
 
-/// An upload's public metadata (its column blobs are in `columns`).
+/// An upload's public metadata (its blobs are in `parts`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct UploadRecord {
     pub(crate) seq: u64,
@@ -211,7 +211,7 @@ pub(crate) struct AppendOp {
     pub(crate) from: i64,
     pub(crate) to: i64,
     pub(crate) received: u64,
-    pub(crate) columns: Vec<Vec<u8>>,
+    pub(crate) parts: Vec<Vec<u8>>,
 }
 
 /// A write request.
@@ -236,7 +236,7 @@ pub(crate) enum Op {
 impl Op {
     fn bytes(&self) -> usize {
         match self {
-            Self::Append(a) => a.columns.iter().map(Vec::len).sum(),
+            Self::Append(a) => a.parts.iter().map(Vec::len).sum(),
             _ => 0,
         }
     }
@@ -389,7 +389,7 @@ fn open_db(path: &Path, fault_file: Option<&Path>) -> Result<Database, redb::Err
         txn.open_table(TOKENS)?;
         txn.open_table(DEVICES)?;
         txn.open_table(UPLOADS)?;
-        txn.open_table(COLUMNS)?;
+        txn.open_table(PARTS)?;
         txn.open_table(IDEMPOTENCY)?;
         txn.open_table(META)?;
     }
@@ -734,9 +734,9 @@ impl Store {
     }
 
     /// Column `column`'s blob of each upload `seqs` of `dataset`, in that order (one snapshot).
-    pub(crate) fn column_blobs(&self, dataset: &str, seqs: &[u64], column: u32) -> Result<Vec<Vec<u8>>, StoreError> {
+    pub(crate) fn part_blobs(&self, dataset: &str, seqs: &[u64], column: u32) -> Result<Vec<Vec<u8>>, StoreError> {
         let r = self.read(|txn| {
-            let table = txn.open_table(COLUMNS)?;
+            let table = txn.open_table(PARTS)?;
             let mut out = Vec::with_capacity(seqs.len());
             for &seq in seqs {
                 match table.get((dataset, seq, column))? {
@@ -1021,7 +1021,7 @@ fn append(txn: &WriteTransaction, a: &AppendOp) -> Result<Result<Outcome, StoreE
         }
     }
     let seq = rec.next_seq;
-    let stored: u64 = a.columns.iter().map(|c| c.len() as u64).sum();
+    let stored: u64 = a.parts.iter().map(|c| c.len() as u64).sum();
     let upload = UploadRecord {
         seq,
         device: a.device.clone(),
@@ -1037,10 +1037,10 @@ fn append(txn: &WriteTransaction, a: &AppendOp) -> Result<Result<Outcome, StoreE
     };
     uploads.insert((ds, seq), enc(&upload)?.as_slice())?;
     {
-        let mut columns = txn.open_table(COLUMNS)?;
-        for (i, blob) in a.columns.iter().enumerate() {
-            let i = u32::try_from(i).map_err(|_| redb::Error::Corrupted("too many columns".into()))?;
-            columns.insert((ds, seq, i), blob.as_slice())?;
+        let mut parts = txn.open_table(PARTS)?;
+        for (i, blob) in a.parts.iter().enumerate() {
+            let i = u32::try_from(i).map_err(|_| redb::Error::Corrupted("too many parts".into()))?;
+            parts.insert((ds, seq, i), blob.as_slice())?;
         }
     }
     idem.insert(idem_key, seq)?;
@@ -1065,12 +1065,12 @@ fn delete_dataset(txn: &WriteTransaction, ds: &str) -> Result<Result<Outcome, St
     datasets.remove(ds)?;
     let mut uploads = txn.open_table(UPLOADS)?;
     let seqs: Vec<u64> = uploads.range((ds, 0u64)..=(ds, u64::MAX))?.map(|r| r.map(|(k, _)| k.value().1)).collect::<Result<_, _>>()?;
-    let mut columns = txn.open_table(COLUMNS)?;
+    let mut parts = txn.open_table(PARTS)?;
     for seq in seqs {
         uploads.remove((ds, seq))?;
-        let cols: Vec<u32> = columns.range((ds, seq, 0u32)..=(ds, seq, u32::MAX))?.map(|r| r.map(|(k, _)| k.value().2)).collect::<Result<_, _>>()?;
+        let cols: Vec<u32> = parts.range((ds, seq, 0u32)..=(ds, seq, u32::MAX))?.map(|r| r.map(|(k, _)| k.value().2)).collect::<Result<_, _>>()?;
         for c in cols {
-            columns.remove((ds, seq, c))?;
+            parts.remove((ds, seq, c))?;
         }
     }
     let mut idem = txn.open_table(IDEMPOTENCY)?;
@@ -1136,6 +1136,7 @@ pub(crate) mod tests {
     pub(crate) fn schema() -> Schema {
         Schema {
             columns: vec![ColumnSpec { name: "bmi".into(), decimals: 1, min: 10.0, max: 80.0 }, ColumnSpec { name: "age".into(), decimals: 0, min: 0.0, max: 120.0 }],
+            max_records: None,
             computations: vec![Computation::Sums],
         }
     }
@@ -1168,7 +1169,7 @@ pub(crate) mod tests {
             from: 100,
             to: 200,
             received: 300,
-            columns: vec![b"col0".to_vec(), b"col1".to_vec()],
+            parts: vec![b"col0".to_vec(), b"col1".to_vec()],
         }))
     }
 
@@ -1192,8 +1193,8 @@ pub(crate) mod tests {
         let ups = store.uploads("d1").unwrap();
         assert_eq!(ups.len(), 1);
         assert_eq!((ups[0].from, ups[0].to, ups[0].body_sha256.as_str()), (100, 200, "s1"));
-        assert_eq!(store.column_blobs("d1", &[0], 1).unwrap(), vec![b"col1".to_vec()]);
-        assert!(matches!(store.column_blobs("d1", &[0, 7], 1), Err(StoreError::NotFound(_))));
+        assert_eq!(store.part_blobs("d1", &[0], 1).unwrap(), vec![b"col1".to_vec()]);
+        assert!(matches!(store.part_blobs("d1", &[0, 7], 1), Err(StoreError::NotFound(_))));
         store.close();
     }
 
@@ -1309,7 +1310,7 @@ pub(crate) mod tests {
         assert!(matches!(store.submit(append("d1", "k1", "s1")).await, Err(StoreError::Full(_))));
         assert_eq!(store.state(), "disk full");
         assert_eq!(store.dataset("d1").unwrap().unwrap().uploads, 1);
-        assert_eq!(store.column_blobs("d1", &[0], 1).unwrap(), vec![b"col1".to_vec()]);
+        assert_eq!(store.part_blobs("d1", &[0], 1).unwrap(), vec![b"col1".to_vec()]);
         tokio::time::sleep(Duration::from_millis(600)).await;
         assert_eq!(store.uploads("d1").unwrap().len(), 1, "reads survive the writer's retries");
         std::fs::remove_file(&fault).unwrap();
@@ -1346,7 +1347,7 @@ pub(crate) mod tests {
         assert_eq!(store.token(&[b'2'; 32]).unwrap().map(|t| t.dataset), Some(Some("d2".into())), "d2's owner token kept");
         assert_eq!(store.idempotent("d1", "owner", "k").unwrap(), None);
         assert_eq!(store.uploads("d2").unwrap().len(), 1);
-        assert_eq!(store.column_blobs("d2", &[0], 0).unwrap().len(), 1);
+        assert_eq!(store.part_blobs("d2", &[0], 0).unwrap().len(), 1);
         let out = store.submit(Op::DeleteDataset { dataset: "d2".into() }).await.unwrap();
         assert_eq!(out, Outcome::Deleted { key_sha: Some(keys().sha256), still_used: false });
         assert!(matches!(store.submit(Op::DeleteDataset { dataset: "d2".into() }).await, Err(StoreError::NotFound(_))));

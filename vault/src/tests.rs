@@ -9,12 +9,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ringvault_app::config::VaultSettings;
 use ringvault_app::dataset::{CheckedKeys, CheckedUpload, KeyInfo, Schema};
-use ringvault_app::query::{ColumnSource, QueryRequest, QueryRunner};
+use ringvault_app::query::{QueryRequest, QueryRunner, UploadSource};
 use ringvault_app::AppError;
 use sha2::{Digest, Sha256};
 
@@ -50,25 +50,30 @@ impl Checks for FakeChecks {
         let text = std::str::from_utf8(body).map_err(|_| AppError::Format("not a table file".into()))?;
         let (head, payload) = text.split_once('\n').ok_or_else(|| AppError::Format("not a table file".into()))?;
         let rows: usize = head.strip_prefix("ROWS ").and_then(|n| n.parse().ok()).ok_or_else(|| AppError::Format("not a table file".into()))?;
-        Ok(CheckedUpload { rows, columns: (0..schema.columns.len()).map(|i| format!("c{i}:{payload}").into_bytes()).collect() })
+        if schema.columns.is_empty() {
+            return Err(AppError::Schema("no column".into()));
+        }
+        Ok(CheckedUpload { rows, body: format!("b:{payload}").into_bytes() })
     }
 }
 
 #[derive(Default)]
-struct FakeRunner {
-    evicted: Mutex<Vec<std::path::PathBuf>>,
-}
+struct FakeRunner;
 
 impl QueryRunner for FakeRunner {
-    fn columns_needed(&self, schema: &Schema, r: &QueryRequest) -> Result<Vec<usize>, AppError> {
+    fn check(&self, schema: &Schema, r: &QueryRequest) -> Result<(), AppError> {
         let Some(column) = &r.column else { return Err(AppError::Schema("stat needs a column".into())) };
-        let i = schema.columns.iter().position(|c| &c.name == column).ok_or_else(|| AppError::Schema(format!("no column {column:?}")))?;
-        Ok(vec![i])
+        schema.columns.iter().position(|c| &c.name == column).ok_or_else(|| AppError::Schema(format!("no column {column:?}")))?;
+        Ok(())
     }
-    fn run(&self, schema: &Schema, _: &KeyInfo, key_path: &Path, r: &QueryRequest, source: &mut ColumnSource<'_>, progress: &dyn Fn(f64)) -> Result<Vec<u8>, AppError> {
-        assert!(key_path.exists(), "the runner gets the stored keys");
-        let i = self.columns_needed(schema, r)?[0];
-        let blobs = source(i)?;
+    fn run(&self, schema: &Schema, _: &KeyInfo, r: &QueryRequest, uploads: usize, source: &mut UploadSource<'_>, progress: &dyn Fn(f64)) -> Result<Vec<u8>, AppError> {
+        self.check(schema, r)?;
+        let mut blobs = Vec::new();
+        source(&mut |b| {
+            blobs.push(b);
+            Ok(())
+        })?;
+        assert_eq!(blobs.len(), uploads, "the source visits the uploads counted");
         match r.stat.as_deref() {
             Some("slow") => {
                 progress(0.5);
@@ -79,15 +84,6 @@ impl QueryRunner for FakeRunner {
         }
         let parts: Vec<String> = blobs.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect();
         Ok(format!("{} blobs: {}", blobs.len(), parts.join(",")).into_bytes())
-    }
-    fn warm(&self, _: &KeyInfo, _: &Path) -> Result<(), AppError> {
-        Ok(())
-    }
-    fn evict(&self, key_path: &Path) {
-        self.evicted.lock().unwrap().push(key_path.to_path_buf());
-    }
-    fn cached_bytes(&self) -> u64 {
-        0
     }
     fn backend_name(&self) -> String {
         "fake".into()
@@ -204,11 +200,11 @@ fn end_to_end_with_stand_ins() {
     let q = |stat: &str, column: &str, from: Option<i64>, to: Option<i64>, device: Option<&str>| QueryRequest { stats: None, stat: Some(stat.into()), column: Some(column.into()), logreg: None, from, to, device: device.map(Into::into) };
     let mut seen = Vec::new();
     let out = owner.query(&ds.id, &q("sum", "age", None, None, None), &mut |p| seen.push(p)).unwrap();
-    assert_eq!(String::from_utf8(out).unwrap(), "2 blobs: c1:alpha,c1:beta");
+    assert_eq!(String::from_utf8(out).unwrap(), "2 blobs: b:alpha,b:beta");
     let out = owner.query(&ds.id, &q("sum", "bmi", None, None, Some(&dev.id)), &mut |_| {}).unwrap();
-    assert_eq!(String::from_utf8(out).unwrap(), "1 blobs: c0:alpha");
+    assert_eq!(String::from_utf8(out).unwrap(), "1 blobs: b:alpha");
     let out = owner.query(&ds.id, &q("sum", "bmi", Some(250), None, None), &mut |_| {}).unwrap();
-    assert_eq!(String::from_utf8(out).unwrap(), "1 blobs: c0:beta");
+    assert_eq!(String::from_utf8(out).unwrap(), "1 blobs: b:beta");
     let out = owner.query(&ds.id, &q("sum", "bmi", Some(0), Some(99), None), &mut |_| {}).unwrap();
     assert_eq!(String::from_utf8(out).unwrap(), "0 blobs: ");
     assert_eq!(owner.query(&ds.id, &q("sum", "height", None, None, None), &mut |_| {}).unwrap_err().status(), Some(422));
@@ -222,10 +218,10 @@ fn end_to_end_with_stand_ins() {
     assert_eq!(status, 409, "{}", error_of(&body));
     let mut progress = Vec::new();
     let out = owner.query(&ds.id, &q("slow", "age", None, None, None), &mut |p| progress.push(p)).unwrap();
-    assert_eq!(String::from_utf8(out).unwrap(), "2 blobs: c1:alpha,c1:beta");
+    assert_eq!(String::from_utf8(out).unwrap(), "2 blobs: b:alpha,b:beta");
     assert!(progress.len() >= 2 && progress.contains(&0.5), "{progress:?}");
     std::thread::sleep(Duration::from_millis(600));
-    assert_eq!(String::from_utf8(owner.job_result(&job.job).unwrap()).unwrap(), "2 blobs: c1:alpha,c1:beta");
+    assert_eq!(String::from_utf8(owner.job_result(&job.job).unwrap()).unwrap(), "2 blobs: b:alpha,b:beta");
 
     // Revocation is immediate.
     owner.revoke_device(&ds.id, &dev.id).unwrap();
@@ -234,12 +230,11 @@ fn end_to_end_with_stand_ins() {
     assert!(owner.list_devices(&ds.id).unwrap()[0].revoked);
     assert_eq!(owner.revoke_device(&ds.id, "nope").unwrap_err().status(), Some(404));
 
-    // Deletion: everything goes, the keys' cache entry too.
+    // Deletion: everything goes.
     let key_file = dir.path().join("keys").join(format!("{}.keys", hex(&Sha256::digest(KEYS))));
     assert!(key_file.exists());
     Client::new(&url, vault.operator_token()).unwrap().delete_dataset(&ds.id).unwrap();
     assert!(!key_file.exists());
-    assert_eq!(runner.evicted.lock().unwrap().as_slice(), [key_file]);
     assert_eq!(owner.list_datasets().unwrap_err().status(), Some(401), "the owner token went with its dataset");
     assert_eq!(Client::new(&url, vault.operator_token()).unwrap().dataset(&ds.id).unwrap_err().status(), Some(404));
     assert!(Client::new(&url, vault.operator_token()).unwrap().list_datasets().unwrap().is_empty());
@@ -471,7 +466,7 @@ fn disk_full_answers_507_and_recovers_without_restart() {
     // Reads and queries go on while the disk is full.
     assert_eq!(owner.list_datasets().unwrap()[0].uploads, 1);
     let q = QueryRequest { stats: None, stat: Some("sum".into()), column: Some("age".into()), logreg: None, from: None, to: None, device: None };
-    assert_eq!(owner.query(&a.id, &q, &mut |_| {}).unwrap(), b"1 blobs: c1:one");
+    assert_eq!(owner.query(&a.id, &q, &mut |_| {}).unwrap(), b"1 blobs: b:one");
     assert!(device.public_keys(&a.id).is_ok());
     let c = Client::new(&url, vault.operator_token()).unwrap().create_dataset("c", &schema()).unwrap_err();
     assert_eq!(c.status(), Some(507), "{c}");
@@ -520,7 +515,7 @@ fn restart_keeps_datasets_keys_and_records() {
     let list = owner.list_datasets().unwrap();
     assert_eq!((list[0].records, list[0].uploads), (4, 1));
     let q = QueryRequest { stats: None, stat: Some("sum".into()), column: Some("bmi".into()), logreg: None, from: None, to: None, device: None };
-    assert_eq!(owner.query(&a.id, &q, &mut |_| {}).unwrap(), b"1 blobs: c0:kept");
+    assert_eq!(owner.query(&a.id, &q, &mut |_| {}).unwrap(), b"1 blobs: b:kept");
     let device = Client::new(&vault.url(), &dev.token).unwrap();
     assert!(device.public_keys(&a.id).is_ok());
     assert!(device.push(&a.id, b"ROWS 4\nkept", "k", Some(5), Some(6)).unwrap().duplicate, "idempotency survives a restart");

@@ -119,12 +119,7 @@ impl<B: Backend> StatsContext<B> {
     /// evaluation errors.
     pub fn row_totals(&self, rows: &EncryptedRows<B>) -> Result<EncryptedTotals<B>, Error> {
         let plan = rows.plan;
-        for c in &rows.columns {
-            self.check_row_capacity(&plan, &format!("sum of {:?}", c.name), sum_bits(c.count, u64::from(c.bound_bits)))?;
-            if plan.squares {
-                self.check_row_capacity(&plan, &format!("sum of squares of {:?}", c.name), sum_bits(c.count, 2 * u64::from(c.bound_bits)))?;
-            }
-        }
+        self.check_totals_capacity(&plan, &rows.columns)?;
         let n = self.params.n();
         let stride = plan.stride(rows.columns.len());
         let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -149,6 +144,54 @@ impl<B: Backend> StatsContext<B> {
             totals.push(acc.ok_or(Error::ShapeMismatch { what: "chunks", expected: 1, found: 0 })?);
         }
         Ok(EncryptedTotals { plan, columns: rows.columns.clone(), totals })
+    }
+
+    fn check_totals_capacity(&self, plan: &RowPlan, columns: &[ColumnInfo]) -> Result<(), Error> {
+        for c in columns {
+            self.check_row_capacity(plan, &format!("sum of {:?}", c.name), sum_bits(c.count, u64::from(c.bound_bits)))?;
+            if plan.squares {
+                self.check_row_capacity(plan, &format!("sum of squares of {:?}", c.name), sum_bits(c.count, 2 * u64::from(c.bound_bits)))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The totals of two disjoint sets of records of the same plan and columns (rows summed
+    /// part by part as they stream in), rechecked against the space.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for totals that differ in plan or columns; [`Error::WouldWrap`];
+    /// evaluation errors.
+    pub fn add_totals(&self, mut acc: EncryptedTotals<B>, next: EncryptedTotals<B>) -> Result<EncryptedTotals<B>, Error> {
+        let same = acc.plan == next.plan && acc.columns.len() == next.columns.len() && acc.columns.iter().zip(&next.columns).all(|(a, b)| a.name == b.name && a.decimals == b.decimals);
+        if !same || acc.totals.len() != next.totals.len() {
+            return Err(Error::InvalidInput { what: "totals to add must have the same plan and columns".into() });
+        }
+        let offset = acc.columns.first().map_or(0, |c| c.count + c.missing.len());
+        super::rows::merge_columns(&mut acc.columns, &next.columns, offset);
+        self.check_totals_capacity(&acc.plan, &acc.columns)?;
+        for ((a, b), s) in acc.totals.iter_mut().zip(&next.totals).zip(&self.schemes) {
+            s.arithmetic().add_assign(a, b)?;
+        }
+        Ok(acc)
+    }
+
+    /// Scores of two consecutive sets of records under the same model (and so the same fixed
+    /// point): results and segments follow one another, records are numbered across them.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for scores of another scale, bound, stride or moduli.
+    pub fn append_row_scores(&self, mut acc: EncryptedRowScores<B>, next: EncryptedRowScores<B>) -> Result<EncryptedRowScores<B>, Error> {
+        if (acc.scale, acc.bound_bits, acc.stride, acc.ciphertexts.len()) != (next.scale, next.bound_bits, next.stride, next.ciphertexts.len()) {
+            return Err(Error::InvalidInput { what: "scores to append must share their fixed point, stride and moduli".into() });
+        }
+        acc.missing.extend(next.missing.iter().map(|m| m + acc.records));
+        acc.records += next.records;
+        acc.segments.extend(next.segments);
+        for (a, b) in acc.ciphertexts.iter_mut().zip(next.ciphertexts) {
+            a.extend(b);
+        }
+        Ok(acc)
     }
 
     /// Per-record scores `b + Σ w_c·x_c` of a logistic model, keyless: each chunk times

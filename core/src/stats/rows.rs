@@ -181,6 +181,25 @@ impl<B: Backend> EncryptedRows<B> {
     pub fn ciphertexts(&self) -> &[Vec<Ciphertext<B>>] {
         &self.ciphertexts
     }
+    /// Raises every column's bound to the declared one (a vault's schema bounds, which every
+    /// upload was checked against), so that computations over any selection of uploads use the
+    /// same fixed point.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for another column count or a column already above its bound.
+    pub fn widen_bounds(&mut self, bounds: &[u32]) -> Result<(), Error> {
+        if bounds.len() != self.columns.len() {
+            return Err(Error::InvalidInput { what: format!("{} bounds for {} columns", bounds.len(), self.columns.len()) });
+        }
+        for (c, &b) in self.columns.iter_mut().zip(bounds) {
+            if c.bound_bits > b {
+                return Err(Error::InvalidInput { what: format!("column {:?}: values up to 2^{} exceed the declared 2^{b}", c.name, c.bound_bits) });
+            }
+            c.bound_bits = b;
+        }
+        Ok(())
+    }
+
     /// The parts: plan, columns, records per chunk, ciphertexts `[modulus][chunk]`.
     pub fn into_parts(self) -> (RowPlan, Vec<ColumnInfo>, Vec<usize>, Vec<Vec<Ciphertext<B>>>) {
         (self.plan, self.columns, self.chunk_records, self.ciphertexts)
@@ -324,16 +343,23 @@ impl<B: Backend> StatsContext<B> {
                 return Err(Error::InvalidInput { what: "appended rows must have the same plan, columns and decimals".into() });
             }
             let offset = acc.records();
-            for (a, b) in acc.columns.iter_mut().zip(&p.columns) {
-                a.count += b.count;
-                a.bound_bits = a.bound_bits.max(b.bound_bits);
-                a.missing.extend(b.missing.iter().map(|m| m + offset));
-            }
+            merge_columns(&mut acc.columns, &p.columns, offset);
             for (a, b) in acc.ciphertexts.iter_mut().zip(p.ciphertexts) {
                 a.extend(b);
             }
             acc.chunk_records.extend(p.chunk_records);
         }
         Ok(acc)
+    }
+}
+
+/// Appends the descriptions of `next`'s columns (records numbered from `offset`) to `acc`'s:
+/// counts add up, bounds take the largest, skipped records follow. Preconditions: the same
+/// columns in the same order.
+pub(crate) fn merge_columns(acc: &mut [ColumnInfo], next: &[ColumnInfo], offset: usize) {
+    for (a, b) in acc.iter_mut().zip(next) {
+        a.count += b.count;
+        a.bound_bits = a.bound_bits.max(b.bound_bits);
+        a.missing.extend(b.missing.iter().map(|m| m + offset));
     }
 }

@@ -1,0 +1,148 @@
+//! Row-packed records and their results as files (the vault's uploads and answers).
+//!
+//! | kind | metadata | objects |
+//! |---|---|---|
+//! | `rows` | [`RowsMeta`] | `[modulus][chunk]` over the plan's moduli |
+//! | `totals` | [`TotalsMeta`] | one ciphertext per used modulus |
+//! | `row-scores` | [`RowScoresMeta`] | `[modulus][result]` over the used moduli |
+
+use serde::{Deserialize, Serialize};
+
+use ringvault_core::Backend;
+use ringvault_core::stats::{ColumnInfo, EncryptedRowScores, EncryptedRows, EncryptedTotals, RowPlan, ScoreSegment, Stat, StatValue, StatsContext, StatsDecryptor};
+
+use crate::container::{self, Header};
+use crate::keys::header;
+use crate::results::{check_params, meta, to_value};
+use crate::query::StatColumn;
+use crate::AppError;
+
+/// Metadata of an upload's records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowsMeta {
+    /// Moduli, level and squares.
+    pub plan: RowPlan,
+    /// The columns' public descriptions, in schema order.
+    pub columns: Vec<ColumnInfo>,
+    /// Records per ciphertext chunk.
+    pub chunk_records: Vec<usize>,
+    /// Hex SHA-256 of the public keys it was encrypted under ([`crate::keys::public_key_digest`]).
+    pub public_key: String,
+}
+
+/// Metadata of row totals and the statistics asked of them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotalsMeta {
+    /// The plan of the rows summed.
+    pub plan: RowPlan,
+    /// The columns over the records summed.
+    pub columns: Vec<ColumnInfo>,
+    /// The statistics asked, in order.
+    pub requests: Vec<StatColumn>,
+    /// Asked as a batch (decrypts to several statistics) rather than one.
+    pub batched: bool,
+}
+
+/// Metadata of row scores.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowScoresMeta {
+    /// Records scored.
+    pub records: usize,
+    /// Decimals of the scores.
+    pub scale: u32,
+    /// `|score·10^scale| < 2^bound_bits`.
+    pub bound_bits: u64,
+    /// Records whose score is not meaningful (a skipped cell).
+    pub missing: Vec<usize>,
+    /// Used plaintext moduli.
+    pub moduli: usize,
+    /// Coefficients between records of a segment.
+    pub stride: usize,
+    /// Per result ciphertext, its segments.
+    pub segments: Vec<Vec<ScoreSegment>>,
+}
+
+/// The bytes of a `rows` file naming the digest of the public keys it was encrypted under.
+///
+/// # Errors
+/// Serialization errors.
+pub fn rows_file<B: Backend>(ctx: &StatsContext<B>, rows: &EncryptedRows<B>, public_key: &str) -> Result<Vec<u8>, AppError> {
+    let objects = ctx.used_chunks_to_objects(rows.ciphertexts())?;
+    let m = RowsMeta { plan: rows.plan(), columns: rows.columns().to_vec(), chunk_records: rows.chunk_records().to_vec(), public_key: public_key.to_string() };
+    container::encode(&header("rows", ctx.params(), objects.len(), to_value(&m)?), &objects)
+}
+
+/// Rows from a `rows` file's metadata and objects: the object count against the metadata
+/// first, then every ciphertext through its wire loader and the shape against the plan.
+///
+/// # Errors
+/// [`AppError::Format`]; wire and shape errors.
+pub fn rows_from_parts<B: Backend>(ctx: &StatsContext<B>, m: RowsMeta, objects: &[Vec<u8>]) -> Result<EncryptedRows<B>, AppError> {
+    let chunks = m.chunk_records.len();
+    if chunks == 0 || m.plan.moduli.checked_mul(chunks) != Some(objects.len()) {
+        return Err(AppError::Format(format!("{} objects for {} chunks under {} moduli", objects.len(), chunks, m.plan.moduli)));
+    }
+    let cts = ctx.used_chunks_from_objects(m.plan.moduli, chunks, objects)?;
+    Ok(ctx.rows_from_parts(m.plan, m.columns, m.chunk_records, cts)?)
+}
+
+/// Reads stored `rows` files (uploads, in order) into one row table.
+///
+/// # Errors
+/// [`AppError::Format`] for files that do not fit one another or `ctx`; wire errors.
+pub fn rows_from_files<B: Backend, F: AsRef<[u8]>>(ctx: &StatsContext<B>, files: &[F]) -> Result<EncryptedRows<B>, AppError> {
+    let mut parts = Vec::with_capacity(files.len());
+    for bytes in files {
+        let (h, objects) = container::parse(bytes.as_ref(), &["rows"]).map_err(AppError::Format)?;
+        check_params(ctx, &h)?;
+        parts.push(rows_from_parts(ctx, meta(&h)?, &objects)?);
+    }
+    Ok(ctx.concat_rows(parts)?)
+}
+
+/// The bytes of a `totals` file answering `requests`.
+///
+/// # Errors
+/// Serialization errors.
+pub fn totals_file<B: Backend>(ctx: &StatsContext<B>, totals: &EncryptedTotals<B>, requests: &[(Stat, &str)], batched: bool) -> Result<Vec<u8>, AppError> {
+    let objects = totals.totals.iter().zip(ctx.schemes()).map(|(c, s)| c.to_bytes(s)).collect::<Result<Vec<_>, _>>()?;
+    let requests = requests.iter().map(|(s, c)| StatColumn { stat: s.name().into(), column: (*c).to_string() }).collect();
+    let m = TotalsMeta { plan: totals.plan, columns: totals.columns.clone(), requests, batched };
+    container::encode(&header("totals", ctx.params(), objects.len(), to_value(&m)?), &objects)
+}
+
+/// The bytes of a `row-scores` file.
+///
+/// # Errors
+/// Serialization errors.
+pub fn row_scores_file<B: Backend>(ctx: &StatsContext<B>, s: &EncryptedRowScores<B>) -> Result<Vec<u8>, AppError> {
+    let objects = ctx.used_chunks_to_objects(&s.ciphertexts)?;
+    let m = RowScoresMeta { records: s.records, scale: s.scale, bound_bits: s.bound_bits, missing: s.missing.clone(), moduli: s.ciphertexts.len(), stride: s.stride, segments: s.segments.clone() };
+    container::encode(&header("row-scores", ctx.params(), objects.len(), to_value(&m)?), &objects)
+}
+
+/// Decrypts a parsed `totals` file: one statistic, or several when asked as a batch.
+pub(crate) fn decrypt_totals<B: Backend>(ctx: &StatsContext<B>, dec: &StatsDecryptor<'_, B>, h: &Header, objects: &[Vec<u8>]) -> Result<(Vec<StatValue>, bool), AppError> {
+    let m: TotalsMeta = meta(h)?;
+    let totals = ctx.used_chunks_from_objects(m.plan.moduli, 1, objects)?.into_iter().flatten().collect();
+    let t = EncryptedTotals { plan: m.plan, columns: m.columns, totals };
+    let requests = m.requests.iter().map(|r| Ok((r.stat.parse::<Stat>()?, r.column.as_str()))).collect::<Result<Vec<_>, AppError>>()?;
+    if requests.is_empty() || (!m.batched && requests.len() != 1) {
+        return Err(AppError::Format(format!("a totals file answering {} statistics", requests.len())));
+    }
+    Ok((dec.totals(&t, &requests)?, m.batched))
+}
+
+/// Decrypts a parsed `row-scores` file, in record order.
+pub(crate) fn decrypt_row_scores<B: Backend>(ctx: &StatsContext<B>, dec: &StatsDecryptor<'_, B>, h: &Header, objects: &[Vec<u8>]) -> Result<Vec<Option<f64>>, AppError> {
+    let m: RowScoresMeta = meta(h)?;
+    if m.segments.is_empty() || m.moduli.checked_mul(m.segments.len()) != Some(objects.len()) {
+        return Err(AppError::Format(format!("{} objects for {} score ciphertexts", objects.len(), m.segments.len())));
+    }
+    let ciphertexts = ctx.used_chunks_from_objects(m.moduli, m.segments.len(), objects)?;
+    let s = EncryptedRowScores { records: m.records, scale: m.scale, bound_bits: m.bound_bits, missing: m.missing, stride: m.stride, segments: m.segments, ciphertexts };
+    Ok(dec.row_scores(&s)?)
+}

@@ -30,9 +30,12 @@ const CAP: usize = 10;
 /// Cycles per dataset: then it is deleted and a fresh one created (bounds the disk used).
 const EPOCH: usize = 5;
 
-/// `a` (integer) and `b` (one decimal).
+/// `a` (integer) and `b` (one decimal), for at most 5000 records (their squares then fit the
+/// 47-bit space of n = 4096).
 fn crash_schema() -> Value {
-    schema(&[("a", 0, 0.0, 100_000.0), ("b", 1, 0.0, 1000.0)])
+    let mut s = schema(&[("a", 0, 0.0, 100_000.0), ("b", 1, 0.0, 1000.0)]);
+    s["max_records"] = 5000.into();
+    s
 }
 
 /// One pre-encrypted upload body with its plaintext.

@@ -131,7 +131,7 @@ fn hostile_uploads_are_refused_and_nothing_is_stored() {
     refused(&post(&key(), br#"{"columns": []}"#), Some(422), "JSON as an upload");
     for f in ["public.key", "eval.keys"] {
         let msg = refused(&post(&key(), &std::fs::read(keys.join(f)).unwrap()), Some(422), f);
-        assert!(msg.contains("table"), "{f}: the message says a table was expected: {msg}");
+        assert!(msg.contains("rows"), "{f}: the message says a rows file was expected: {msg}");
     }
     let stat_file = query(&http, &ds, &json!({"stat": "sum", "column": "bmi"}));
     refused(&post(&key(), &stat_file), Some(422), "a result file");

@@ -243,6 +243,6 @@ mod tests {
         assert_eq!(Settings::layered(Some(BackendChoice::Auto), Some(file), env).unwrap().backend, BackendChoice::Auto);
         assert!(Settings::layered(None, None, |k| (k == "RINGVAULT_GPU_SOFTWARE").then(|| "maybe".to_string())).is_err());
         assert!(Settings::layered(None, None, |k| (k == "RINGVAULT_BACKEND").then(|| "fpga".to_string())).is_err());
-        assert!(Settings::layered(None, None, |k| (k == "RINGVAULT_VAULT_KEY_CACHE_MB").then(|| "lots".to_string())).is_err());
+        assert!(Settings::layered(None, None, |k| (k == "RINGVAULT_VAULT_QUERY_CONCURRENCY").then(|| "lots".to_string())).is_err());
     }
 }

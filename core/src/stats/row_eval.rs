@@ -213,8 +213,7 @@ impl<B: Backend> StatsContext<B> {
             })?;
             positions.push(c);
         }
-        let fixed = fixed_model(model, &positions.iter().map(|&c| &rows.columns[c]).collect::<Vec<_>>())?;
-        self.check_row_capacity(&plan, "logistic scores", fixed.bound_bits)?;
+        let fixed = fixed_model(model, &positions.iter().map(|&c| &rows.columns[c]).collect::<Vec<_>>(), self.params.prefix_capacity_bits(plan.moduli))?;
         let n = self.params.n();
         let stride = plan.stride(width);
         // Placement, the same under every modulus: (result, monomial shift) per chunk.

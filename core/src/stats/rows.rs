@@ -73,12 +73,13 @@ impl RowPlan {
     }
 }
 
-/// Bits of the largest score a model can reach over columns of these bounds, whatever its
-/// weights (the score scale is chosen against the model's range, see
-/// `StatsEvaluator::logistic_scores`): `bitlen(Σ 2^b_c + 1) + 33`.
+/// Bits a plaintext space needs for logistic scores over columns of these bounds, whatever
+/// the model's weights, to be exact to 10⁻⁶ of the model's range (the score scale adapts to
+/// the space: see `StatsEvaluator::logistic_scores`): `bitlen(Σ 2^b_c + 1) + 23`, as the
+/// scale's decimal step and the rounding of the weights need `10·½·10⁶ < 2^23` units.
 pub fn score_capacity_bits(bounds: &[u32]) -> u64 {
     let sum: BigUint = bounds.iter().fold(BigUint::one(), |acc, &b| acc + (BigUint::one() << b));
-    sum.bits() + 33
+    sum.bits() + 23
 }
 
 impl StatsParameters {

@@ -73,8 +73,9 @@ pub enum Weights {
     Column(String),
 }
 
-/// Accuracy of a score relative to its model's range `|b| + Σ|w_c|·max|x_c|`.
-const SCORE_RELATIVE_ERROR: f64 = 1e-9;
+/// The coarsest accuracy of a score, relative to its model's range `|b| + Σ|w_c|·max|x_c|`,
+/// that a computation accepts (finer whenever the plaintext space allows).
+pub(crate) const SCORE_MIN_PRECISION: f64 = 1e-6;
 
 /// A logistic model in fixed point over columns of known bounds.
 pub(crate) struct FixedModel {
@@ -111,14 +112,17 @@ fn scaled_int(x: f64, digits: i64) -> Result<BigInt, Error> {
 }
 
 /// The fixed-point form of `model` over `columns` (the model's columns, in the order of its
-/// weights). The scale `S` is the smallest for which the rounding of the weights,
-/// `½·(Σ_c 2^b_c + 1)` units of `10^−S`, stays within [`SCORE_RELATIVE_ERROR`] of the model's
-/// range `R = |b| + Σ_c |w_c|·2^b_c·10^−d_c`; so `|score·10^S| < 5·10⁹·(Σ 2^b_c + 1)` whatever
-/// the weights (see [`crate::stats::score_capacity_bits`]) unless `S` would be negative.
+/// weights) in a space of `capacity_bits`: weights `round(w_c·10^(S − d_c))` for the largest
+/// score scale `S` whose scores `b + Σ w_c·x_c` stay below `2^capacity_bits` for every value
+/// within the columns' bounds. The rounding of the weights, `½·(Σ_c 2^b_c + 1)` units of
+/// `10^−S`, is then as small a part of the model's range `R = |b| + Σ_c |w_c|·2^b_c·10^−d_c`
+/// as the space allows.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] for no weight or a weight or intercept that is not finite.
-pub(crate) fn fixed_model(model: &LogisticModel, columns: &[&ColumnInfo]) -> Result<FixedModel, Error> {
+/// [`Error::InvalidInput`] for no weight or a weight or intercept that is not finite;
+/// [`Error::WouldWrap`] when even the scale that keeps the rounding within
+/// [`SCORE_MIN_PRECISION`] of `R` does not fit (see [`crate::stats::score_capacity_bits`]).
+pub(crate) fn fixed_model(model: &LogisticModel, columns: &[&ColumnInfo], capacity_bits: u64) -> Result<FixedModel, Error> {
     if model.weights.is_empty() || columns.len() != model.weights.len() {
         return Err(Error::InvalidInput { what: "the model has no weights".into() });
     }
@@ -127,21 +131,38 @@ pub(crate) fn fixed_model(model: &LogisticModel, columns: &[&ColumnInfo]) -> Res
     }
     let range: f64 = model.intercept.abs() + model.weights.values().zip(columns).map(|(w, c)| w.abs() * 2f64.powi(c.bound_bits as i32) / 10f64.powi(c.decimals as i32)).sum::<f64>();
     let rounding: f64 = 0.5 * (columns.iter().map(|c| 2f64.powi(c.bound_bits as i32)).sum::<f64>() + 1.0);
-    let scale = if range > 0.0 { (rounding / (SCORE_RELATIVE_ERROR * range)).log10().ceil().max(0.0) as u32 } else { 0 };
-    let mut weights = Vec::with_capacity(columns.len());
-    let mut bound = BigInt::zero();
-    let mut missing: Vec<usize> = Vec::new();
-    for (w, c) in model.weights.values().zip(columns) {
-        let wi = scaled_int(*w, i64::from(scale) - i64::from(c.decimals))?;
-        bound += wi.abs() << (c.bound_bits as usize);
-        missing.extend(&c.missing);
-        weights.push(wi);
+    let at = |scale: u32| -> Result<FixedModel, Error> {
+        let mut weights = Vec::with_capacity(columns.len());
+        let mut bound = BigInt::zero();
+        let mut missing: Vec<usize> = Vec::new();
+        for (w, c) in model.weights.values().zip(columns) {
+            let wi = scaled_int(*w, i64::from(scale) - i64::from(c.decimals))?;
+            bound += wi.abs() << (c.bound_bits as usize);
+            missing.extend(&c.missing);
+            weights.push(wi);
+        }
+        let intercept = scaled_int(model.intercept, i64::from(scale))?;
+        bound += intercept.abs();
+        missing.sort_unstable();
+        missing.dedup();
+        Ok(FixedModel { scale, weights, intercept, bound_bits: bits_of(&bound), missing })
+    };
+    if range == 0.0 {
+        return at(0);
     }
-    let intercept = scaled_int(model.intercept, i64::from(scale))?;
-    bound += intercept.abs();
-    missing.sort_unstable();
-    missing.dedup();
-    Ok(FixedModel { scale, weights, intercept, bound_bits: bits_of(&bound), missing })
+    // 10^S·R + rounding < 2^capacity, from the estimate down to the first scale that fits.
+    let room = (2f64.powi(capacity_bits.min(1000) as i32) - rounding).max(1.0);
+    let mut scale = (room / range).log10().floor().clamp(0.0, 300.0) as u32;
+    let mut fixed = at(scale)?;
+    while fixed.bound_bits > capacity_bits && scale > 0 {
+        scale -= 1;
+        fixed = at(scale)?;
+    }
+    let precision = rounding / (10f64.powi(scale as i32) * range);
+    if fixed.bound_bits > capacity_bits || precision > SCORE_MIN_PRECISION {
+        return Err(Error::WouldWrap { what: format!("logistic scores exact to {SCORE_MIN_PRECISION:e} of their range"), needed_bits: crate::stats::score_capacity_bits(&columns.iter().map(|c| c.bound_bits).collect::<Vec<_>>()), capacity_bits });
+    }
+    Ok(fixed)
 }
 
 /// Bits of a positive integer bound (`x < 2^bits`).
@@ -453,8 +474,8 @@ impl<B: Backend> StatsEvaluator<'_, B> {
 
     /// Per-record scores `b + Σ w_c·x_c` of a logistic model (the owner applies the sigmoid).
     ///
-    /// The fixed-point form is [`fixed_model`]'s: every score is exact to `10⁻⁹` of the
-    /// model's range `|b| + Σ|w_c|·max|x_c|`.
+    /// The fixed-point form is [`fixed_model`]'s: scores as exact as the plaintext space
+    /// allows, at least to `10⁻⁶` of the model's range `|b| + Σ|w_c|·max|x_c|`.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a model with no weight, an unknown column or a weight that
@@ -468,8 +489,7 @@ impl<B: Backend> StatsEvaluator<'_, B> {
         for name in model.weights.keys() {
             terms.push(table.column(name)?);
         }
-        let fixed = fixed_model(model, &terms.iter().map(|c| c.info()).collect::<Vec<_>>())?;
-        self.check_capacity("logistic scores", fixed.bound_bits)?;
+        let fixed = fixed_model(model, &terms.iter().map(|c| c.info()).collect::<Vec<_>>(), self.ctx.params.capacity_bits())?;
         let (scale, bound_bits, missing, ints, b) = (fixed.scale, fixed.bound_bits, fixed.missing, fixed.weights, fixed.intercept);
         let n = self.ctx.params.n();
         let chunks = table.chunk_records().len();

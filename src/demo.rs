@@ -142,7 +142,7 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
     let batch = QueryRequest { stats: Some(requests), ..QueryRequest::default() };
     let results = owner.query(&created.id, &batch, &mut |_| {}).map_err(vault_err)?;
     pb.finish_and_clear();
-    phases.push(("statistics (vault, evaluation keys)", t.elapsed()));
+    phases.push(("statistics (vault, keyless)", t.elapsed()));
 
     let t = Instant::now();
     let pb = spinner("vault: heart-risk scores, monitor by monitor");
@@ -157,7 +157,7 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
         })
         .collect::<Result<Vec<_>, _>>()?;
     pb.finish_and_clear();
-    phases.push(("logistic scores (vault)", t.elapsed()));
+    phases.push(("logistic scores (vault, keyless)", t.elapsed()));
 
     let t = Instant::now();
     let pb = spinner("owner: decrypting");

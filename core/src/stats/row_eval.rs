@@ -66,6 +66,9 @@ pub struct EncryptedRowScores<B: Backend> {
     pub ciphertexts: Vec<Vec<Ciphertext<B>>>,
 }
 
+/// Budget kept beyond the noise model's estimate when switching scores down.
+const SCORE_SWITCH_MARGIN_BITS: f64 = 2.0;
+
 /// `x^(−k)` as the exponent `mul_monomial_assign` takes (`x^(2n) = 1`).
 fn inverse_monomial(k: usize, n: usize) -> usize {
     (2 * n - k % (2 * n)) % (2 * n)
@@ -261,6 +264,16 @@ impl<B: Backend> StatsContext<B> {
                 }
             }
             let b = residue(&fixed.intercept, t);
+            // Scores are read once: switched down while the noise model says they still
+            // decrypt, the answer shrinks by a prime per switch.
+            let model = scheme.params().noise();
+            let packed = segments.iter().map(Vec::len).max().unwrap_or(1) as u64;
+            let mut noise = model.after_additions(super::rows::switched_noise_bits(scheme.params(), plan.level) + super::rows::weights_growth_bits(positions.len(), t), packed);
+            let mut level = plan.level;
+            while level > 1 && model.decryptable(model.after_mod_switch(noise, level) + SCORE_SWITCH_MARGIN_BITS, level - 1) {
+                noise = model.after_mod_switch(noise, level);
+                level -= 1;
+            }
             let mut results = Vec::with_capacity(segments.len());
             for (acc, segs) in out.into_iter().zip(&segments) {
                 let mut acc = acc.ok_or(Error::ShapeMismatch { what: "chunks of a result", expected: 1, found: 0 })?;
@@ -271,6 +284,9 @@ impl<B: Backend> StatsContext<B> {
                     }
                 }
                 ev.add_plain_assign(&mut acc, &[&Plaintext::new(scheme.params(), &intercept)?])?;
+                while acc.level() > level {
+                    ev.mod_switch_assign(&mut acc)?;
+                }
                 results.push(acc);
             }
             ciphertexts.push(results);

@@ -130,14 +130,10 @@ impl StatsParameters {
         let mut level = 0;
         for p in &self.space.params()[..moduli] {
             let model = p.noise();
-            let t = f64::from(p.plaintext().value());
-            let weights = ((columns as f64) * t / 2.0).log2();
-            let mut noise = model.fresh_bits();
+            let weights = weights_growth_bits(columns, p.plaintext().value());
             let mut lowest = None;
             for l in (1..=p.max_level()).rev() {
-                if l < p.max_level() {
-                    noise = model.after_mod_switch(noise, l + 1);
-                }
+                let noise = switched_noise_bits(p, l);
                 let sums = model.after_additions(noise, records);
                 let scores = if spec.scores { model.after_additions(noise + weights, packed) } else { 0.0 };
                 if model.decryptable(sums.max(scores) + ROW_NOISE_MARGIN_BITS, l) {
@@ -149,6 +145,23 @@ impl StatsParameters {
         }
         Ok(RowPlan { level, ..plan })
     }
+}
+
+/// By the noise model, the noise (bits) of a fresh public-key ciphertext of `p` switched down
+/// from the top level to `level`.
+pub(crate) fn switched_noise_bits(p: &crate::scheme::Parameters, level: usize) -> f64 {
+    let model = p.noise();
+    let mut noise = model.fresh_bits();
+    for l in (level + 1..=p.max_level()).rev() {
+        noise = model.after_mod_switch(noise, l);
+    }
+    noise
+}
+
+/// Bits of `Σ|cᵢ|` for the centered residues a weight polynomial multiplies by: the noise
+/// growth of that product.
+pub(crate) fn weights_growth_bits(columns: usize, t: u32) -> f64 {
+    ((columns as f64) * f64::from(t) / 2.0).log2()
 }
 
 /// A row-packed encrypted table: `ciphertexts[i][c]` is chunk `c` under plaintext modulus

@@ -57,7 +57,6 @@ impl Checks for FakeChecks {
     }
 }
 
-#[derive(Default)]
 struct FakeRunner;
 
 impl QueryRunner for FakeRunner {
@@ -149,7 +148,7 @@ fn dataset(url: &str, operator: &str, name: &str) -> (CreatedDataset, DeviceToke
 #[test]
 fn end_to_end_with_stand_ins() {
     let dir = tempfile::tempdir().unwrap();
-    let runner = Arc::new(FakeRunner::default());
+    let runner = Arc::new(FakeRunner);
     let vault = start(dir.path(), settings(), runner.clone(), false);
     let url = vault.url();
     assert!(crate::auth::well_formed(vault.operator_token()));
@@ -244,7 +243,7 @@ fn end_to_end_with_stand_ins() {
 #[test]
 fn authorization_matrix() {
     let dir = tempfile::tempdir().unwrap();
-    let vault = start(dir.path(), settings(), Arc::new(FakeRunner::default()), false);
+    let vault = start(dir.path(), settings(), Arc::new(FakeRunner), false);
     let url = vault.url();
     let operator = vault.operator_token().to_owned();
     let (a, dev) = dataset(&url, &operator, "a");
@@ -350,7 +349,7 @@ fn raw_send(addr: std::net::SocketAddr, head: &str, body: Vec<u8>) -> (u16, Stri
 #[test]
 fn limits_and_malformed_requests() {
     let dir = tempfile::tempdir().unwrap();
-    let vault = start(dir.path(), settings(), Arc::new(FakeRunner::default()), false);
+    let vault = start(dir.path(), settings(), Arc::new(FakeRunner), false);
     let url = vault.url();
     let operator = vault.operator_token().to_owned();
     let (a, dev) = dataset(&url, &operator, "a");
@@ -450,7 +449,7 @@ fn limits_and_malformed_requests() {
 #[test]
 fn disk_full_answers_507_and_recovers_without_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let vault = start(dir.path(), settings(), Arc::new(FakeRunner::default()), true);
+    let vault = start(dir.path(), settings(), Arc::new(FakeRunner), true);
     let url = vault.url();
     let (a, dev) = dataset(&url, vault.operator_token(), "a");
     let device = Client::new(&url, &dev.token).unwrap();
@@ -500,7 +499,7 @@ fn disk_full_answers_507_and_recovers_without_restart() {
 #[test]
 fn restart_keeps_datasets_keys_and_records() {
     let dir = tempfile::tempdir().unwrap();
-    let runner = Arc::new(FakeRunner::default());
+    let runner = Arc::new(FakeRunner);
     let vault = start(dir.path(), settings(), runner.clone(), false);
     let operator = vault.operator_token().to_owned();
     let (a, dev) = dataset(&vault.url(), &operator, "a");
@@ -525,7 +524,7 @@ fn restart_keeps_datasets_keys_and_records() {
 #[test]
 fn concurrent_devices_and_a_push_that_waits_for_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    let runner = Arc::new(FakeRunner::default());
+    let runner = Arc::new(FakeRunner);
     let vault = start(dir.path(), settings(), runner.clone(), false);
     let url = vault.url();
     let (a, _) = dataset(&url, vault.operator_token(), "a");
@@ -579,7 +578,7 @@ fn tls_with_a_private_ca() {
     std::fs::write(&key_pem, leaf_key.serialize_pem()).unwrap();
 
     let data = dir.path().join("data");
-    let vault = start(&data, VaultSettings { tls_cert: Some(cert_pem.clone()), tls_key: Some(key_pem), ..settings() }, Arc::new(FakeRunner::default()), false);
+    let vault = start(&data, VaultSettings { tls_cert: Some(cert_pem.clone()), tls_key: Some(key_pem), ..settings() }, Arc::new(FakeRunner), false);
     assert!(vault.url().starts_with("https://"));
     let c = Client::new(&vault.url(), vault.operator_token()).unwrap().with_ca_file(&ca_pem).unwrap();
     assert!(c.list_datasets().unwrap().is_empty());
@@ -588,7 +587,7 @@ fn tls_with_a_private_ca() {
     assert!(Client::new(&vault.url(), "").unwrap().with_ca_file(&cert_pem.with_extension("none")).is_err());
     vault.shutdown().unwrap();
 
-    let half = ServeOptions { data: data.clone(), settings: VaultSettings { tls_cert: Some(cert_pem), ..settings() }, runner: Arc::new(FakeRunner::default()) };
+    let half = ServeOptions { data: data.clone(), settings: VaultSettings { tls_cert: Some(cert_pem), ..settings() }, runner: Arc::new(FakeRunner) };
     let e = spawn_with(half, Internals { faults: false, checks: Arc::new(FakeChecks) }).unwrap_err();
     assert!(e.to_string().contains("tls_cert and tls_key go together"), "{e}");
 }

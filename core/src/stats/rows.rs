@@ -215,6 +215,7 @@ impl<B: Backend> EncryptedRows<B> {
     }
 
     /// The parts: plan, columns, records per chunk, ciphertexts `[modulus][chunk]`.
+    #[allow(clippy::type_complexity)]
     pub fn into_parts(self) -> (RowPlan, Vec<ColumnInfo>, Vec<usize>, Vec<Vec<Ciphertext<B>>>) {
         (self.plan, self.columns, self.chunk_records, self.ciphertexts)
     }
@@ -249,18 +250,7 @@ impl<B: Backend> StatsContext<B> {
     pub fn encrypt_rows<R: RngCore + CryptoRng>(&self, public: &[&PublicKey], columns: &[PlainColumn], plan: &RowPlan, rng: &mut R) -> Result<EncryptedRows<B>, Error> {
         self.check_keys(public, |k| k.params())?;
         self.check_plan(plan, columns.len())?;
-        let records = columns.first().map_or(0, |c| c.values.len());
-        if records == 0 {
-            return Err(Error::InvalidInput { what: "rows need at least one column and one record".into() });
-        }
-        for (i, c) in columns.iter().enumerate() {
-            if c.values.len() != records {
-                return Err(Error::InvalidInput { what: format!("column {:?} has {} values, the first column {records}", c.name, c.values.len()) });
-            }
-            if columns[..i].iter().any(|d| d.name == c.name) {
-                return Err(Error::InvalidInput { what: format!("column name {:?} appears twice", c.name) });
-            }
-        }
+        let records = super::table::plain_records(columns)?;
         let capacity = self.params.prefix_capacity_bits(plan.moduli);
         let width = columns.len();
         let stride = plan.stride(width);

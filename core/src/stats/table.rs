@@ -96,6 +96,27 @@ impl<B: Backend> EncryptedTable<B> {
     }
 }
 
+/// The record count of plain columns to encrypt, checked: at least one column and one record,
+/// every column as long as the first, no name twice.
+///
+/// # Errors
+/// [`Error::InvalidInput`] saying which of these fails.
+pub(crate) fn plain_records(columns: &[PlainColumn]) -> Result<usize, Error> {
+    let records = columns.first().map(|c| c.values.len()).ok_or_else(|| Error::InvalidInput { what: "a table needs at least one column".into() })?;
+    if records == 0 {
+        return Err(Error::InvalidInput { what: "a table needs at least one record".into() });
+    }
+    for (i, c) in columns.iter().enumerate() {
+        if c.values.len() != records {
+            return Err(Error::InvalidInput { what: format!("column {:?} has {} values, the first column {records}", c.name, c.values.len()) });
+        }
+        if columns[..i].iter().any(|d| d.name == c.name) {
+            return Err(Error::InvalidInput { what: format!("column name {:?} appears twice", c.name) });
+        }
+    }
+    Ok(records)
+}
+
 /// Chunks needed for `records` records of `n` slots.
 pub(crate) fn chunks_for(records: usize, n: usize) -> usize {
     records.div_ceil(n).max(1)
@@ -115,18 +136,7 @@ impl<B: Backend> StatsContext<B> {
     /// or a value beyond the CRT space; [`Error::ParameterMismatch`] for foreign keys.
     pub fn encrypt_table<R: RngCore + CryptoRng>(&self, public: &[&PublicKey], columns: &[PlainColumn], rng: &mut R) -> Result<EncryptedTable<B>, Error> {
         self.check_keys(public, |k| k.params())?;
-        let records = columns.first().map(|c| c.values.len()).ok_or_else(|| Error::InvalidInput { what: "a table needs at least one column".into() })?;
-        if records == 0 {
-            return Err(Error::InvalidInput { what: "a table needs at least one record".into() });
-        }
-        for (i, c) in columns.iter().enumerate() {
-            if c.values.len() != records {
-                return Err(Error::InvalidInput { what: format!("column {:?} has {} values, the first column {records}", c.name, c.values.len()) });
-            }
-            if columns[..i].iter().any(|d| d.name == c.name) {
-                return Err(Error::InvalidInput { what: format!("column name {:?} appears twice", c.name) });
-            }
-        }
+        let records = plain_records(columns)?;
         let n = self.params.n();
         let chunks = chunks_for(records, n);
         let space = self.params.space();

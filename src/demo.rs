@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use ringvault_app::config::VaultSettings;
-use ringvault_app::dataset::encrypt_uploads;
+use ringvault_app::dataset::UploadEncryptor;
 use ringvault_app::workloads::{cohort, fixed_point, heart_model, schema_of};
 use ringvault_app::query::{QueryRequest, StatColumn};
 use ringvault_app::results::Decrypted;
@@ -106,6 +106,7 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
 
     let t = Instant::now();
     let pb = spinner(&format!("{MONITORS} monitors: encrypting {records} patients × {} columns and pushing them", columns.len()));
+    schema.check_rows(&columns)?; // every reading within its declared range, as a device checks
     let share = records.div_ceil(MONITORS);
     let tokens = (0..MONITORS.min(records)).map(|m| owner.issue_device(&created.id, &format!("monitor-{}", m + 1)).map_err(vault_err)).collect::<Result<Vec<_>, _>>()?;
     let pushed: Vec<Result<usize, CliError>> = std::thread::scope(|scope| {
@@ -118,7 +119,8 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
                     let device = Client::new(&url, &token.token).map_err(vault_err)?;
                     let range = m * share..((m + 1) * share).min(records);
                     let mine: Vec<PlainColumn> = columns.iter().map(|c| PlainColumn { name: c.name.clone(), decimals: c.decimals, values: c.values[range.clone()].to_vec() }).collect();
-                    let bodies = encrypt_uploads(backend, schema, public, &mine, usize::MAX)?;
+                    let enc = UploadEncryptor::new(backend, schema, public)?;
+                    let bodies = enc.encrypt(&mine, enc.default_rows_per_upload())?;
                     let mut bytes = 0;
                     for (i, body) in bodies.iter().enumerate() {
                         device.push(id, body, &format!("monitor-{m}-batch-{i}"), None, None).map_err(vault_err)?;

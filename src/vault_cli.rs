@@ -144,9 +144,6 @@ pub struct PushOptions {
     pub to: Option<i64>,
 }
 
-/// Ciphertexts per modulus in one upload of `vault push` by default (n records or so at
-/// nine columns and n = 8192).
-const DEFAULT_CHUNKS_PER_UPLOAD: usize = 16;
 /// The most ciphertexts per modulus `--rows-per-upload` may ask for in one upload.
 const MAX_CHUNKS_PER_UPLOAD: usize = 256;
 
@@ -179,9 +176,7 @@ pub fn push(conn: &Connection, engine: &Engine, keys_dir: &Path, dataset: &str, 
 #[allow(clippy::too_many_arguments)]
 fn push_batches<B: ringvault_core::Backend>(enc: &UploadEncryptor<B>, c: &Client, dataset: &str, columns: &[PlainColumn], text: &str, decimals: &BTreeMap<String, u32>, opts: &PushOptions, server: &str) -> Result<String, CliError> {
     let records = columns.first().map_or(0, |c| c.values.len());
-    // By default an upload fills about n coefficients' worth of ciphertexts per modulus.
-    let per = enc.rows_per_ciphertext();
-    let rows = opts.rows_per_upload.unwrap_or(per * DEFAULT_CHUNKS_PER_UPLOAD).clamp(1, per * MAX_CHUNKS_PER_UPLOAD);
+    let rows = opts.rows_per_upload.unwrap_or(enc.default_rows_per_upload()).clamp(1, enc.rows_per_ciphertext() * MAX_CHUNKS_PER_UPLOAD);
     let batches = records.div_ceil(rows);
     let base = match &opts.idempotency_key {
         // The key names this push: the same file and options under the same key give the same

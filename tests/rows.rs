@@ -110,7 +110,7 @@ fn the_demo_row_takes_two_moduli_at_three_primes() {
     // The demo's nine columns: bounds of age … smoker in fixed point.
     let bounds = vec![7, 1, 8, 8, 8, 12, 9, 10, 1];
     let with_scores = params.row_plan(&RowSpec { bounds: bounds.clone(), max_records: 1_000_000, squares: true, scores: true }).unwrap();
-    assert_eq!(with_scores, RowPlan { moduli: 2, level: 3, squares: true });
+    assert_eq!(with_scores, RowPlan { moduli: 2, level: 3, squares: true, direct: true });
     let sums = params.row_plan(&RowSpec { bounds: bounds.clone(), max_records: 10_000, squares: false, scores: false }).unwrap();
     assert_eq!((sums.moduli, sums.level), (2, 2));
     // Wider ranges need more moduli; the plan refuses what no prefix holds.
@@ -148,4 +148,23 @@ fn wrong_parts_and_overflowing_sums_are_refused() {
     let rows = ctx.rows_from_parts(plan, wide, chunk_records, cts).unwrap();
     let err = ctx.row_totals(&rows).unwrap_err();
     assert!(matches!(err, Error::WouldWrap { .. }), "{err}");
+}
+
+#[test]
+fn direct_and_switched_encryptions_give_the_same_totals() {
+    let ctx = context(Preset::N4096);
+    let mut rng = ChaCha20Rng::seed_from_u64(11);
+    let (sk, keys) = ctx.generate_keys(&mut rng).unwrap();
+    let columns = data(&mut rng, 9);
+    let plan = ctx.params().row_plan(&spec(&columns, 1000, false)).unwrap();
+    let dec = ctx.decryptor(&sk).unwrap();
+    let mut seen = Vec::new();
+    for direct in [true, false] {
+        let rows = ctx.encrypt_rows(&keys.public_keys(), &columns, &RowPlan { direct, ..plan }, &mut rng).unwrap();
+        assert_eq!(rows.ciphertexts()[0][0].level(), plan.level);
+        let got = dec.totals(&ctx.row_totals(&rows).unwrap(), &[(Stat::Sum, "delta"), (Stat::SumOfSquares, "age")]).unwrap();
+        seen.push((got[0].value, got[1].value));
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert!((seen[0].0 - reference(&columns[2], Stat::Sum)).abs() < 1e-9);
 }

@@ -75,6 +75,10 @@ pub struct Schema {
     pub max_records: Option<u64>,
 }
 
+/// Ciphertexts per used modulus in a batched upload (about n records at nine columns and
+/// n = 8192; 5.4 MB for the demo's schema).
+pub const DEFAULT_CHUNKS_PER_UPLOAD: usize = 16;
+
 /// A dataset's record capacity when its schema does not declare one.
 pub const DEFAULT_MAX_RECORDS: u64 = 1_000_000;
 
@@ -403,6 +407,12 @@ impl<B: ringvault_core::Backend> UploadEncryptor<B> {
     /// Records per ciphertext: the natural granularity of an upload.
     pub fn rows_per_ciphertext(&self) -> usize {
         self.ctx.rows_per_ciphertext(&self.plan, self.width)
+    }
+
+    /// Records of an upload when the sender batches: [`DEFAULT_CHUNKS_PER_UPLOAD`] ciphertexts
+    /// per used modulus (memory and request size stay bounded whatever the file's size).
+    pub fn default_rows_per_upload(&self) -> usize {
+        self.rows_per_ciphertext() * DEFAULT_CHUNKS_PER_UPLOAD
     }
 
     /// `rows` files of at most `rows_per_upload` records each, naming the public key.

@@ -399,10 +399,10 @@ pub(crate) struct UploadParams {
     to: Option<i64>,
 }
 
-/// Appends an upload: a `table` file of one or more encrypted rows.
+/// Appends an upload: a `rows` file of one or more encrypted records.
 #[utoipa::path(post, path = "/v1/datasets/{id}/uploads", tag = "uploads", security(("bearer" = [])), params(("id" = String, Path, description = "The dataset's id"), UploadParams,
         ("Idempotency-Key" = String, Header, description = "1 to 128 characters of A-Z a-z 0-9 . _ : -; a retry sends the same key")),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "An encrypted table file"),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "An encrypted rows file"),
     responses((status = 201, description = "Stored (durably)", body = UploadReceipt), (status = 200, description = "A retry of an upload stored before: its original receipt, duplicate = true", body = UploadReceipt),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, description = "No keys yet, or the key was used for another body", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, description = "Not a valid upload for this dataset", body = ErrorBody), (status = 507, description = "Disk full: nothing stored", body = ErrorBody)))]
@@ -426,7 +426,7 @@ pub(crate) async fn upload(State(st): St, caller: Caller, Path(id): Path<String>
     }
     let body = read_body(body, limit, "uploads", content_length(&headers)).await?;
     if body.is_empty() {
-        return Err(ApiError::bad_request("empty body: send an encrypted table file"));
+        return Err(ApiError::bad_request("empty body: send an encrypted rows file (ringvault vault push writes them)"));
     }
     let sha = hex(&Sha256::digest(&body));
     let principal = device.as_ref().map_or_else(|| "owner".to_owned(), |d| format!("device:{d}"));
@@ -546,11 +546,33 @@ fn job_of(st: &AppState, caller: &Caller, job: &str) -> Result<Arc<Job>, ApiErro
     Ok(j)
 }
 
+/// How long a job poll may wait for the job to finish.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct JobParams {
+    /// Milliseconds to wait for the job to finish before answering (0 to [`MAX_JOB_WAIT_MS`];
+    /// default 0): a long poll that answers as soon as the job is done.
+    wait_ms: Option<u64>,
+}
+
+/// The longest long poll of a job.
+pub(crate) const MAX_JOB_WAIT_MS: u64 = 10_000;
+
 /// A query job's state and progress.
-#[utoipa::path(get, path = "/v1/jobs/{job}", tag = "queries", security(("bearer" = [])), params(("job" = String, Path, description = "The job's id")),
-    responses((status = 200, body = JobStatus), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub(crate) async fn get_job(State(st): St, caller: Caller, Path(job): Path<String>) -> Result<Json<JobStatus>, ApiError> {
-    Ok(Json(job_of(&st, &caller, &job)?.status()))
+#[utoipa::path(get, path = "/v1/jobs/{job}", tag = "queries", security(("bearer" = [])), params(("job" = String, Path, description = "The job's id"), JobParams),
+    responses((status = 200, body = JobStatus), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_job(State(st): St, caller: Caller, Path(job): Path<String>, query: Result<Query<JobParams>, QueryRejection>) -> Result<Json<JobStatus>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request(format!("query string: {}", e.body_text())))?;
+    let wait = q.wait_ms.unwrap_or(0);
+    if wait > MAX_JOB_WAIT_MS {
+        return Err(ApiError::bad_request(format!("wait_ms is at most {MAX_JOB_WAIT_MS}")));
+    }
+    let j = job_of(&st, &caller, &job)?;
+    if wait > 0 {
+        j.wait(Duration::from_millis(wait)).await;
+    }
+    Ok(Json(j.status()))
 }
 
 /// A finished job's result file (or its error).

@@ -346,7 +346,7 @@ impl Client {
         read_json(expect_ok(self.get(&format!("/v1/datasets/{dataset}/devices")))?)
     }
 
-    /// Uploads an encrypted table file (device or owner token) under `idempotency_key`, for
+    /// Uploads an encrypted `rows` file (device or owner token) under `idempotency_key`, for
     /// readings in `[from, to]` (Unix seconds; default: the time of receipt). Retries
     /// transient failures (server unreachable or restarting, 5xx other than 507) with the
     /// same key, [`PUSH_TRIES`] attempts with exponential backoff; returns only once the
@@ -398,19 +398,21 @@ impl Client {
             return read_bytes(res);
         }
         let mut status: JobStatus = read_json(res)?;
-        let mut wait = Duration::from_millis(100);
         loop {
             progress(status.progress);
             match status.state {
                 JobState::Done | JobState::Failed => return self.job_result(&status.job),
                 JobState::Running => {}
             }
-            std::thread::sleep(wait);
-            wait = (wait * 3 / 2).min(Duration::from_secs(1));
-            status = self.job(&status.job)?;
+            // A long poll: the server answers as soon as the job is done, or after a second
+            // with its progress.
+            status = read_json(expect_ok(self.get(&format!("/v1/jobs/{}?wait_ms={}", status.job, JOB_POLL.as_millis())))?)?;
         }
     }
 }
+
+/// How long one poll of a running job waits on the server.
+const JOB_POLL: Duration = Duration::from_secs(1);
 
 /// Writes a token file (`contents`: a bare token, or a JSON object with a `"token"` field)
 /// with mode 0600, replacing an existing file.

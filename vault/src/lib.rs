@@ -31,9 +31,9 @@
 //! | `POST /v1/datasets/{id}/devices` | owner | `{"name"}` → 201 `{"id","name","token","dataset"}` |
 //! | `GET /v1/datasets/{id}/devices` | owner | `[{"id","name","revoked","uploads","records","created"}]` |
 //! | `DELETE /v1/datasets/{id}/devices/{device}` | owner | `{"id","revoked":true}` |
-//! | `POST /v1/datasets/{id}/uploads?from=T&to=T` | device, owner | a `table` file + `Idempotency-Key` → 201 receipt; a retry 200 `duplicate: true` |
+//! | `POST /v1/datasets/{id}/uploads?from=T&to=T` | device, owner | a `rows` file + `Idempotency-Key` → 201 receipt; a retry 200 `duplicate: true` |
 //! | `POST /v1/datasets/{id}/queries` | owner | `QueryRequest` → 200 result file, or 202 `{"job","state","progress"}` + `Location` |
-//! | `GET /v1/jobs/{job}` | owner | `{"job","state","progress","error"?}` |
+//! | `GET /v1/jobs/{job}[?wait_ms=…]` | owner | `{"job","state","progress","error"?}`; `wait_ms` (≤ 10,000) long-polls until the job is done |
 //! | `GET /v1/jobs/{job}/result` | owner | the result file; 409 while running; the job's error |
 //!
 //! Errors are `{"error": "<message>"}`: 400 malformed request, 401 no/unknown/revoked

@@ -47,9 +47,9 @@ impl Checks for FakeChecks {
         Ok(CheckedKeys { info, public_key: format!("PUBLIC of {} bytes", bytes.len()).into_bytes() })
     }
     fn upload(&self, schema: &Schema, _: &KeyInfo, body: &[u8]) -> Result<CheckedUpload, AppError> {
-        let text = std::str::from_utf8(body).map_err(|_| AppError::Format("not a table file".into()))?;
-        let (head, payload) = text.split_once('\n').ok_or_else(|| AppError::Format("not a table file".into()))?;
-        let rows: usize = head.strip_prefix("ROWS ").and_then(|n| n.parse().ok()).ok_or_else(|| AppError::Format("not a table file".into()))?;
+        let text = std::str::from_utf8(body).map_err(|_| AppError::Format("not a rows file".into()))?;
+        let (head, payload) = text.split_once('\n').ok_or_else(|| AppError::Format("not a rows file".into()))?;
+        let rows: usize = head.strip_prefix("ROWS ").and_then(|n| n.parse().ok()).ok_or_else(|| AppError::Format("not a rows file".into()))?;
         if schema.columns.is_empty() {
             return Err(AppError::Schema("no column".into()));
         }
@@ -215,6 +215,14 @@ fn end_to_end_with_stand_ins() {
     let job: JobStatus = serde_json::from_slice(&body).unwrap();
     let (status, body) = call(&url, "GET", &format!("/v1/jobs/{}/result", job.job), Some(&ds.owner_token), None, None, &[]);
     assert_eq!(status, 409, "{}", error_of(&body));
+    for bad in ["?wait_ms=99999", "?wait_ms=soon", "?bogus=1"] {
+        let (status, body) = call(&url, "GET", &format!("/v1/jobs/{}{bad}", job.job), Some(&ds.owner_token), None, None, &[]);
+        assert_eq!(status, 400, "{bad}: {}", error_of(&body));
+    }
+    // A long poll waits for the job (it sleeps 1.5 s): it answers done.
+    let (status, body) = call(&url, "GET", &format!("/v1/jobs/{}?wait_ms=10000", job.job), Some(&ds.owner_token), None, None, &[]);
+    assert_eq!(status, 200);
+    assert_eq!(serde_json::from_slice::<JobStatus>(&body).unwrap().state, crate::types::JobState::Done);
     let mut progress = Vec::new();
     let out = owner.query(&ds.id, &q("slow", "age", None, None, None), &mut |p| progress.push(p)).unwrap();
     assert_eq!(String::from_utf8(out).unwrap(), "2 blobs: b:alpha,b:beta");

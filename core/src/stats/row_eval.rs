@@ -268,7 +268,8 @@ impl<B: Backend> StatsContext<B> {
             // decrypt, the answer shrinks by a prime per switch.
             let model = scheme.params().noise();
             let packed = segments.iter().map(Vec::len).max().unwrap_or(1) as u64;
-            let mut noise = model.after_additions(super::rows::switched_noise_bits(scheme.params(), plan.level) + super::rows::weights_growth_bits(positions.len(), t), packed);
+            let fresh = if plan.direct { model.fresh_bits() } else { super::rows::switched_noise_bits(scheme.params(), plan.level) };
+            let mut noise = model.after_additions(fresh + super::rows::weights_growth_bits(positions.len(), t), packed);
             let mut level = plan.level;
             while level > 1 && model.decryptable(model.after_mod_switch(noise, level) + SCORE_SWITCH_MARGIN_BITS, level - 1) {
                 noise = model.after_mod_switch(noise, level);

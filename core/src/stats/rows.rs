@@ -64,6 +64,11 @@ pub struct RowPlan {
     pub level: usize,
     /// Whether each record carries its squares.
     pub squares: bool,
+    /// Whether a fresh encryption directly at `level` has the noise budget (devices then
+    /// encrypt there, two to three times faster than at the top level switched down, which
+    /// leaves 4–5 bits less noise).
+    #[serde(default)]
+    pub direct: bool,
 }
 
 impl RowPlan {
@@ -122,28 +127,26 @@ impl StatsParameters {
             needed_bits: need,
             capacity_bits: self.prefix_capacity_bits(k),
         })?;
-        let plan = RowPlan { moduli, level: 0, squares: spec.squares };
+        let plan = RowPlan { moduli, level: 0, squares: spec.squares, direct: false };
         let stride = plan.stride(columns);
         let n = self.n();
         // One-record products take S + C − 1 coefficients when compacted.
         let packed = (n / (stride + columns - 1)).max(1) as u64;
-        let mut level = 0;
-        for p in &self.space.params()[..moduli] {
+        // Whether ciphertexts of noise `noise` at level `l` of `p` survive the computations.
+        let fits = |p: &crate::scheme::Parameters, noise: f64, l: usize| {
             let model = p.noise();
-            let weights = weights_growth_bits(columns, p.plaintext().value());
-            let mut lowest = None;
-            for l in (1..=p.max_level()).rev() {
-                let noise = switched_noise_bits(p, l);
-                let sums = model.after_additions(noise, records);
-                let scores = if spec.scores { model.after_additions(noise + weights, packed) } else { 0.0 };
-                if model.decryptable(sums.max(scores) + ROW_NOISE_MARGIN_BITS, l) {
-                    lowest = Some(l);
-                }
-            }
-            let l = lowest.ok_or(Error::NoPresetFits { additions: records, depth: 0, t: p.plaintext().value() })?;
+            let sums = model.after_additions(noise, records);
+            let scores = if spec.scores { model.after_additions(noise + weights_growth_bits(columns, p.plaintext().value()), packed) } else { 0.0 };
+            model.decryptable(sums.max(scores) + ROW_NOISE_MARGIN_BITS, l)
+        };
+        let used = &self.space.params()[..moduli];
+        let mut level = 0;
+        for p in used {
+            let l = (1..=p.max_level()).find(|&l| fits(p, switched_noise_bits(p, l), l)).ok_or(Error::NoPresetFits { additions: records, depth: 0, t: p.plaintext().value() })?;
             level = level.max(l);
         }
-        Ok(RowPlan { level, ..plan })
+        let direct = used.iter().all(|p| fits(p, p.noise().fresh_bits(), level));
+        Ok(RowPlan { level, direct, ..plan })
     }
 }
 
@@ -240,8 +243,9 @@ impl<B: Backend> StatsContext<B> {
 
     /// Encrypts records row-packed under `plan` with the public keys (one per modulus; only
     /// the first `plan.moduli` are used): chunks of [`Self::rows_per_ciphertext`] records,
-    /// encrypted at the top level and switched down to `plan.level` (the switch leaves only
-    /// its rounding noise, less than a fresh encryption at that level).
+    /// encrypted directly at `plan.level` when the plan allows it (`direct`), else at the top
+    /// level and switched down (the switch leaves only its rounding noise, less than a fresh
+    /// encryption at that level).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for no column or record, columns of different lengths,
@@ -290,7 +294,8 @@ impl<B: Backend> StatsContext<B> {
                 pts.push(Plaintext::new(scheme.params(), &coeffs)?);
             }
             let refs: Vec<&Plaintext> = pts.iter().collect();
-            let mut batch = scheme.encryptor(pk)?.encrypt_many(&refs, rng)?;
+            let encryptor = scheme.encryptor(pk)?;
+            let mut batch = if plan.direct { encryptor.encrypt_many_at_level(&refs, plan.level, rng)? } else { encryptor.encrypt_many(&refs, rng)? };
             let arithmetic = scheme.arithmetic();
             while batch.level() > plan.level {
                 arithmetic.mod_switch_assign(&mut batch)?;

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ringvault_app::keys::{self, EVAL_KEYS, PUBLIC_KEY, SECRET_KEY};
+use ringvault_app::local::{TableEncryptor, TableEvaluator};
 use ringvault_app::results;
 use ringvault_core::Backend;
 use ringvault_core::scheme::Preset;
@@ -35,14 +36,10 @@ pub fn keygen<B: Backend>(backend: Arc<B>, dir: &Path, preset: Preset) -> Result
 /// # Errors
 /// CSV, encryption and I/O errors.
 pub fn encrypt<B: Backend>(backend: Arc<B>, keys_dir: &Path, csv: &Path, out: &Path, decimals: &BTreeMap<String, u32>, skip_missing: bool) -> Result<String, CliError> {
-    let (ctx, public) = keys::open_public(backend, &keys::read_file(&keys_dir.join(PUBLIC_KEY))?)?;
+    let encryptor = TableEncryptor::new(backend, &keys::read_file(&keys_dir.join(PUBLIC_KEY))?)?;
     let text = std::fs::read_to_string(csv).map_err(|e| CliError::io(csv, &e))?;
     let plain = ringvault_app::csv::read_table(&text, decimals, skip_missing)?;
-    let refs: Vec<_> = public.iter().collect();
-    let mut rng = ringvault_core::scheme::sampling::default_rng();
-    let table = ctx.encrypt_table(&refs, &plain.columns, &mut rng)?;
-    let digest = keys::public_key_digest(&public.iter().map(ringvault_core::scheme::PublicKey::to_bytes).collect::<Vec<_>>());
-    keys::write_file(out, &results::table_file_under(&ctx, &table, Some(&digest))?)?;
+    keys::write_file(out, &encryptor.encrypt(&plain.columns)?)?;
     Ok(format!("encrypted {plain}\nwritten to {}", out.display()))
 }
 
@@ -61,19 +58,22 @@ pub enum EvalRequest {
 /// # Errors
 /// Key, data, evaluation and I/O errors.
 pub fn eval<B: Backend>(backend: Arc<B>, keys_dir: &Path, data: &Path, request: &EvalRequest, out: &Path) -> Result<String, CliError> {
-    let (ctx, eval_keys) = keys::open_eval(backend, &keys::read_file(&keys_dir.join(EVAL_KEYS))?)?;
-    let table = results::table_from_file(&ctx, &keys::read_file(data)?).map_err(|e| CliError::Format(format!("{}: {e}", data.display())))?;
-    let ev = ctx.evaluator(&eval_keys)?;
+    let evaluator = TableEvaluator::new(backend, &keys::read_file(&keys_dir.join(EVAL_KEYS))?)?;
+    let table = keys::read_file(data)?;
+    let in_data = |e: CliError| match e {
+        CliError::Format(m) => CliError::Format(format!("{}: {m}", data.display())),
+        other => other,
+    };
     match request {
         EvalRequest::Stat(stat, column) => {
-            let r = ev.evaluate(&table, &[(*stat, column.as_str())])?.pop().ok_or_else(|| CliError::Format("no result".into()))?;
-            keys::write_file(out, &results::stat_file(&ctx, &r)?)?;
+            keys::write_file(out, &evaluator.stat(&table, *stat, column).map_err(in_data)?)?;
             Ok(format!("encrypted {stat} of {column:?} written to {}", out.display()))
         }
         EvalRequest::LogReg(model) => {
-            let r = ev.logistic_scores(&table, model)?;
-            keys::write_file(out, &results::scores_file(&ctx, &r)?)?;
-            Ok(format!("encrypted scores of {} records written to {}", r.records, out.display()))
+            let scores = evaluator.logistic(&table, model).map_err(in_data)?;
+            keys::write_file(out, &scores)?;
+            let (h, _) = ringvault_app::container::peek_header(&scores).map_err(CliError::Format)?;
+            Ok(format!("encrypted scores of {} records written to {}", h.meta["records"], out.display()))
         }
     }
 }

@@ -171,13 +171,12 @@ pub fn push(conn: &Connection, engine: &Engine, keys_dir: &Path, dataset: &str, 
     crate::on_backend!(engine, |b| push_batches(&UploadEncryptor::new(b.clone(), &schema, &public)?, &c, dataset, &columns, &text, &decimals, opts, &conn.server))
 }
 
-/// Encrypts and pushes `columns` batch by batch, waiting for each acknowledgement (one batch
-/// in memory); the text to print.
+/// Encrypts and pushes `columns` batch by batch ([`Client::push_records`]) under idempotency
+/// keys derived from `--idempotency-key`, the file and the options; the text to print.
 #[allow(clippy::too_many_arguments)]
 fn push_batches<B: ringvault_core::Backend>(enc: &UploadEncryptor<B>, c: &Client, dataset: &str, columns: &[PlainColumn], text: &str, decimals: &BTreeMap<String, u32>, opts: &PushOptions, server: &str) -> Result<String, CliError> {
     let records = columns.first().map_or(0, |c| c.values.len());
     let rows = opts.rows_per_upload.unwrap_or(enc.default_rows_per_upload()).clamp(1, enc.rows_per_ciphertext() * MAX_CHUNKS_PER_UPLOAD);
-    let batches = records.div_ceil(rows);
     let base = match &opts.idempotency_key {
         // The key names this push: the same file and options under the same key give the same
         // batch keys (a rerun stores nothing twice); other data under it gets other keys.
@@ -195,25 +194,15 @@ fn push_batches<B: ringvault_core::Backend>(enc: &UploadEncryptor<B>, c: &Client
         }
     };
     let pb = progress_bar(records as u64, "encrypting and uploading records");
-    let (mut stored, mut duplicates, mut bytes) = (0usize, 0usize, 0usize);
-    for i in 0..batches {
-        let range = i * rows..((i + 1) * rows).min(records);
-        let part: Vec<PlainColumn> = columns.iter().map(|c| PlainColumn { name: c.name.clone(), decimals: c.decimals, values: c.values[range.clone()].to_vec() }).collect();
-        let body = enc.encrypt(&part, rows)?.pop().ok_or_else(|| CliError::Format("nothing to upload".into()))?;
-        let key = format!("{base}-{}-of-{batches}", i + 1);
-        match c.push(dataset, &body, &key, opts.from, opts.to) {
-            Ok(r) if r.duplicate => duplicates += 1,
-            Ok(_) => stored += 1,
-            // A rerun of this very push (same key, file and options) encrypts to other bytes:
-            // the server holds this batch already.
-            Err(client::ClientError::Refused { status: 409, message }) if opts.idempotency_key.is_some() && message.contains("different body") => duplicates += 1,
-            Err(e) => return Err(vault_err(format!("upload {} of {batches}: {e} ({stored} uploads acknowledged before it)", i + 1))),
-        }
-        bytes += body.len();
-        pb.inc(range.len() as u64);
-    }
+    let report = c.push_records(dataset, enc, columns, rows, &base, opts.idempotency_key.is_some(), (opts.from, opts.to), &mut |done| pb.set_position(done as u64)).map_err(vault_err)?;
     pb.finish_and_clear();
-    Ok(format!("pushed {records} records in {batches} uploads ({:.1} MB): {stored} stored, {duplicates} already present; acknowledged by {server}", bytes as f64 / 1e6))
+    Ok(format!(
+        "pushed {records} records in {} uploads ({:.1} MB): {} stored, {} already present; acknowledged by {server}",
+        report.uploads,
+        report.bytes as f64 / 1e6,
+        report.stored,
+        report.duplicates
+    ))
 }
 
 /// What `vault query` asks.

@@ -238,6 +238,39 @@ pub fn read_table(text: &str, decimals: &BTreeMap<String, u32>, skip_missing: bo
     Ok(out)
 }
 
+/// One column of numbers (a DataFrame's or an array's) into fixed point, as [`read_table`]
+/// reads CSV text: each value through its shortest decimal form (`26.3`, not its binary
+/// expansion), the decimals detected (at most [`MAX_DETECTED_DECIMALS`]) unless given, NaN a
+/// missing cell (refused, or skipped and counted with `skip_missing`). Returns the column and
+/// the number of cells skipped.
+///
+/// # Errors
+/// [`AppError::Schema`] naming the column and the (1-based) row: a missing value without
+/// `skip_missing`, an infinite one, one beyond the fixed-point range, or too many decimals.
+pub fn column_from_numbers(name: &str, values: &[f64], decimals: Option<u32>, skip_missing: bool) -> Result<(PlainColumn, usize), crate::AppError> {
+    let bad = |row: usize, what: String| crate::AppError::Schema(format!("column {name:?}, row {}: {what}", row + 1));
+    let texts: Vec<Option<String>> = values.iter().map(|x| x.is_finite().then(|| format!("{x}"))).collect();
+    let d = match decimals {
+        Some(d) => d,
+        None => texts.iter().flatten().filter_map(|t| decimal_digits(t)).max().unwrap_or(0).min(MAX_DETECTED_DECIMALS),
+    };
+    let fixed = FixedPoint::new(d).map_err(|e| crate::AppError::Schema(format!("column {name:?}: {e}")))?;
+    let mut out = Vec::with_capacity(values.len());
+    let mut skipped = 0;
+    for (row, (x, text)) in values.iter().zip(&texts).enumerate() {
+        match text {
+            Some(t) => out.push(Some(fixed.parse(t).map_err(|_| bad(row, format!("{x} is beyond the fixed-point range at {d} decimals")))?)),
+            None if x.is_nan() && skip_missing => {
+                skipped += 1;
+                out.push(None);
+            }
+            None if x.is_nan() => return Err(bad(row, "a missing value (NaN); skip_missing=True skips and counts it".into())),
+            None => return Err(bad(row, format!("{x} is not a finite number"))),
+        }
+    }
+    Ok((PlainColumn { name: name.to_string(), decimals: d, values: out }, skipped))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -271,5 +304,21 @@ mod tests {
         let d = BTreeMap::from([("b".to_string(), 2u32)]);
         assert_eq!(read_table("a,b\n1,2.345\n", &d, false).unwrap().columns[1].values, vec![Some(235)]);
         assert!(read_table("a\n1\n", &BTreeMap::from([("zz".to_string(), 1)]), false).is_err());
+    }
+
+    #[test]
+    fn numbers_become_fixed_point_through_their_shortest_decimal_form() {
+        let (c, skipped) = column_from_numbers("bmi", &[26.3, 0.1 + 0.2, f64::NAN, -4.0], None, true).unwrap();
+        // 0.1 + 0.2 prints as 0.30000000000000004: 17 decimals, capped at 9.
+        assert_eq!((c.decimals, skipped), (MAX_DETECTED_DECIMALS, 1));
+        assert_eq!(c.values, vec![Some(26_300_000_000), Some(300_000_000), None, Some(-4_000_000_000)]);
+        let (c, _) = column_from_numbers("age", &[40.0, 41.0], None, false).unwrap();
+        assert_eq!((c.decimals, c.values), (0, vec![Some(40), Some(41)]));
+        assert_eq!(column_from_numbers("x", &[1.25], Some(1), false).unwrap().0.values, vec![Some(13)]);
+        let e = column_from_numbers("glu", &[1.0, f64::NAN], None, false).unwrap_err().to_string();
+        assert!(e.contains("\"glu\", row 2") && e.contains("skip_missing"), "{e}");
+        assert!(column_from_numbers("x", &[f64::INFINITY], None, true).unwrap_err().to_string().contains("not a finite"));
+        assert!(column_from_numbers("x", &[1e40], None, false).unwrap_err().to_string().contains("beyond"));
+        assert!(column_from_numbers("x", &[1.0], Some(19), false).is_err());
     }
 }

@@ -23,6 +23,7 @@ pub mod csv;
 pub mod dataset;
 pub mod engine;
 pub mod keys;
+pub mod local;
 pub mod query;
 pub mod results;
 pub mod rows;

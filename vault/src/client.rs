@@ -20,7 +20,8 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use ringvault_app::dataset::{KeyInfo, Schema};
+use ringvault_app::dataset::{KeyInfo, Schema, UploadEncryptor};
+use ringvault_core::stats::PlainColumn;
 use ringvault_app::query::QueryRequest;
 use serde::de::DeserializeOwned;
 use ureq::http::Response;
@@ -370,6 +371,57 @@ impl Client {
         })
     }
 
+    /// Encrypts `columns` with `encryptor` (the dataset's public key only) and pushes them in
+    /// uploads of at most `rows_per_upload` records, waiting for each acknowledgement (one
+    /// upload in memory). Upload `i` of `m` goes under the idempotency key
+    /// `{base_key}-{i}-of-{m}`. With `rerun` (the caller named this push with a stable key), an
+    /// upload the server already holds under its key with another body counts as present: a
+    /// rerun encrypts to other bytes. `progress` receives the records acknowledged so far.
+    /// Precondition: the columns passed the schema's `check_rows`.
+    ///
+    /// # Errors
+    /// The first refusal or transport failure, naming the upload and how many were
+    /// acknowledged before it; [`ClientError::Invalid`] for an encryption failure.
+    #[allow(clippy::too_many_arguments)]
+    pub fn push_records<B: ringvault_core::Backend>(
+        &self,
+        dataset: &str,
+        encryptor: &UploadEncryptor<B>,
+        columns: &[PlainColumn],
+        rows_per_upload: usize,
+        base_key: &str,
+        rerun: bool,
+        (from, to): (Option<i64>, Option<i64>),
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<PushReport, ClientError> {
+        let records = columns.first().map_or(0, |c| c.values.len());
+        let rows = rows_per_upload.max(1);
+        let uploads = records.div_ceil(rows);
+        let mut report = PushReport { records, uploads, stored: 0, duplicates: 0, bytes: 0 };
+        for i in 0..uploads {
+            let range = i * rows..((i + 1) * rows).min(records);
+            let part: Vec<PlainColumn> = columns.iter().map(|c| PlainColumn { name: c.name.clone(), decimals: c.decimals, values: c.values[range.clone()].to_vec() }).collect();
+            let body = encryptor.encrypt(&part, rows).map_err(|e| ClientError::Invalid(format!("encrypting upload {} of {uploads}: {e}", i + 1)))?.pop().ok_or_else(|| ClientError::Invalid("nothing to upload".into()))?;
+            let key = format!("{base_key}-{}-of-{uploads}", i + 1);
+            match self.push(dataset, &body, &key, from, to) {
+                Ok(r) if r.duplicate => report.duplicates += 1,
+                Ok(_) => report.stored += 1,
+                Err(ClientError::Refused { status: 409, message }) if rerun && message.contains("different body") => report.duplicates += 1,
+                Err(e) => {
+                    let context = format!("upload {} of {uploads}: {{}} ({} uploads acknowledged before it)", i + 1, report.stored + report.duplicates);
+                    return Err(match e {
+                        ClientError::Refused { status, message } => ClientError::Refused { status, message: context.replace("{}", &message) },
+                        ClientError::Transport(m) => ClientError::Transport(context.replace("{}", &m)),
+                        other => other,
+                    });
+                }
+            }
+            report.bytes += body.len();
+            progress(range.end);
+        }
+        Ok(report)
+    }
+
     /// A query job's state (owner token).
     ///
     /// # Errors
@@ -413,6 +465,21 @@ impl Client {
 
 /// How long one poll of a running job waits on the server.
 const JOB_POLL: Duration = Duration::from_secs(1);
+
+/// What [`Client::push_records`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PushReport {
+    /// Records pushed.
+    pub records: usize,
+    /// Uploads sent.
+    pub uploads: usize,
+    /// Uploads stored by this push.
+    pub stored: usize,
+    /// Uploads the server held already (a retried or rerun push).
+    pub duplicates: usize,
+    /// Bytes of the uploads.
+    pub bytes: usize,
+}
 
 /// Writes a token file (`contents`: a bare token, or a JSON object with a `"token"` field)
 /// with mode 0600, replacing an existing file.

@@ -1,0 +1,134 @@
+//! The server: statistics and scores on encrypted tables with the evaluation keys only.
+
+use std::path::PathBuf;
+
+use numpy::PyReadonlyArray1;
+use pyo3::prelude::*;
+use ringvault_app::engine::Engine;
+use ringvault_app::keys::{EVAL_KEYS, read_file};
+use ringvault_app::local::TableEvaluator;
+use ringvault_backend_cpu::CpuBackend;
+use ringvault_backend_gpu::GpuBackend;
+use ringvault_core::stats::{LogisticModel, Stat, Weights};
+
+use crate::errors::{app_err, invalid};
+use crate::objects::{EncryptedResult, table_bytes};
+
+enum ServerState {
+    Cpu(TableEvaluator<CpuBackend>),
+    Gpu(TableEvaluator<GpuBackend>),
+}
+
+macro_rules! each {
+    ($state:expr, |$s:ident| $body:expr) => {
+        match $state {
+            ServerState::Cpu($s) => $body,
+            ServerState::Gpu($s) => $body,
+        }
+    };
+}
+
+fn stat_of(name: &str) -> PyResult<Stat> {
+    name.parse().map_err(|e: ringvault_core::Error| invalid(e.to_string()))
+}
+
+/// The server: `eval.keys` of a key directory (which hold the public keys too) and nothing
+/// else. It has no way to take a secret key, so it cannot decrypt; every answer is an
+/// `EncryptedResult` for the owner.
+#[pyclass(module = "ringvault", frozen)]
+pub struct Server {
+    preset: String,
+    backend: String,
+    state: ServerState,
+}
+
+impl Server {
+    fn answer(&self, py: Python<'_>, run: impl FnOnce(&ServerState) -> Result<Vec<u8>, ringvault_app::AppError> + Send) -> PyResult<EncryptedResult> {
+        let bytes = py.detach(|| run(&self.state)).map_err(app_err)?;
+        EncryptedResult::checked(bytes)
+    }
+}
+
+#[pymethods]
+impl Server {
+    /// Opens `dir/eval.keys` (never `secret.key`) on `backend` (as for `Owner`).
+    #[new]
+    #[pyo3(signature = (dir, backend = None))]
+    fn new(py: Python<'_>, dir: PathBuf, backend: Option<&str>) -> PyResult<Self> {
+        let engine = crate::engine(backend)?;
+        let backend = engine.to_string();
+        let keys = read_file(&dir.join(EVAL_KEYS)).map_err(app_err)?;
+        let state = py
+            .detach(|| -> Result<ServerState, ringvault_app::AppError> {
+                Ok(match &engine {
+                    Engine::Cpu(b) => ServerState::Cpu(TableEvaluator::new(b.clone(), &keys)?),
+                    Engine::Gpu(b) => ServerState::Gpu(TableEvaluator::new(b.clone(), &keys)?),
+                })
+            })
+            .map_err(app_err)?;
+        let preset = each!(&state, |s| s.context().params().preset().name().to_string());
+        Ok(Self { preset, backend, state })
+    }
+
+    /// One statistic (`count`, `sum`, `mean`, `sum_of_squares`, `variance`, `stddev`,
+    /// `sample_variance`, `sample_stddev`) of a column.
+    fn stat(&self, py: Python<'_>, table: &Bound<'_, PyAny>, stat: &str, column: &str) -> PyResult<EncryptedResult> {
+        let (bytes, stat, column) = (table_bytes(table)?, stat_of(stat)?, column.to_string());
+        self.answer(py, move |s| each!(s, |e| e.stat(&bytes, stat, &column)))
+    }
+
+    /// Several `(statistic, column)` pairs in one evaluation (one result).
+    fn stats(&self, py: Python<'_>, table: &Bound<'_, PyAny>, requests: Vec<(String, String)>) -> PyResult<EncryptedResult> {
+        if requests.is_empty() {
+            return Err(invalid("no statistic asked"));
+        }
+        let bytes = table_bytes(table)?;
+        let parsed = requests.iter().map(|(s, c)| Ok((stat_of(s)?, c.clone()))).collect::<PyResult<Vec<_>>>()?;
+        self.answer(py, move |s| {
+            let refs: Vec<(Stat, &str)> = parsed.iter().map(|(s, c)| (*s, c.as_str())).collect();
+            each!(s, |e| e.stats(&bytes, &refs))
+        })
+    }
+
+    /// `Σ wᵢ·xᵢ` of `column` over records, with per-record plaintext weights (a float array,
+    /// fixed point at `decimals`, detected when absent) or another encrypted column's name.
+    #[pyo3(signature = (table, column, weights, decimals = None))]
+    fn weighted_sum(&self, py: Python<'_>, table: &Bound<'_, PyAny>, column: &str, weights: &Bound<'_, PyAny>, decimals: Option<u32>) -> PyResult<EncryptedResult> {
+        let bytes = table_bytes(table)?;
+        let weights = match weights.extract::<String>() {
+            Ok(name) => Weights::Column(name),
+            Err(_) => {
+                let w: PyReadonlyArray1<'_, f64> = weights.extract().map_err(|_| invalid("weights are a float array or the name of an encrypted column"))?;
+                let (c, _) = ringvault_app::csv::column_from_numbers("weights", &w.as_array().to_vec(), decimals, false).map_err(app_err)?;
+                Weights::Plain { decimals: c.decimals, values: c.values.into_iter().flatten().collect() }
+            }
+        };
+        let column = column.to_string();
+        self.answer(py, move |s| each!(s, |e| e.weighted_sum(&bytes, &column, &weights)))
+    }
+
+    /// Per-record scores `b + Σ w_c·x_c` of a logistic model
+    /// `{"intercept": b, "weights": {"column": w, …}}` (the owner applies the sigmoid).
+    fn logistic(&self, py: Python<'_>, table: &Bound<'_, PyAny>, model: &Bound<'_, PyAny>) -> PyResult<EncryptedResult> {
+        let bytes = table_bytes(table)?;
+        let text: String = py.import("json")?.call_method1("dumps", (model,))?.extract()?;
+        let model: LogisticModel = serde_json::from_str(&text).map_err(|e| invalid(format!("model: {e} (expected {{\"intercept\": b, \"weights\": {{\"column\": w, …}}}})")))?;
+        self.answer(py, move |s| each!(s, |e| e.logistic(&bytes, &model)))
+    }
+
+    /// The ring preset of the keys.
+    #[getter]
+    fn preset(&self) -> &str {
+        &self.preset
+    }
+
+    /// The backend computing, e.g. `cpu-avx512`.
+    #[getter]
+    fn backend(&self) -> &str {
+        &self.backend
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Server(preset={:?}, backend={:?})", self.preset, self.backend)
+    }
+}

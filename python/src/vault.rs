@@ -28,16 +28,18 @@ fn to_py<'py>(py: Python<'py>, v: &impl serde::Serialize) -> PyResult<Bound<'py,
 pub struct VaultClient {
     client: Client,
     server: String,
+    /// The backend pushes encrypt on.
+    engine: ringvault_app::engine::Engine,
 }
 
 #[pymethods]
 impl VaultClient {
     /// Connects to `server` (`http://HOST:PORT` or `https://…`) with a token, given as text
     /// or as a token file (`operator.token`, `KEYS/owner.token`, a device's file); `ca` is a
-    /// PEM file to trust for `https`.
+    /// PEM file to trust for `https`; `backend` is what pushes encrypt on (as for `Owner`).
     #[new]
-    #[pyo3(signature = (server, token = None, token_file = None, ca = None))]
-    fn new(server: &str, token: Option<&str>, token_file: Option<PathBuf>, ca: Option<PathBuf>) -> PyResult<Self> {
+    #[pyo3(signature = (server, token = None, token_file = None, ca = None, backend = None))]
+    fn new(server: &str, token: Option<&str>, token_file: Option<PathBuf>, ca: Option<PathBuf>, backend: Option<&str>) -> PyResult<Self> {
         let token = match (token, token_file) {
             (Some(t), None) => t.trim().to_string(),
             (None, Some(f)) => Python::attach(|py| Client::token_from_file(&f).map_err(|e| vault_err(py, e)))?,
@@ -47,7 +49,7 @@ impl VaultClient {
         if let Some(pem) = ca {
             c = Python::attach(|py| c.with_ca_file(&pem).map_err(|e| vault_err(py, e)))?;
         }
-        Ok(Self { client: c, server: server.to_string() })
+        Ok(Self { client: c, server: server.to_string(), engine: crate::engine(backend)? })
     }
 
     /// `GET /v1/health`.
@@ -142,9 +144,11 @@ impl VaultClient {
         };
         let report = py
             .detach(|| -> Result<client::PushReport, client::ClientError> {
-                let enc = UploadEncryptor::new(std::sync::Arc::new(ringvault_backend_cpu::CpuBackend::new()), &schema, &public).map_err(|e| client::ClientError::Invalid(e.to_string()))?;
-                let rows = rows_per_upload.unwrap_or(enc.default_rows_per_upload());
-                self.client.push_records(dataset, &enc, &plain, rows, &base, rerun, (from_, to), &mut |_| {})
+                ringvault_app::on_backend!(&self.engine, |b| {
+                    let enc = UploadEncryptor::new(b.clone(), &schema, &public).map_err(|e| client::ClientError::Invalid(e.to_string()))?;
+                    let rows = rows_per_upload.unwrap_or(enc.default_rows_per_upload());
+                    self.client.push_records(dataset, &enc, &plain, rows, &base, rerun, (from_, to), &mut |_| {})
+                })
             })
             .map_err(|e| vault_err(py, e))?;
         let out = pyo3::types::PyDict::new(py);

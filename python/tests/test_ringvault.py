@@ -162,6 +162,26 @@ def test_bytes_and_pickle_round_trips_and_no_secret_in_repr(owner, server, diabe
         pickle.dumps(owner)
 
 
+def test_long_calls_release_the_gil(owner):
+    # While one thread encrypts in Rust, another runs Python: with the GIL held it could not.
+    data = {"x": np.arange(200_000, dtype=np.float64) % 1000, "y": np.arange(200_000, dtype=np.float64) % 77}
+    started, done = threading.Event(), threading.Event()
+
+    def work():
+        started.set()
+        owner.encrypt(data)
+        done.set()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    started.wait()
+    ticks = 0
+    while not done.is_set():
+        ticks += 1
+    worker.join()
+    assert ticks > 100_000, f"the main thread ran {ticks} iterations during the encryption"
+
+
 def test_hostile_bytes_raise_python_exceptions(owner, server, diabetes):
     good = owner.encrypt(diabetes[["bmi"]]).to_bytes()
     rng = np.random.default_rng(9)

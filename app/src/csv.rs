@@ -248,25 +248,45 @@ pub fn read_table(text: &str, decimals: &BTreeMap<String, u32>, skip_missing: bo
 /// [`AppError::Schema`] naming the column and the (1-based) row: a missing value without
 /// `skip_missing`, an infinite one, one beyond the fixed-point range, or too many decimals.
 pub fn column_from_numbers(name: &str, values: &[f64], decimals: Option<u32>, skip_missing: bool) -> Result<(PlainColumn, usize), crate::AppError> {
+    use std::fmt::Write as _;
     let bad = |row: usize, what: String| crate::AppError::Schema(format!("column {name:?}, row {}: {what}", row + 1));
-    let texts: Vec<Option<String>> = values.iter().map(|x| x.is_finite().then(|| format!("{x}"))).collect();
+    // Each value's decimals in its shortest form (one reused buffer: no allocation per value).
+    let mut text = String::new();
+    let mut digits = |x: f64| -> u32 {
+        text.clear();
+        let _ = write!(text, "{x}");
+        text.split_once('.').map_or(0, |(_, f)| f.len() as u32)
+    };
     let d = match decimals {
         Some(d) => d,
-        None => texts.iter().flatten().filter_map(|t| decimal_digits(t)).max().unwrap_or(0).min(MAX_DETECTED_DECIMALS),
+        None => values.iter().filter(|x| x.is_finite()).map(|&x| digits(x)).max().unwrap_or(0).min(MAX_DETECTED_DECIMALS),
     };
     let fixed = FixedPoint::new(d).map_err(|e| crate::AppError::Schema(format!("column {name:?}: {e}")))?;
+    let scale = 10f64.powi(d as i32);
     let mut out = Vec::with_capacity(values.len());
     let mut skipped = 0;
-    for (row, (x, text)) in values.iter().zip(&texts).enumerate() {
-        match text {
-            Some(t) => out.push(Some(fixed.parse(t).map_err(|_| bad(row, format!("{x} is beyond the fixed-point range at {d} decimals")))?)),
-            None if x.is_nan() && skip_missing => {
-                skipped += 1;
-                out.push(None);
+    for (row, &x) in values.iter().enumerate() {
+        if x.is_nan() {
+            if !skip_missing {
+                return Err(bad(row, "a missing value (NaN); skip_missing=True skips and counts it".into()));
             }
-            None if x.is_nan() => return Err(bad(row, "a missing value (NaN); skip_missing=True skips and counts it".into())),
-            None => return Err(bad(row, format!("{x} is not a finite number"))),
+            skipped += 1;
+            out.push(None);
+            continue;
         }
+        if !x.is_finite() {
+            return Err(bad(row, format!("{x} is not a finite number")));
+        }
+        let scaled = x * scale;
+        // A value of at most `d` decimals scaled by 10^d is within a few ulps of an integer
+        // below 2^52, which rounding recovers exactly; others go through the decimal text, as
+        // a CSV cell would (rounded half away from zero).
+        let v = if scaled.abs() < 2f64.powi(52) && digits(x) <= d {
+            scaled.round() as i128
+        } else {
+            fixed.parse(&format!("{x}")).map_err(|_| bad(row, format!("{x} is beyond the fixed-point range at {d} decimals")))?
+        };
+        out.push(Some(v));
     }
     Ok((PlainColumn { name: name.to_string(), decimals: d, values: out }, skipped))
 }

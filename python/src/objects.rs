@@ -40,6 +40,15 @@ impl EncryptedTable {
     }
 }
 
+impl EncryptedTable {
+    /// A table this process just wrote (`TableEncryptor`): its header read, not re-checked.
+    pub(crate) fn written(bytes: Vec<u8>) -> PyResult<Self> {
+        let (h, _) = container::peek_header(&bytes).map_err(|e| app_err(ringvault_app::AppError::Format(e)))?;
+        let meta: ringvault_app::results::TableMeta = serde_json::from_value(h.meta.clone()).map_err(|e| invalid(format!("table metadata: {e}")))?;
+        Ok(Self { records: meta.records, columns: meta.columns.into_iter().map(|c| c.name).collect(), preset: h.preset, bytes })
+    }
+}
+
 #[pymethods]
 impl EncryptedTable {
     /// The table from the bytes of its file (`to_bytes`, or a file `ringvault encrypt`

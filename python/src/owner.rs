@@ -137,7 +137,7 @@ impl Owner {
                 Ok((each!(&self.state, |s| s.encryptor.encrypt(&plain))?, skipped))
             })
             .map_err(app_err)?;
-        Ok((py.detach(|| EncryptedTable::checked(bytes))?, skipped))
+        Ok((EncryptedTable::written(bytes)?, skipped))
     }
 
     /// Decrypts a result (an `EncryptedResult` or the bytes of a result file) into

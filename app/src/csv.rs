@@ -278,11 +278,12 @@ pub fn column_from_numbers(name: &str, values: &[f64], decimals: Option<u32>, sk
             return Err(bad(row, format!("{x} is not a finite number")));
         }
         let scaled = x * scale;
-        // A value of at most `d` decimals scaled by 10^d is within a few ulps of an integer
-        // below 2^52, which rounding recovers exactly; others go through the decimal text, as
-        // a CSV cell would (rounded half away from zero).
-        let v = if scaled.abs() < 2f64.powi(52) && digits(x) <= d {
-            scaled.round() as i128
+        // A value of at most `d` decimals, scaled by 10^d, is within a few ulps of an integer,
+        // which rounding recovers exactly (both ways of rounding agree so close to one); any
+        // other goes through its decimal text, as a CSV cell would (half away from zero).
+        let near = scaled.round();
+        let v = if scaled.abs() < 2f64.powi(40) && (scaled - near).abs() < 1e-6 {
+            near as i128
         } else {
             fixed.parse(&format!("{x}")).map_err(|_| bad(row, format!("{x} is beyond the fixed-point range at {d} decimals")))?
         };

@@ -148,6 +148,15 @@ pub(crate) fn schema_from(value: &Bound<'_, PyAny>) -> PyResult<Schema> {
     Schema::from_json(text.as_bytes()).map_err(app_err)
 }
 
+/// A logistic model from a dict (or JSON text) `{"intercept": b, "weights": {"column": w, …}}`.
+pub(crate) fn model_from(value: &Bound<'_, PyAny>) -> PyResult<ringvault_core::stats::LogisticModel> {
+    let text: String = match value.extract::<String>() {
+        Ok(s) => s,
+        Err(_) => value.py().import("json")?.call_method1("dumps", (value,))?.extract()?,
+    };
+    serde_json::from_str(&text).map_err(|e| invalid(format!("model: {e} (expected {{\"intercept\": b, \"weights\": {{\"column\": w, …}}}})")))
+}
+
 /// An `EncryptedResult` or the bytes of a result file.
 pub(crate) fn result_bytes(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     if let Ok(r) = value.cast::<EncryptedResult>() {
@@ -156,7 +165,8 @@ pub(crate) fn result_bytes(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     value.extract::<Vec<u8>>().map_err(|_| invalid("expected an EncryptedResult or the bytes of a result file"))
 }
 
-/// An `EncryptedTable`'s bytes.
-pub(crate) fn table_bytes(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-    value.cast::<EncryptedTable>().map(|t| t.get().bytes.clone()).map_err(|_| invalid("expected an EncryptedTable"))
+/// An `EncryptedTable` argument (its bytes are then borrowed, not copied: the table is
+/// immutable).
+pub(crate) fn table_arg<'a, 'py>(value: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, EncryptedTable>> {
+    value.cast::<EncryptedTable>().map_err(|_| invalid("expected an EncryptedTable"))
 }

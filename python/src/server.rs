@@ -9,10 +9,10 @@ use ringvault_app::keys::{EVAL_KEYS, read_file};
 use ringvault_app::local::TableEvaluator;
 use ringvault_backend_cpu::CpuBackend;
 use ringvault_backend_gpu::GpuBackend;
-use ringvault_core::stats::{LogisticModel, Stat, Weights};
+use ringvault_core::stats::{Stat, Weights};
 
 use crate::errors::{app_err, invalid};
-use crate::objects::{EncryptedResult, table_bytes};
+use crate::objects::{EncryptedResult, table_arg};
 
 enum ServerState {
     Cpu(TableEvaluator<CpuBackend>),
@@ -73,8 +73,9 @@ impl Server {
     /// One statistic (`count`, `sum`, `mean`, `sum_of_squares`, `variance`, `stddev`,
     /// `sample_variance`, `sample_stddev`) of a column.
     fn stat(&self, py: Python<'_>, table: &Bound<'_, PyAny>, stat: &str, column: &str) -> PyResult<EncryptedResult> {
-        let (bytes, stat, column) = (table_bytes(table)?, stat_of(stat)?, column.to_string());
-        self.answer(py, move |s| each!(s, |e| e.stat(&bytes, stat, &column)))
+        let (table, stat, column) = (table_arg(table)?, stat_of(stat)?, column.to_string());
+        let bytes = &table.get().bytes;
+        self.answer(py, move |s| each!(s, |e| e.stat(bytes, stat, &column)))
     }
 
     /// Several `(statistic, column)` pairs in one evaluation (one result).
@@ -82,11 +83,12 @@ impl Server {
         if requests.is_empty() {
             return Err(invalid("no statistic asked"));
         }
-        let bytes = table_bytes(table)?;
+        let table = table_arg(table)?;
+        let bytes = &table.get().bytes;
         let parsed = requests.iter().map(|(s, c)| Ok((stat_of(s)?, c.clone()))).collect::<PyResult<Vec<_>>>()?;
         self.answer(py, move |s| {
             let refs: Vec<(Stat, &str)> = parsed.iter().map(|(s, c)| (*s, c.as_str())).collect();
-            each!(s, |e| e.stats(&bytes, &refs))
+            each!(s, |e| e.stats(bytes, &refs))
         })
     }
 
@@ -94,7 +96,8 @@ impl Server {
     /// fixed point at `decimals`, detected when absent) or another encrypted column's name.
     #[pyo3(signature = (table, column, weights, decimals = None))]
     fn weighted_sum(&self, py: Python<'_>, table: &Bound<'_, PyAny>, column: &str, weights: &Bound<'_, PyAny>, decimals: Option<u32>) -> PyResult<EncryptedResult> {
-        let bytes = table_bytes(table)?;
+        let table = table_arg(table)?;
+        let bytes = &table.get().bytes;
         let weights = match weights.extract::<String>() {
             Ok(name) => Weights::Column(name),
             Err(_) => {
@@ -104,16 +107,16 @@ impl Server {
             }
         };
         let column = column.to_string();
-        self.answer(py, move |s| each!(s, |e| e.weighted_sum(&bytes, &column, &weights)))
+        self.answer(py, move |s| each!(s, |e| e.weighted_sum(bytes, &column, &weights)))
     }
 
     /// Per-record scores `b + Σ w_c·x_c` of a logistic model
     /// `{"intercept": b, "weights": {"column": w, …}}` (the owner applies the sigmoid).
     fn logistic(&self, py: Python<'_>, table: &Bound<'_, PyAny>, model: &Bound<'_, PyAny>) -> PyResult<EncryptedResult> {
-        let bytes = table_bytes(table)?;
-        let text: String = py.import("json")?.call_method1("dumps", (model,))?.extract()?;
-        let model: LogisticModel = serde_json::from_str(&text).map_err(|e| invalid(format!("model: {e} (expected {{\"intercept\": b, \"weights\": {{\"column\": w, …}}}})")))?;
-        self.answer(py, move |s| each!(s, |e| e.logistic(&bytes, &model)))
+        let table = table_arg(table)?;
+        let bytes = &table.get().bytes;
+        let model = crate::objects::model_from(model)?;
+        self.answer(py, move |s| each!(s, |e| e.logistic(bytes, &model)))
     }
 
     /// The ring preset of the keys.

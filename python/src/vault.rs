@@ -178,13 +178,7 @@ impl VaultClient {
         to: Option<i64>,
         device: Option<String>,
     ) -> PyResult<EncryptedResult> {
-        let logreg = match logreg {
-            Some(m) => {
-                let text: String = py.import("json")?.call_method1("dumps", (m,))?.extract()?;
-                Some(serde_json::from_str(&text).map_err(|e| invalid(format!("logreg: {e}")))?)
-            }
-            None => None,
-        };
+        let logreg = logreg.map(crate::objects::model_from).transpose()?;
         let stats = stats.map(|l| l.into_iter().map(|(stat, column)| StatColumn { stat, column }).collect());
         let request = QueryRequest { stat, column, logreg, stats, from: from_, to, device };
         let bytes = py.detach(|| self.client.query(dataset, &request, &mut |_| {})).map_err(|e| vault_err(py, e))?;

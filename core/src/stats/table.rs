@@ -1,7 +1,6 @@
 //! Plain and encrypted tables: columns of fixed-point values, one ciphertext per `n` records
 //! and plaintext modulus.
 
-use num_bigint::BigInt;
 use rand_core::{CryptoRng, RngCore};
 
 use super::StatsContext;
@@ -141,6 +140,9 @@ impl<B: Backend> StatsContext<B> {
         let chunks = chunks_for(records, n);
         let space = self.params.space();
         let moduli = self.schemes.len();
+        // x mod tᵢ per modulus (the CRT encoding of |x| ≤ (T − 1)/2), in machine integers.
+        let ts: Vec<i128> = space.params().iter().map(|p| i128::from(p.plaintext().value())).collect();
+        let limit: u128 = u128::try_from(space.max_magnitude()).unwrap_or(u128::MAX);
         // residues[i] holds the slot values of every (column, chunk) under modulus i.
         let mut residues: Vec<Vec<Vec<u32>>> = vec![Vec::with_capacity(columns.len() * chunks); moduli];
         let mut infos = Vec::with_capacity(columns.len());
@@ -155,11 +157,13 @@ impl<B: Backend> StatsContext<B> {
                         continue;
                     };
                     max = max.max(v.unsigned_abs());
-                    let r = space.encode(&BigInt::from(*v)).map_err(|_| Error::InvalidInput {
-                        what: format!("column {:?}, record {}: {v} exceeds the plaintext space (|x| < 2^{})", c.name, j + 1, self.params.capacity_bits()),
-                    })?;
-                    for (i, s) in slots.iter_mut().enumerate() {
-                        s[j - chunk * n] = r[i];
+                    if v.unsigned_abs() > limit {
+                        return Err(Error::InvalidInput {
+                            what: format!("column {:?}, record {}: {v} exceeds the plaintext space (|x| < 2^{})", c.name, j + 1, self.params.capacity_bits()),
+                        });
+                    }
+                    for (s, t) in slots.iter_mut().zip(&ts) {
+                        s[j - chunk * n] = v.rem_euclid(*t) as u32;
                     }
                 }
                 for (i, s) in slots.into_iter().enumerate() {

@@ -140,7 +140,7 @@ enum Command {
         out: PathBuf,
     },
     /// Run the vault: a durable, authenticated HTTP service that stores encrypted records and
-    /// computes on them with evaluation keys only.
+    /// computes on them without any secret key.
     Serve {
         /// The store's directory (created; holds vault.redb, keys/ and operator.token).
         #[arg(long, value_name = "DIR")]

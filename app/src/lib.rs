@@ -9,7 +9,9 @@
 //! - [`results`]: encrypted tables and results (`TableMeta`, `StatMeta`, `ScoresMeta`), and
 //!   their decryption by the owner;
 //! - [`dataset`]: a vault dataset's schema, its key check and the validation of uploads;
-//! - [`query`]: the server's queries over stored uploads (evaluation keys only);
+//! - [`query`]: the server's queries over stored uploads (row-packed: no key needed);
+//! - [`rows`]: the vault's row-packed uploads and answers as files;
+//! - [`local`]: the file-based flow on bytes (what `encrypt` and `eval` do);
 //! - [`csv`]: CSV records into fixed-point columns;
 //! - [`config`] and [`engine`]: `ringvault.toml`, the environment and the backend choice;
 //! - [`workloads`]: what the demo, `ringvault bench` and the benches crate share (the

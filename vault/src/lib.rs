@@ -1,8 +1,9 @@
 //! # ringvault-vault: the vault service
 //!
 //! A durable, authenticated HTTP service that stores devices' encrypted records and computes
-//! statistics and scores on them for the data's owner, with evaluation keys only: no code in
-//! this crate can name a secret key (`tests/no_secret_key.rs` and `clippy.toml` check it).
+//! statistics and scores on them for the data's owner without any key (row-packed records need
+//! only additions and products with small plaintexts): no code in this crate can name a secret
+//! key (`tests/no_secret_key.rs` and `clippy.toml` check it).
 //!
 //! - [`run`] serves until SIGINT/SIGTERM (the `ringvault serve` command); [`spawn`] serves on
 //!   background threads and returns a [`RunningVault`] (the demo, tests, embedders).

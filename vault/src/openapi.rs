@@ -12,7 +12,7 @@ use crate::types;
 #[openapi(
     info(
         title = "RingVault vault",
-        description = "Stores encrypted records and computes statistics on them with evaluation keys only. JSON under /v1; keys, uploads and results are binary bodies (application/octet-stream). Every error is {\"error\": \"<message>\"}. Authenticate with Authorization: Bearer <token> (operator, dataset owner or device token); only /v1/health is anonymous."
+        description = "Stores encrypted records and computes statistics on them without any secret key. JSON under /v1; keys, uploads and results are binary bodies (application/octet-stream). Every error is {\"error\": \"<message>\"}. Authenticate with Authorization: Bearer <token> (operator, dataset owner or device token); only /v1/health is anonymous."
     ),
     paths(
         api::health,

@@ -9,8 +9,8 @@
 //! - One file, copy-on-write B-trees: a commit never overwrites the pages of the last commit,
 //!   and the header's commit slot is checksummed, so a crash (`kill -9`, power loss) at any
 //!   instant leaves the last committed state; a half-written transaction is never visible.
-//! - Typed tables and tuple keys fit the data (uploads keyed `(dataset, seq)`, column blobs
-//!   `(dataset, seq, column)`), and readers see snapshots without blocking the writer.
+//! - Typed tables and tuple keys fit the data (uploads keyed `(dataset, seq)`, their blobs
+//!   `(dataset, seq, part)`), and readers see snapshots without blocking the writer.
 //!
 //! SQLite in WAL mode with `synchronous=FULL` would be as durable; it was not chosen for its
 //! C dependency and its settings, any of which, left at a default, silently weakens
@@ -86,7 +86,7 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const MAX_BATCH: usize = 512;
 /// Most column bytes in one group commit (a larger single upload still commits alone).
 const MAX_BATCH_BYTES: usize = 256 << 20;
-/// redb's page cache (column blobs are read once per query; the OS caches the file too).
+/// redb's page cache (upload blobs are read once per query; the OS caches the file too).
 const CACHE_BYTES: usize = 128 << 20;
 /// How often a broken store tries to reopen by itself.
 const REOPEN_EVERY: Duration = Duration::from_millis(250);
@@ -156,7 +156,7 @@ pub(crate) struct DatasetRecord {
     pub(crate) created: u64,
     pub(crate) keys: Option<KeyInfo>,
     pub(crate) records: u64,
-    /// Bytes of stored column blobs.
+    /// Bytes of stored upload blobs.
     pub(crate) bytes: u64,
     pub(crate) uploads: u64,
     pub(crate) next_seq: u64,
@@ -188,7 +188,7 @@ pub(crate) struct UploadRecord {
     pub(crate) to: i64,
     /// Bytes of the request body.
     pub(crate) bytes: u64,
-    /// Bytes of its stored column blobs.
+    /// Bytes of its stored upload blobs.
     pub(crate) stored_bytes: u64,
     pub(crate) principal: String,
     pub(crate) idempotency_key: String,
@@ -733,20 +733,20 @@ impl Store {
         })
     }
 
-    /// Column `column`'s blob of each upload `seqs` of `dataset`, in that order (one snapshot).
-    pub(crate) fn part_blobs(&self, dataset: &str, seqs: &[u64], column: u32) -> Result<Vec<Vec<u8>>, StoreError> {
+    /// Part `part` (0: the `rows` file) of each upload `seqs` of `dataset`, in that order (one snapshot).
+    pub(crate) fn part_blobs(&self, dataset: &str, seqs: &[u64], part: u32) -> Result<Vec<Vec<u8>>, StoreError> {
         let r = self.read(|txn| {
             let table = txn.open_table(PARTS)?;
             let mut out = Vec::with_capacity(seqs.len());
             for &seq in seqs {
-                match table.get((dataset, seq, column))? {
+                match table.get((dataset, seq, part))? {
                     Some(g) => out.push(g.value().to_vec()),
                     None => return Ok(Err(seq)),
                 }
             }
             Ok(Ok(out))
         })?;
-        r.map_err(|seq| StoreError::NotFound(format!("column {column} of upload {seq} of dataset {dataset} is gone (dataset deleted?)")))
+        r.map_err(|seq| StoreError::NotFound(format!("part {part} of upload {seq} of dataset {dataset} is gone (dataset deleted?)")))
     }
 }
 

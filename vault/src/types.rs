@@ -57,7 +57,7 @@ pub struct DatasetInfo {
     pub records: u64,
     /// Uploads stored.
     pub uploads: u64,
-    /// Bytes of ciphertext stored (the column blobs).
+    /// Bytes of ciphertext stored (the uploads' `rows` files).
     pub bytes: u64,
     /// The evaluation keys, once uploaded.
     #[schema(value_type = Option<KeyInfoDoc>)]

@@ -40,9 +40,27 @@ pub struct Server {
     preset: String,
     backend: String,
     state: ServerState,
+    /// The `eval.keys` file (public material): what `to_bytes` and pickling hand on, so that
+    /// a server can be shipped to workers.
+    eval_keys: Vec<u8>,
 }
 
 impl Server {
+    fn open(py: Python<'_>, keys: Vec<u8>, backend: Option<&str>) -> PyResult<Self> {
+        let engine = crate::engine(backend)?;
+        let backend = engine.to_string();
+        let state = py
+            .detach(|| -> Result<ServerState, ringvault_app::AppError> {
+                Ok(match &engine {
+                    Engine::Cpu(b) => ServerState::Cpu(TableEvaluator::new(b.clone(), &keys)?),
+                    Engine::Gpu(b) => ServerState::Gpu(TableEvaluator::new(b.clone(), &keys)?),
+                })
+            })
+            .map_err(app_err)?;
+        let preset = each!(&state, |s| s.context().params().preset().name().to_string());
+        Ok(Self { preset, backend, state, eval_keys: keys })
+    }
+
     fn answer(&self, py: Python<'_>, run: impl FnOnce(&ServerState) -> Result<Vec<u8>, ringvault_app::AppError> + Send) -> PyResult<EncryptedResult> {
         let bytes = py.detach(|| run(&self.state)).map_err(app_err)?;
         EncryptedResult::checked(bytes)
@@ -55,19 +73,24 @@ impl Server {
     #[new]
     #[pyo3(signature = (dir, backend = None))]
     fn new(py: Python<'_>, dir: PathBuf, backend: Option<&str>) -> PyResult<Self> {
-        let engine = crate::engine(backend)?;
-        let backend = engine.to_string();
         let keys = read_file(&dir.join(EVAL_KEYS)).map_err(app_err)?;
-        let state = py
-            .detach(|| -> Result<ServerState, ringvault_app::AppError> {
-                Ok(match &engine {
-                    Engine::Cpu(b) => ServerState::Cpu(TableEvaluator::new(b.clone(), &keys)?),
-                    Engine::Gpu(b) => ServerState::Gpu(TableEvaluator::new(b.clone(), &keys)?),
-                })
-            })
-            .map_err(app_err)?;
-        let preset = each!(&state, |s| s.context().params().preset().name().to_string());
-        Ok(Self { preset, backend, state })
+        Self::open(py, keys, backend)
+    }
+
+    /// A server from the bytes of an `eval.keys` file (`to_bytes`), checked.
+    #[staticmethod]
+    #[pyo3(signature = (eval_keys, backend = None))]
+    fn from_bytes(py: Python<'_>, eval_keys: Vec<u8>, backend: Option<&str>) -> PyResult<Self> {
+        Self::open(py, eval_keys, backend)
+    }
+
+    /// The `eval.keys` file it computes with (public material: no secret key).
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, pyo3::types::PyBytes> {
+        pyo3::types::PyBytes::new(py, &self.eval_keys)
+    }
+
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, pyo3::types::PyBytes>,))> {
+        Ok((py.get_type::<Self>().getattr("from_bytes")?, (pyo3::types::PyBytes::new(py, &self.eval_keys),)))
     }
 
     /// One statistic (`count`, `sum`, `mean`, `sum_of_squares`, `variance`, `stddev`,

@@ -160,6 +160,12 @@ def test_bytes_and_pickle_round_trips_and_no_secret_in_repr(owner, server, diabe
         assert secret[-48:-16].hex() not in text and str(list(secret[-48:-16])) not in text
     with pytest.raises(TypeError):
         pickle.dumps(owner)
+    # A server ships to workers as its eval.keys: public material only.
+    shipped = pickle.loads(pickle.dumps(server))
+    assert shipped.to_bytes() == (keys / "eval.keys").read_bytes()
+    assert close(owner.decrypt(shipped.stat(table, "mean", "age")), diabetes["age"].mean())
+    with pytest.raises(ringvault.WireFormatError):
+        ringvault.Server.from_bytes((keys / "secret.key").read_bytes())
 
 
 def test_long_calls_release_the_gil(owner):

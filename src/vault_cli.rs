@@ -12,14 +12,13 @@ use ringvault_app::config::Settings;
 use ringvault_app::dataset::{Schema, UploadEncryptor};
 use ringvault_core::stats::{LogisticModel, PlainColumn};
 use ringvault_app::engine::Engine;
-use ringvault_app::keys::{self, EVAL_KEYS, PUBLIC_KEY};
+use ringvault_app::keys::{self, PUBLIC_KEY};
 use ringvault_app::query::QueryRequest;
 use ringvault_vault::client::{self, Client};
 
 use crate::CliError;
 
-/// The owner token's file name inside a keys directory.
-pub const OWNER_TOKEN: &str = "owner.token";
+pub use ringvault_vault::client::OWNER_TOKEN;
 
 /// Where a vault client connects.
 #[derive(Clone, Debug)]
@@ -77,12 +76,8 @@ pub fn serve(settings: &Settings, engine: &Engine, data: Option<PathBuf>, listen
 /// A bad schema file, the server's refusal, I/O.
 pub fn create(conn: &Connection, keys_dir: &Path, name: &str, schema_path: &Path) -> Result<String, CliError> {
     let schema = Schema::from_json(&keys::read_file(schema_path)?).map_err(|e| CliError::Schema(format!("{}: {e}", schema_path.display())))?;
-    let operator = conn.client()?;
-    let created = operator.create_dataset(name, &schema).map_err(vault_err)?;
+    let (created, info) = conn.client()?.create_dataset_with_keys(name, &schema, keys_dir).map_err(vault_err)?;
     let token_path = keys_dir.join(OWNER_TOKEN);
-    client::write_token_file(&token_path, &created.owner_token).map_err(vault_err)?;
-    let owner = Connection { token: token_path.clone(), ..conn.clone() }.client()?;
-    let info = owner.upload_keys(&created.id, &keys_dir.join(EVAL_KEYS)).map_err(vault_err)?;
     Ok(format!(
         "dataset {name:?} created: {} columns, keys {} ({} MB, up to {} records); owner token in {}\n{}",
         schema.columns.len(),

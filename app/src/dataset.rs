@@ -282,8 +282,12 @@ fn require_digest(h: &Header, what: &str) -> Result<(), AppError> {
 }
 
 
-/// The CPU context of a preset for validation (built once per preset).
-pub(crate) fn validation_context(h: &Header) -> Result<Arc<StatsContext<CpuBackend>>, AppError> {
+/// The CPU context of a preset for validation (built once per preset and process): what every
+/// check of untrusted bytes loads ciphertexts with.
+///
+/// # Errors
+/// [`AppError::Format`] for a header of unknown parameters.
+pub fn validation_context(h: &Header) -> Result<Arc<StatsContext<CpuBackend>>, AppError> {
     static CONTEXTS: OnceLock<Mutex<HashMap<String, Arc<StatsContext<CpuBackend>>>>> = OnceLock::new();
     let params = params_of(h)?;
     let mut map = CONTEXTS.get_or_init(Default::default).lock().map_err(|_| AppError::Config("a validation context panicked".into()))?;
@@ -384,9 +388,7 @@ pub fn check_upload(schema: &Schema, keys: &KeyInfo, body: &[u8]) -> Result<Chec
 /// A device's (or owner's) encryptor for one dataset: the `public.key` file opened, its
 /// digest taken and the dataset's row plan computed once, then any number of uploads.
 pub struct UploadEncryptor<B: ringvault_core::Backend> {
-    ctx: StatsContext<B>,
-    public: Vec<ringvault_core::scheme::PublicKey>,
-    digest: String,
+    keys: crate::local::TableEncryptor<B>,
     plan: RowPlan,
     /// The schema's column count.
     width: usize,
@@ -398,15 +400,14 @@ impl<B: ringvault_core::Backend> UploadEncryptor<B> {
     /// # Errors
     /// Key file errors; [`AppError::Schema`] when the schema does not fit the keys.
     pub fn new(backend: Arc<B>, schema: &Schema, public_key: &[u8]) -> Result<Self, AppError> {
-        let (ctx, public) = crate::keys::open_public(backend, public_key)?;
-        let digest = crate::keys::public_key_digest(&public.iter().map(ringvault_core::scheme::PublicKey::to_bytes).collect::<Vec<_>>());
-        let plan = schema.row_plan(ctx.params())?;
-        Ok(Self { ctx, public, digest, plan, width: schema.columns.len() })
+        let keys = crate::local::TableEncryptor::new(backend, public_key)?;
+        let plan = schema.row_plan(keys.ctx.params())?;
+        Ok(Self { keys, plan, width: schema.columns.len() })
     }
 
     /// Records per ciphertext: the natural granularity of an upload.
     pub fn rows_per_ciphertext(&self) -> usize {
-        self.ctx.rows_per_ciphertext(&self.plan, self.width)
+        self.keys.ctx.rows_per_ciphertext(&self.plan, self.width)
     }
 
     /// Records of an upload when the sender batches: [`DEFAULT_CHUNKS_PER_UPLOAD`] ciphertexts
@@ -421,15 +422,15 @@ impl<B: ringvault_core::Backend> UploadEncryptor<B> {
     /// # Errors
     /// Encryption errors.
     pub fn encrypt(&self, columns: &[PlainColumn], rows_per_upload: usize) -> Result<Vec<Vec<u8>>, AppError> {
-        let refs: Vec<_> = self.public.iter().collect();
+        let refs: Vec<_> = self.keys.public.iter().collect();
         let records = columns.first().map_or(0, |c| c.values.len());
         let step = rows_per_upload.max(1);
         let mut rng = ringvault_core::scheme::sampling::default_rng();
         let mut out = Vec::with_capacity(records.div_ceil(step));
         for start in (0..records).step_by(step) {
             let part: Vec<PlainColumn> = columns.iter().map(|c| PlainColumn { name: c.name.clone(), decimals: c.decimals, values: c.values[start..(start + step).min(records)].to_vec() }).collect();
-            let rows = self.ctx.encrypt_rows(&refs, &part, &self.plan, &mut rng)?;
-            out.push(crate::rows::rows_file(&self.ctx, &rows, &self.digest)?);
+            let rows = self.keys.ctx.encrypt_rows(&refs, &part, &self.plan, &mut rng)?;
+            out.push(crate::rows::rows_file(&self.keys.ctx, &rows, &self.keys.digest)?);
         }
         Ok(out)
     }

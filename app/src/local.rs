@@ -13,9 +13,10 @@ use crate::AppError;
 
 /// Encrypts tables with the `public.key` file only.
 pub struct TableEncryptor<B: Backend> {
-    ctx: StatsContext<B>,
-    public: Vec<PublicKey>,
-    digest: String,
+    pub(crate) ctx: StatsContext<B>,
+    pub(crate) public: Vec<PublicKey>,
+    /// [`crate::keys::public_key_digest`] of the keys: what every file it writes names.
+    pub(crate) digest: String,
 }
 
 impl<B: Backend> TableEncryptor<B> {

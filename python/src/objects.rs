@@ -33,7 +33,7 @@ impl EncryptedTable {
     /// every ciphertext through its wire loader).
     pub(crate) fn checked(bytes: Vec<u8>) -> PyResult<Self> {
         let h = header(&bytes, &["table"])?;
-        let ctx = ringvault_core::stats::StatsContext::new(std::sync::Arc::new(ringvault_backend_cpu::CpuBackend::new()), ringvault_app::keys::params_of(&h).map_err(app_err)?).map_err(|e| app_err(e.into()))?;
+        let ctx = ringvault_app::dataset::validation_context(&h).map_err(app_err)?;
         let table = ringvault_app::results::table_from_file(&ctx, &bytes).map_err(app_err)?;
         let columns = table.columns().iter().map(|c| c.info().name.clone()).collect();
         Ok(Self { records: table.records(), columns, preset: h.preset, bytes })

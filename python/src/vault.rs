@@ -7,15 +7,12 @@ use std::path::PathBuf;
 use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
 use ringvault_app::dataset::UploadEncryptor;
-use ringvault_app::keys::{EVAL_KEYS, PUBLIC_KEY, read_file};
+use ringvault_app::keys::{PUBLIC_KEY, read_file};
 use ringvault_app::query::{QueryRequest, StatColumn};
 use ringvault_vault::client::{self, Client};
 
 use crate::errors::{app_err, invalid, vault_err};
 use crate::objects::{EncryptedResult, schema_from};
-
-/// The owner token's file name in a key directory (as `ringvault vault create` writes it).
-const OWNER_TOKEN: &str = "owner.token";
 
 /// A JSON-serializable value as a Python object.
 fn to_py<'py>(py: Python<'py>, v: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
@@ -63,15 +60,7 @@ impl VaultClient {
     /// returns the dataset's id — as `ringvault vault create`.
     fn create_dataset(&self, py: Python<'_>, name: &str, schema: &Bound<'_, PyAny>, keys_dir: PathBuf) -> PyResult<String> {
         let schema = schema_from(schema)?;
-        let server = self.server.clone();
-        py.detach(|| -> Result<String, client::ClientError> {
-            let created = self.client.create_dataset(name, &schema)?;
-            let token_path = keys_dir.join(OWNER_TOKEN);
-            client::write_token_file(&token_path, &created.owner_token)?;
-            Client::new(&server, &created.owner_token)?.upload_keys(&created.id, &keys_dir.join(EVAL_KEYS))?;
-            Ok(created.id)
-        })
-        .map_err(|e| vault_err(py, e))
+        py.detach(|| self.client.create_dataset_with_keys(name, &schema, &keys_dir)).map(|(created, _)| created.id).map_err(|e| vault_err(py, e))
     }
 
     /// Owner token: a device token allowed to append to `dataset`, written to `out` (mode

@@ -185,11 +185,32 @@ impl Client {
         if !(base.starts_with("http://") || base.starts_with("https://")) || base.len() <= "https://".len() {
             return Err(ClientError::Invalid(format!("server {server:?}: expected http://HOST:PORT or https://HOST:PORT")));
         }
+        Self { base, auth: String::new(), agent: agent(None) }.with_token(token)
+    }
+
+    /// The same connection (server, trusted certificates) with another token.
+    ///
+    /// # Errors
+    /// As [`Self::new`] for the token.
+    pub fn with_token(&self, token: &str) -> Result<Self, ClientError> {
         let token = token.trim();
         if token.chars().any(|c| c.is_control() || c == ' ') {
             return Err(ClientError::Invalid("the token has spaces or control characters".into()));
         }
-        Ok(Self { base, auth: format!("Bearer {token}"), agent: agent(None) })
+        Ok(Self { base: self.base.clone(), auth: format!("Bearer {token}"), agent: self.agent.clone() })
+    }
+
+    /// Operator token: what `ringvault vault create` does for the key directory `keys_dir`.
+    /// Creates the dataset, writes its owner token to `keys_dir/owner.token` (mode 0600), and
+    /// uploads `keys_dir/eval.keys` with that token over the same connection.
+    ///
+    /// # Errors
+    /// The server's refusal (schema, keys), the transport, the token file.
+    pub fn create_dataset_with_keys(&self, name: &str, schema: &Schema, keys_dir: &Path) -> Result<(CreatedDataset, KeyInfo), ClientError> {
+        let created = self.create_dataset(name, schema)?;
+        write_token_file(&keys_dir.join(OWNER_TOKEN), &created.owner_token)?;
+        let info = self.with_token(&created.owner_token)?.upload_keys(&created.id, &keys_dir.join(ringvault_app::keys::EVAL_KEYS))?;
+        Ok((created, info))
     }
 
     /// Trusts the certificates of the PEM file `pem` (a private CA or a self-signed server
@@ -408,10 +429,11 @@ impl Client {
                 Ok(_) => report.stored += 1,
                 Err(ClientError::Refused { status: 409, message }) if rerun && message.contains("different body") => report.duplicates += 1,
                 Err(e) => {
-                    let context = format!("upload {} of {uploads}: {{}} ({} uploads acknowledged before it)", i + 1, report.stored + report.duplicates);
+                    let acked = report.stored + report.duplicates;
+                    let context = |m: &str| format!("upload {} of {uploads}: {m} ({acked} uploads acknowledged before it)", i + 1);
                     return Err(match e {
-                        ClientError::Refused { status, message } => ClientError::Refused { status, message: context.replace("{}", &message) },
-                        ClientError::Transport(m) => ClientError::Transport(context.replace("{}", &m)),
+                        ClientError::Refused { status, message } => ClientError::Refused { status, message: context(&message) },
+                        ClientError::Transport(m) => ClientError::Transport(context(&m)),
                         other => other,
                     });
                 }
@@ -462,6 +484,9 @@ impl Client {
         }
     }
 }
+
+/// The owner token's file name inside a key directory (`vault create` writes it).
+pub const OWNER_TOKEN: &str = "owner.token";
 
 /// How long one poll of a running job waits on the server.
 const JOB_POLL: Duration = Duration::from_secs(1);

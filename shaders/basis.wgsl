@@ -46,7 +46,9 @@ fn reduce_limb(
 // Fast basis conversion (Bajard-Eynard-Hasan-Zucca 2016):
 // data[p, j] = (sum_i [x_i * qt_i]_{q_i} * (Q/q_i mod p_j)) mod p_j, with core's lazy
 // accumulation (acc < 2p_j after every term).
-// p0 = source limb count Lf. Records 0 .. Lf: source q_i, qt_i, Shoup(qt_i); records
+// p0 = conversion source limb count Lf, p1 = the source batch's limb count, p2 = the source row
+// of the conversion's first prime (rows p2 .. p2 + Lf). Records 0 .. Lf: source q_i, qt_i,
+// Shoup(qt_i); records
 // Lf .. Lf + Lt: target p_j; then from word 16 + 8 (Lf + Lt) the cross factors
 // (Q/q_i mod p_j, Shoup) as pairs at 2 (j Lf + i).
 @compute @workgroup_size(256)
@@ -65,7 +67,7 @@ fn convert_basis(
     let xf = RECORDS + 8u * (lf + hdr.limbs) + 2u * o.limb * lf;
     var acc = 0u;
     for (var i = 0u; i < lf; i++) {
-        let y = mul_shoup(source(o.poly, lf, i, o.e), rec(i, 1u), rec(i, 2u), rec(i, 0u));
+        let y = mul_shoup(source(o.poly, hdr.p1, hdr.p2 + i, o.e), rec(i, 1u), rec(i, 2u), rec(i, 0u));
         acc = reduce_once(acc + mul_shoup_lazy(y, info[xf + 2u * i], info[xf + 2u * i + 1u], p), 2u * p);
     }
     data[g] = reduce_once(acc, p);

@@ -36,7 +36,7 @@ use rayon::prelude::*;
 use zeroize::Zeroize;
 use ringvault_core::backend::checks;
 use ringvault_core::ring::kernels;
-use ringvault_core::rns::BasisConversion;
+use ringvault_core::rns::{BasisConversion, DigitDecomposition};
 use ringvault_core::zq::MAX_MODULUS_BITS;
 use ringvault_core::{Backend, BatchShape, Caps, Coeff, Domain, Error, HasShape, Ntt, PolyBatch, RingContext};
 
@@ -300,34 +300,46 @@ impl Backend for CpuBackend {
         self.zip_rows(plan, acc, b, |l, r, z, y, m| elementwise::mul_acc_row(l, a.row(r), y, z, m))
     }
 
-    /// Output row by output row (polynomial `p`, target prime `j`): the digits' rows for `j`
-    /// are reduced and transformed into a scratch that stays in cache (the digit of prime `j`
-    /// itself is `ntt`'s row), then both inner products are summed lazily
-    /// (`kernels::mul_dot_row`). Rows go parallel for large batches.
+    /// Output row by output row (polynomial `p`, target prime at output position `k`): each
+    /// digit's row for that prime is extended (reduced, or converted from the digit's primes)
+    /// and transformed into a scratch that stays in cache (a digit's own prime is `ntt`'s
+    /// row), then both inner products are summed lazily (`kernels::mul_dot_row`). Rows go
+    /// parallel for large batches.
     fn key_switch_inner(
         &self,
         plan: &CpuPlan,
         coeff: &CpuBatch<Coeff>,
         ntt: &CpuBatch<Ntt>,
+        decomposition: &DigitDecomposition,
         keys_b: &[&CpuBatch<Ntt>],
         keys_a: &[&CpuBatch<Ntt>],
-        out_limbs: &[usize],
     ) -> Result<(CpuBatch<Ntt>, CpuBatch<Ntt>), Error> {
         let src = coeff.shape();
-        let shape = checks::key_switch_inner(src, ntt.shape(), keys_b, keys_a, out_limbs)?;
+        let shape = checks::key_switch_inner(src, ntt.shape(), decomposition, keys_b, keys_a)?;
         Self::check_plan_shape(plan, &shape)?;
-        let (n, width, digits, level) = (shape.n, out_limbs.len(), keys_b.len(), self.level);
+        let out_limbs = decomposition.out_limbs();
+        let parts = decomposition.digits();
+        let (n, width, digits, level) = (shape.n, out_limbs.len(), parts.len(), self.level);
+        // Output limbs are `0..L` then the special primes, and source rows are `0..L`: the
+        // target at position k is the source's row k when k < L.
+        let own = |digit: usize, k: usize| parts[digit].rows.contains(&k);
         let fill = |r: usize, scratch: &mut [u32], out_b: &mut [u32], out_a: &mut [u32]| {
-            let (p, target) = (r / width, out_limbs[r % width]);
+            let (p, k) = (r / width, r % width);
+            let target = out_limbs[k];
             let m = plan.ring.modulus(target);
-            let source = |i: usize| p * src.limbs.len() + i;
-            for (i, row) in scratch.chunks_exact_mut(n).enumerate() {
-                if src.limbs[i] != target {
-                    elementwise::reduce_row(level, coeff.row(source(i)), row, m);
-                    plan.ntt[target].forward(row);
+            let poly = coeff.poly(p);
+            for (j, row) in scratch.chunks_exact_mut(n).enumerate() {
+                if own(j, k) {
+                    continue;
                 }
+                let d = &parts[j];
+                match d.to_each.get(k) {
+                    Some(conv) => elementwise::convert_basis_poly(level, conv, &poly[d.rows.start * n..d.rows.end * n], row, n),
+                    None => elementwise::reduce_row(level, &poly[d.rows.start * n..(d.rows.start + 1) * n], row, m),
+                }
+                plan.ntt[target].forward(row);
             }
-            let d: Vec<&[u32]> = (0..digits).map(|i| if src.limbs[i] == target { ntt.row(source(i)) } else { &scratch[i * n..(i + 1) * n] }).collect();
+            let d: Vec<&[u32]> = (0..digits).map(|j| if own(j, k) { ntt.row(p * src.limbs.len() + k) } else { &scratch[j * n..(j + 1) * n] }).collect();
             let (rb, ra) = (key_rows(keys_b, r, width), key_rows(keys_a, r, width));
             elementwise::mul_dot_row(level, &d, &rb, out_b, m);
             elementwise::mul_dot_row(level, &d, &ra, out_a, m);
@@ -381,12 +393,13 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
-    fn convert_basis_into(&self, plan: &CpuPlan, conv: &BasisConversion, a: &CpuBatch<Coeff>, out: &mut CpuBatch<Coeff>) -> Result<(), Error> {
-        checks::convert_basis(&plan.ring, conv, a.shape(), out.shape())?;
+    fn convert_basis_into(&self, plan: &CpuPlan, conv: &BasisConversion, a: &CpuBatch<Coeff>, first_row: usize, out: &mut CpuBatch<Coeff>) -> Result<(), Error> {
+        checks::convert_basis(&plan.ring, conv, a.shape(), first_row, out.shape())?;
         let n = a.shape().n;
         let width = out.shape().limbs.len() * n;
+        let rows = first_row * n..(first_row + conv.from().len()) * n;
         let level = self.level;
-        self.for_rows(out.data_mut(), width, Cost::Heavy, |p, poly| elementwise::convert_basis_poly(level, conv, a.poly(p), poly, n));
+        self.for_rows(out.data_mut(), width, Cost::Heavy, |p, poly| elementwise::convert_basis_poly(level, conv, &a.poly(p)[rows.clone()], poly, n));
         Ok(())
     }
 

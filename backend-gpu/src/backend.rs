@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use ringvault_core::backend::checks;
-use ringvault_core::rns::BasisConversion;
+use ringvault_core::rns::{BasisConversion, DigitDecomposition};
 use ringvault_core::zq::MAX_MODULUS_BITS;
 use ringvault_core::{Backend, BatchShape, Caps, Coeff, Domain, Error, HasShape, Ntt, PolyBatch, RingContext};
 
@@ -152,18 +152,20 @@ impl Backend for GpuBackend {
         self.zip(plan, Kernel::MulAcc, acc, &[(&a.chunks, false), (&b.chunks, broadcast)], |_| [0; 4])
     }
 
-    /// One submission for every digit: the digit's reduction, its forward NTT and both
-    /// multiply-accumulates, recorded back to back (one digit buffer, reused).
+    /// One submission for every digit: the digit's extension (a reduction, or the fast basis
+    /// conversion from its primes), its forward NTT and both multiply-accumulates, recorded
+    /// back to back (one digit buffer, reused).
     fn key_switch_inner(
         &self,
         plan: &GpuPlan,
         coeff: &GpuBatch<Coeff>,
         ntt: &GpuBatch<Ntt>,
+        digits: &DigitDecomposition,
         keys_b: &[&GpuBatch<Ntt>],
         keys_a: &[&GpuBatch<Ntt>],
-        out_limbs: &[usize],
     ) -> Result<(GpuBatch<Ntt>, GpuBatch<Ntt>), Error> {
-        let shape = checks::key_switch_inner(coeff.shape(), ntt.shape(), keys_b, keys_a, out_limbs)?;
+        let shape = checks::key_switch_inner(coeff.shape(), ntt.shape(), digits, keys_b, keys_a)?;
+        let out_limbs = digits.out_limbs();
         Self::check_batch(plan, coeff)?;
         for k in keys_b.iter().chain(keys_a) {
             Self::check_batch(plan, k)?;
@@ -172,6 +174,8 @@ impl Backend for GpuBackend {
         let acc_a = self.alloc::<Ntt>(plan, shape.clone())?;
         let digit = self.alloc::<Coeff>(plan, shape.clone())?;
         let reduce_records = basis::reduce_records(plan, out_limbs);
+        let convert_records = digits.digits().iter().map(|d| d.to_all.as_ref().map(basis::convert_records).transpose()).collect::<Result<Vec<_>, Error>>()?;
+        let source_limbs = coeff.shape.limbs.len() as u32;
         let records = elementwise::records(plan, &acc_b, |_| [0; 4]);
         let tile_log = self.inner.options.ntt_tile_log;
         self.submit("key_switch_inner", |enc| {
@@ -179,8 +183,12 @@ impl Backend for GpuBackend {
                 enc.clear_buffer(c.buffer(), 0, None);
             }
             let mut ds: Vec<Dispatch<'_>> = Vec::new();
-            for (i, (kb, ka)) in keys_b.iter().zip(keys_a).enumerate() {
-                ds.extend(per_chunk(plan, Kernel::ReduceLimb, &digit, &[(&coeff.chunks, false)], &[coeff.shape.limbs.len() as u32, i as u32], &reduce_records)?);
+            for (((d, conv), kb), ka) in digits.digits().iter().zip(&convert_records).zip(keys_b).zip(keys_a) {
+                let first = d.rows.start as u32;
+                ds.extend(match conv {
+                    None => per_chunk(plan, Kernel::ReduceLimb, &digit, &[(&coeff.chunks, false)], &[source_limbs, first], &reduce_records)?,
+                    Some(records) => per_chunk(plan, Kernel::ConvertBasis, &digit, &[(&coeff.chunks, false)], &[d.rows.len() as u32, source_limbs, first], records)?,
+                });
                 for chunk in &digit.chunks {
                     ds.extend(ntt::dispatches(plan, &shape, chunk.buffer(), Rows::all(&shape, chunk.polys), true, tile_log)?);
                 }
@@ -215,14 +223,14 @@ impl Backend for GpuBackend {
         })
     }
 
-    fn convert_basis_into(&self, plan: &GpuPlan, conv: &BasisConversion, a: &GpuBatch<Coeff>, out: &mut GpuBatch<Coeff>) -> Result<(), Error> {
-        checks::convert_basis(plan.as_ref(), conv, a.shape(), out.shape())?;
+    fn convert_basis_into(&self, plan: &GpuPlan, conv: &BasisConversion, a: &GpuBatch<Coeff>, first_row: usize, out: &mut GpuBatch<Coeff>) -> Result<(), Error> {
+        checks::convert_basis(plan.as_ref(), conv, a.shape(), first_row, out.shape())?;
         Self::check_batch(plan, a)?;
         Self::check_batch(plan, out)?;
         let records = basis::convert_records(conv)?;
         let out: &GpuBatch<Coeff> = out;
         self.submit("convert_basis_into", |enc| {
-            let ds = per_chunk(plan, Kernel::ConvertBasis, out, &[(&a.chunks, false)], &[a.shape.limbs.len() as u32], &records)?;
+            let ds = per_chunk(plan, Kernel::ConvertBasis, out, &[(&a.chunks, false)], &[conv.from().len() as u32, a.shape.limbs.len() as u32, first_row as u32], &records)?;
             self.encode(enc, &ds)
         })
     }

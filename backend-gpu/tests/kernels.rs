@@ -13,7 +13,7 @@ use ringvault_backend_cpu::{CpuBackend, CpuLevel};
 use ringvault_backend_gpu::{GpuBackend, GpuOptions};
 use ringvault_core::backend::Backend;
 use ringvault_core::ring::kernels;
-use ringvault_core::rns::{BasisConversion, RnsBasis};
+use ringvault_core::rns::{BasisConversion, DigitDecomposition, RnsBasis};
 use ringvault_core::testing::{random_batch, test_ring};
 use ringvault_core::{BatchShape, Coeff, Error, HasShape, Ntt, PolyBatch};
 
@@ -102,7 +102,10 @@ fn run_ops<B: Backend>(be: &B, n: usize, count: usize) -> Vec<Vec<u32>> {
     let from: Vec<u32> = limbs.iter().map(|&l| ring.modulus(l).value()).collect();
     let conv = BasisConversion::new(&RnsBasis::new(&from).unwrap(), &[ring.modulus(4).value(), ring.modulus(3).value()]).unwrap();
     let mut ext = be.zeros::<Coeff>(&plan, BatchShape::new(count, n, vec![4, 3])).unwrap();
-    be.convert_basis_into(&plan, &conv, &c, &mut ext).unwrap();
+    be.convert_basis_into(&plan, &conv, &c, 0, &mut ext).unwrap();
+    keep(be.download(&plan, &ext).unwrap());
+    let tail = BasisConversion::new(&RnsBasis::new(&from[1..]).unwrap(), &[ring.modulus(4).value(), ring.modulus(3).value()]).unwrap();
+    be.convert_basis_into(&plan, &tail, &c, 1, &mut ext).unwrap();
     keep(be.download(&plan, &ext).unwrap());
     let dropped = be.drop_last_limb(&plan, be.duplicate(&plan, &c).unwrap(), 65537).unwrap();
     keep(be.download(&plan, &dropped).unwrap());
@@ -135,32 +138,38 @@ fn split_batches_with_uneven_chunks_match_cpu_scalar() {
 fn key_switch_inner_matches_cpu_scalar() {
     let cpu = CpuBackend::with_level(CpuLevel::Scalar).unwrap();
     let gpu = gpu!();
-    let expect = cpu.key_switch(4096, 3);
-    assert_eq!(gpu.key_switch(4096, 3), expect);
     let split = gpu_split!();
-    assert_eq!(split.key_switch(4096, 3), expect);
+    // One prime per digit, and hybrid digits of two primes (the last cut short).
+    for alpha in [1, 2] {
+        let expect = cpu.key_switch(4096, 3, alpha);
+        assert_eq!(gpu.key_switch(4096, 3, alpha), expect, "digits of {alpha}");
+        assert_eq!(split.key_switch(4096, 3, alpha), expect, "digits of {alpha}, split");
+    }
 }
 
 /// The digit inner products of key switching, on any backend.
 trait KeySwitch {
-    fn key_switch(&self, n: usize, count: usize) -> Vec<Vec<u32>>;
+    fn key_switch(&self, n: usize, count: usize, alpha: usize) -> Vec<Vec<u32>>;
 }
 
 impl<B: Backend> KeySwitch for B {
-    fn key_switch(&self, n: usize, count: usize) -> Vec<Vec<u32>> {
+    fn key_switch(&self, n: usize, count: usize, alpha: usize) -> Vec<Vec<u32>> {
         let be = self;
         let ring = test_ring(n);
         let plan = be.plan(ring.clone()).unwrap();
         let limbs = vec![0, 1, 2];
         let targets = vec![0, 1, 2, 4, 5];
+        let primes: Vec<u32> = targets.iter().map(|&t| ring.modulus(t).value()).collect();
+        let digits = DigitDecomposition::new(&primes[..3], alpha, targets.clone(), &primes).unwrap();
+        let d = digits.digits().len() as u64;
         let hc = random_batch::<Coeff>(&ring, BatchShape::new(count, n, limbs.clone()), 21, true);
         let coeff = be.upload(&plan, &hc).unwrap();
         let ntt = be.ntt_forward(&plan, be.duplicate(&plan, &coeff).unwrap()).unwrap();
         // Key parts: broadcast for b, one per polynomial for a.
-        let kb: Vec<_> = (0..3).map(|i| be.upload(&plan, &random_batch::<Ntt>(&ring, BatchShape::new(1, n, targets.clone()), 30 + i, i == 0)).unwrap()).collect();
-        let ka: Vec<_> = (0..3).map(|i| be.upload(&plan, &random_batch::<Ntt>(&ring, BatchShape::new(count, n, targets.clone()), 40 + i, false)).unwrap()).collect();
+        let kb: Vec<_> = (0..d).map(|i| be.upload(&plan, &random_batch::<Ntt>(&ring, BatchShape::new(1, n, targets.clone()), 30 + i, i == 0)).unwrap()).collect();
+        let ka: Vec<_> = (0..d).map(|i| be.upload(&plan, &random_batch::<Ntt>(&ring, BatchShape::new(count, n, targets.clone()), 40 + i, false)).unwrap()).collect();
         let (rb, ra): (Vec<_>, Vec<_>) = (kb.iter().collect(), ka.iter().collect());
-        let (gb, ga) = be.key_switch_inner(&plan, &coeff, &ntt, &rb, &ra, &targets).unwrap();
+        let (gb, ga) = be.key_switch_inner(&plan, &coeff, &ntt, &digits, &rb, &ra).unwrap();
         vec![be.download(&plan, &gb).unwrap().into_data(), be.download(&plan, &ga).unwrap().into_data()]
     }
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::Error;
 use crate::ring::{BatchShape, Coeff, Domain, HasShape, Ntt, PolyBatch, RingContext};
-use crate::rns::BasisConversion;
+use crate::rns::{BasisConversion, DigitDecomposition};
 
 /// What a backend can hold and compute.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -141,14 +141,17 @@ pub trait Backend: Send + Sync {
     /// As [`Backend::add_assign`].
     fn mul_pointwise_acc(&self, plan: &Self::Plan, a: &Self::Batch<Ntt>, b: &Self::Batch<Ntt>, acc: &mut Self::Batch<Ntt>) -> Result<(), Error>;
 
-    /// The inner products of key switching: with `Dᵢ` the RNS digit `i` of every polynomial
-    /// (limb `i` of `coeff`, reduced modulo each of `out_limbs` and transformed forward),
-    /// returns `(Σᵢ Dᵢ ⊙ keys_b[i], Σᵢ Dᵢ ⊙ keys_a[i])` over `out_limbs`. Each key part has
-    /// the output's limbs and count 1 (broadcast) or the output's count.
+    /// The inner products of key switching: with `Dⱼ` the RNS digit `j` of every polynomial
+    /// (the rows `digits.digits()[j].rows` of `coeff`, extended to `digits.out_limbs()` — a
+    /// plain reduction for one prime, the digit's fast basis conversion for more — and
+    /// transformed forward), returns `(Σⱼ Dⱼ ⊙ keys_b[j], Σⱼ Dⱼ ⊙ keys_a[j])` over the output
+    /// limbs. There is one key part per digit; each has the output's limbs and count 1
+    /// (broadcast) or the output's count.
     ///
-    /// `ntt` must be the forward transform of `coeff`: where `out_limbs` names a digit's own
-    /// prime, that row of `Dᵢ` is `ntt`'s, and backends may take it instead of transforming it
-    /// again. The default composes [`Backend::reduce_limb_into`], [`Backend::ntt_forward`] and
+    /// `ntt` must be the forward transform of `coeff`: where the output names one of a digit's
+    /// own primes, that row of `Dⱼ` is `ntt`'s, and backends may take it instead of extending
+    /// and transforming it again. The default composes [`Backend::reduce_limb_into`] or
+    /// [`Backend::convert_basis_into`], [`Backend::ntt_forward`] and
     /// [`Backend::mul_pointwise_acc`]; backends fuse it (digits of one output row stay in
     /// cache, products are summed lazily and reduced once:
     /// [`crate::ring::kernels::mul_dot_row`]). The result is the same.
@@ -161,16 +164,19 @@ pub trait Backend: Send + Sync {
         plan: &Self::Plan,
         coeff: &Self::Batch<Coeff>,
         ntt: &Self::Batch<Ntt>,
+        digits: &DigitDecomposition,
         keys_b: &[&Self::Batch<Ntt>],
         keys_a: &[&Self::Batch<Ntt>],
-        out_limbs: &[usize],
     ) -> Result<(Self::Batch<Ntt>, Self::Batch<Ntt>), Error> {
-        let shape = checks::key_switch_inner(coeff.shape(), ntt.shape(), keys_b, keys_a, out_limbs)?;
+        let shape = checks::key_switch_inner(coeff.shape(), ntt.shape(), digits, keys_b, keys_a)?;
         let mut acc_b = self.zeros::<Ntt>(plan, shape.clone())?;
         let mut acc_a = self.zeros::<Ntt>(plan, shape.clone())?;
-        for (i, (kb, ka)) in keys_b.iter().zip(keys_a).enumerate() {
+        for ((d, kb), ka) in digits.digits().iter().zip(keys_b).zip(keys_a) {
             let mut digit = self.zeros::<Coeff>(plan, shape.clone())?;
-            self.reduce_limb_into(plan, coeff, i, &mut digit)?;
+            match &d.to_all {
+                None => self.reduce_limb_into(plan, coeff, d.rows.start, &mut digit)?,
+                Some(conv) => self.convert_basis_into(plan, conv, coeff, d.rows.start, &mut digit)?,
+            }
             let digit = self.ntt_forward(plan, digit)?;
             self.mul_pointwise_acc(plan, &digit, kb, &mut acc_b)?;
             self.mul_pointwise_acc(plan, &digit, ka, &mut acc_a)?;
@@ -193,12 +199,13 @@ pub trait Backend: Send + Sync {
     /// Shape errors of [`checks::reduce_limb`]; device failures.
     fn reduce_limb_into(&self, plan: &Self::Plan, a: &Self::Batch<Coeff>, limb: usize, out: &mut Self::Batch<Coeff>) -> Result<(), Error>;
 
-    /// Fast basis conversion ([`crate::rns`]) of every polynomial from `a`'s primes to `out`'s,
-    /// which must be `conv.from()` and `conv.to()`.
+    /// Fast basis conversion ([`crate::rns`]) of every polynomial from the rows
+    /// `first_row .. first_row + |conv.from()|` of `a`, which must be over `conv.from()`'s
+    /// primes, to `out`, which must be over `conv.to()`.
     ///
     /// # Errors
     /// Shape errors of [`checks::convert_basis`]; device failures.
-    fn convert_basis_into(&self, plan: &Self::Plan, conv: &BasisConversion, a: &Self::Batch<Coeff>, out: &mut Self::Batch<Coeff>) -> Result<(), Error>;
+    fn convert_basis_into(&self, plan: &Self::Plan, conv: &BasisConversion, a: &Self::Batch<Coeff>, first_row: usize, out: &mut Self::Batch<Coeff>) -> Result<(), Error>;
 
     /// Modulus switching: drops the last limb of every polynomial, dividing by its prime with
     /// the rounding of [`crate::ring::kernels::drop_last_limb_poly`] (`t = 1`: plain rounding).
@@ -288,21 +295,29 @@ pub mod checks {
         }
     }
 
-    /// The operands of [`Backend::key_switch_inner`]: `coeff` and `ntt` of one shape; as many
-    /// `b` as `a` parts, at most one per limb of `coeff`; every part combinable element-wise
-    /// into the output (`coeff`'s count and degree over `out_limbs`; count 1 or the output's
-    /// count, same limbs). Returns the output's shape.
+    /// The operands of [`Backend::key_switch_inner`]: `coeff` and `ntt` of one shape; the
+    /// digits' rows within `coeff`'s (whose limbs must be `0..L`, the ciphertext primes of a
+    /// level) and the output's first limbs too; one `b` and one `a` part per digit; every part combinable element-wise into the
+    /// output (`coeff`'s count and degree over the digits' output limbs; count 1 or the
+    /// output's count, same limbs). Returns the output's shape.
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`], [`Error::LimbMismatch`].
-    pub fn key_switch_inner<T: HasShape>(coeff: &BatchShape, ntt: &BatchShape, b: &[&T], a: &[&T], out_limbs: &[usize]) -> Result<BatchShape, Error> {
-        let out = BatchShape::new(coeff.count, coeff.n, out_limbs.to_vec());
+    pub fn key_switch_inner<T: HasShape>(coeff: &BatchShape, ntt: &BatchShape, digits: &DigitDecomposition, b: &[&T], a: &[&T]) -> Result<BatchShape, Error> {
+        let out = BatchShape::new(coeff.count, coeff.n, digits.out_limbs().to_vec());
         same_shape(coeff, ntt)?;
-        if a.len() != b.len() {
-            return Err(Error::ShapeMismatch { what: "key parts", expected: b.len(), found: a.len() });
+        if a.len() != b.len() || b.len() != digits.digits().len() {
+            return Err(Error::ShapeMismatch { what: "key parts (one b and one a per digit)", expected: digits.digits().len(), found: b.len().min(a.len()) });
         }
-        if b.len() > coeff.limbs.len() {
-            return Err(Error::ShapeMismatch { what: "digits (at most one per limb)", expected: coeff.limbs.len(), found: b.len() });
+        let level: Vec<usize> = (0..coeff.limbs.len()).collect();
+        if coeff.limbs != level {
+            return Err(Error::LimbMismatch { expected: level, found: coeff.limbs.clone() });
+        }
+        if digits.out_limbs().get(..level.len()) != Some(&level[..]) {
+            return Err(Error::LimbMismatch { expected: level, found: digits.out_limbs().to_vec() });
+        }
+        if let Some(d) = digits.digits().iter().find(|d| d.rows.end > coeff.limbs.len() || d.rows.is_empty()) {
+            return Err(Error::LimbOutOfRange { limb: d.rows.end, primes: coeff.limbs.len() });
         }
         reduce_limb(coeff, 0, &out)?;
         for s in b.iter().chain(a) {
@@ -345,19 +360,21 @@ pub mod checks {
         Ok(())
     }
 
-    /// `a` is over `conv.from()`, `out` over `conv.to()`, same count and degree.
+    /// `a`'s rows `first_row ..` are over `conv.from()`, `out` over `conv.to()`, same count
+    /// and degree.
     ///
     /// # Errors
-    /// [`Error::LimbMismatch`], [`Error::ShapeMismatch`].
-    pub fn convert_basis(ring: &RingContext, conv: &BasisConversion, a: &BatchShape, out: &BatchShape) -> Result<(), Error> {
-        let primes = |s: &BatchShape| s.limbs.iter().map(|&l| ring.modulus(l).value() as usize).collect::<Vec<_>>();
+    /// [`Error::LimbMismatch`], [`Error::ShapeMismatch`], [`Error::LimbOutOfRange`].
+    pub fn convert_basis(ring: &RingContext, conv: &BasisConversion, a: &BatchShape, first_row: usize, out: &BatchShape) -> Result<(), Error> {
+        let primes = |limbs: &[usize]| limbs.iter().map(|&l| ring.modulus(l).value() as usize).collect::<Vec<_>>();
         let want_from: Vec<usize> = conv.from().moduli().iter().map(|m| m.value() as usize).collect();
         let want_to: Vec<usize> = conv.to().iter().map(|m| m.value() as usize).collect();
-        if primes(a) != want_from {
-            return Err(Error::LimbMismatch { expected: want_from, found: primes(a) });
+        let source = a.limbs.get(first_row..first_row + want_from.len()).ok_or(Error::LimbOutOfRange { limb: first_row + want_from.len(), primes: a.limbs.len() })?;
+        if primes(source) != want_from {
+            return Err(Error::LimbMismatch { expected: want_from, found: primes(source) });
         }
-        if primes(out) != want_to {
-            return Err(Error::LimbMismatch { expected: want_to, found: primes(out) });
+        if primes(&out.limbs) != want_to {
+            return Err(Error::LimbMismatch { expected: want_to, found: primes(&out.limbs) });
         }
         reduce_limb(a, 0, out)
     }

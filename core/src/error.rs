@@ -157,6 +157,15 @@ pub enum Error {
     /// The parameters have no special primes, so no relinearization or rotation.
     #[error("these parameters have no special primes: relinearization and rotations are unavailable")]
     KeySwitchingUnavailable,
+    /// A key-switching key was used at a level above the levels it was generated for (or a
+    /// key was asked for levels the parameters do not have).
+    #[error("the key-switching key serves levels 1 to {covered}, not level {level}: generate it for that level")]
+    KeyLevelNotCovered {
+        /// The level asked for.
+        level: usize,
+        /// The highest level the key (or the parameters) cover.
+        covered: usize,
+    },
     /// The evaluation keys lack a relinearization key.
     #[error("no relinearization key was provided")]
     MissingRelinearizationKey,

@@ -179,6 +179,65 @@ impl BasisConversion {
     }
 }
 
+/// One RNS digit of a key switch: a run of consecutive source rows, and how it is extended to
+/// the output primes.
+#[derive(Clone, Debug)]
+pub struct Digit {
+    /// The digit's rows in the source batch.
+    pub rows: std::ops::Range<usize>,
+    /// For a digit of two primes or more, the fast basis conversion from its primes to every
+    /// output prime at once (on the digit's own primes it returns the input, since `Qⱼ ≡ 0`
+    /// there); `None` for one prime, whose extension is a plain reduction.
+    pub to_all: Option<BasisConversion>,
+    /// The same conversion to one output prime each (in output order), for kernels that
+    /// build one output row at a time; empty for one prime.
+    pub to_each: Vec<BasisConversion>,
+}
+
+/// The digits of a key switch at one level: the source (the ciphertext primes of the level)
+/// cut into runs of `α` rows, each extended to the output primes (the level's primes and the
+/// special primes). Built once per level by [`crate::scheme::Parameters::digits`].
+#[derive(Clone, Debug)]
+pub struct DigitDecomposition {
+    digits: Vec<Digit>,
+    out_limbs: Vec<usize>,
+}
+
+impl DigitDecomposition {
+    /// The digits of a source over `primes` (ring order) in runs of `digit_primes`, extended to
+    /// the ring indices `out_limbs` whose primes are `out_primes`.
+    ///
+    /// # Errors
+    /// [`Error::EmptyBasis`] for no prime or `digit_primes == 0`; basis errors.
+    pub fn new(primes: &[u32], digit_primes: usize, out_limbs: Vec<usize>, out_primes: &[u32]) -> Result<Self, Error> {
+        if primes.is_empty() || digit_primes == 0 {
+            return Err(Error::EmptyBasis);
+        }
+        let digits = (0..primes.len())
+            .step_by(digit_primes)
+            .map(|start| {
+                let rows = start..(start + digit_primes).min(primes.len());
+                if rows.len() == 1 {
+                    return Ok(Digit { rows, to_all: None, to_each: Vec::new() });
+                }
+                let basis = RnsBasis::new(&primes[rows.clone()])?;
+                let to_each = out_primes.iter().map(|&p| BasisConversion::new(&basis, &[p])).collect::<Result<Vec<_>, _>>()?;
+                Ok(Digit { rows, to_all: Some(BasisConversion::new(&basis, out_primes)?), to_each })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(Self { digits, out_limbs })
+    }
+
+    /// The digits, in source order.
+    pub fn digits(&self) -> &[Digit] {
+        &self.digits
+    }
+    /// The output ring indices.
+    pub fn out_limbs(&self) -> &[usize] {
+        &self.out_limbs
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

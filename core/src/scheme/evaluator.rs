@@ -10,8 +10,8 @@ use crate::backend::Backend;
 use crate::ring::{BatchShape, Coeff, HasShape, Ntt, PolyBatch};
 use crate::Error;
 
-/// One key-switching key on the device at one level: per digit `i < level`, `(bᵢ, aᵢ)` over the
-/// level's primes and the special primes.
+/// One key-switching key on the device at one level: per digit of the level, `(bⱼ, aⱼ)` over
+/// the level's primes and the special primes.
 struct DeviceKey<B: Backend> {
     b: Vec<B::Batch<Ntt>>,
     a: Vec<B::Batch<Ntt>>,
@@ -491,13 +491,19 @@ impl<'a, B: Backend> Evaluator<'a, B> {
     /// The device copy of a key-switching key at `level`, uploaded on first use: one batch per
     /// digit, the level's primes and the special primes, copied once from the key's rows into
     /// the backend's (recycled) host buffers.
+    ///
+    /// # Errors
+    /// [`Error::KeyLevelNotCovered`] above the key's levels; backend failures.
     fn device_key(&self, key: &KeySwitchKey, level: usize) -> Result<Arc<DeviceKey<B>>, Error> {
+        if level > key.levels {
+            return Err(Error::KeyLevelNotCovered { level, covered: key.levels });
+        }
         self.device_keys.get().cache.get_or_try_insert((key.target, level), || {
-            let mut limbs: Vec<usize> = (0..level).collect();
-            limbs.extend(self.scheme.params.special_limbs());
+            let limbs = self.scheme.params.key_limbs(level);
+            let count = self.scheme.params.digit_count(level);
             let digits = |full: &PolyBatch<Ntt>| -> Result<Vec<B::Batch<Ntt>>, Error> {
                 let n = full.shape_ref().n;
-                (0..level)
+                (0..count)
                     .map(|i| {
                         let mut data = self.be().host_buffer(limbs.len() * n);
                         append_limbs(full, i, &limbs, &mut data)?;
@@ -512,19 +518,20 @@ impl<'a, B: Backend> Evaluator<'a, B> {
     /// Key switching of `c` (count `m`, level `l`): returns `(u₀, u₁)` with
     /// `u₀ + u₁·s ≈ c·s'` where the key switches `s'` to `s`.
     ///
-    /// Digits are the residues `[c]_{qᵢ}`, extended to the level's primes and the special
-    /// primes, multiplied with the key and summed; the sum is divided by `P` with the
-    /// `t`-preserving rounding (one special prime at a time).
+    /// Digits are the residues of `c` over runs of `α` primes ([`Parameters::digits`]),
+    /// extended to the level's primes and the special primes, multiplied with the key and
+    /// summed; the sum is divided by `P` with the `t`-preserving rounding (one special prime
+    /// at a time).
+    ///
+    /// [`Parameters::digits`]: crate::scheme::Parameters::digits
     fn key_switch(&self, c: &B::Batch<Ntt>, key: &DeviceKey<B>, level: usize) -> Result<SwitchedPair<B>, Error> {
         let (be, plan) = (self.be(), self.plan());
         let params = &self.scheme.params;
+        let digits = params.digits(level)?;
         let coeff = be.ntt_inverse(plan, be.duplicate(plan, c)?)?;
-        let mut limbs: Vec<usize> = (0..level).collect();
-        limbs.extend(params.special_limbs());
-        let digits = level;
-        let kb: Vec<&B::Batch<Ntt>> = key.b[..digits].iter().collect();
-        let ka: Vec<&B::Batch<Ntt>> = key.a[..digits].iter().collect();
-        let (acc0, acc1) = be.key_switch_inner(plan, &coeff, c, &kb, &ka, &limbs)?;
+        let kb: Vec<&B::Batch<Ntt>> = key.b.iter().collect();
+        let ka: Vec<&B::Batch<Ntt>> = key.a.iter().collect();
+        let (acc0, acc1) = be.key_switch_inner(plan, &coeff, c, digits, &kb, &ka)?;
         be.recycle(coeff);
         let t = params.plaintext().value();
         let mod_down = |acc: B::Batch<Ntt>| -> Result<B::Batch<Ntt>, Error> {

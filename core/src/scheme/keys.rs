@@ -1,11 +1,19 @@
 //! Keys: the secret key (owner only), the public key, and key-switching keys for
 //! relinearization and Galois automorphisms (the evaluation keys a server receives).
 //!
-//! Key switching uses one digit per ciphertext prime (RNS-digit decomposition) and the special
-//! primes `P` (Gentry–Halevi–Smart 2012): the key for a target `s'` has, for each digit `i`,
-//! `bᵢ = −aᵢ·s + t·eᵢ + P·[qᵢ-unit]·s'` over every prime, with `aᵢ` uniform (stored as a
-//! 32-byte seed) and `[qᵢ-unit]` the CRT unit vector of `qᵢ` (1 in limb `i`, 0 elsewhere). The
-//! same key serves every level: a lower level uses the limbs it still has.
+//! Key switching splits a polynomial into digits `Dⱼ` of `α` consecutive ciphertext primes
+//! (RNS digits; `α` is [`Parameters::digit_primes`]: `α = 1` is Gentry–Halevi–Smart 2012,
+//! `α > 1` the hybrid method of Han–Ki 2020) and works modulo `Q·P` with the special primes
+//! `P`. The key for a target `s'` has, for each digit `j`,
+//! `bⱼ = −aⱼ·s + t·eⱼ + P·Eⱼ·s'`, with `aⱼ` uniform (stored as a 32-byte seed) and `Eⱼ` the CRT
+//! unit of the digit (1 modulo its primes, 0 modulo every other prime).
+//!
+//! **Levels.** A key serves the levels `1..=levels` it was generated for, and lives only on
+//! their primes and the special primes: a lower level uses the rows it still has (a digit cut
+//! by the level keeps its remaining primes; `Eⱼ` restricted is still the unit). A server that
+//! rotates only at a low level (a slot sum after switching down) needs keys of that level
+//! only, a fraction of the size. Using a key above its levels is
+//! [`Error::KeyLevelNotCovered`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -111,11 +119,14 @@ pub enum KeyTarget {
     Galois(usize),
 }
 
-/// A key-switching key: one `(bᵢ, aᵢ)` per ciphertext prime, over every prime, NTT domain.
+/// A key-switching key serving levels `1..=levels`: one `(bⱼ, aⱼ)` per digit of the top
+/// level (`⌈levels/α⌉`), over [`Parameters::key_limbs`]`(levels)`, NTT domain.
 #[derive(Clone, Debug)]
 pub struct KeySwitchKey {
     pub(crate) target: KeyTarget,
-    /// Digit `i` is polynomial `i`.
+    /// The highest level served.
+    pub(crate) levels: usize,
+    /// Digit `j` is polynomial `j`.
     pub(crate) b: PolyBatch<Ntt>,
     pub(crate) a: PolyBatch<Ntt>,
     pub(crate) seeds: Vec<[u8; 32]>,
@@ -125,6 +136,14 @@ impl KeySwitchKey {
     /// What the key switches to.
     pub fn target(&self) -> KeyTarget {
         self.target
+    }
+    /// The highest level the key serves (it serves every level below too).
+    pub fn levels(&self) -> usize {
+        self.levels
+    }
+    /// The number of digits.
+    pub fn digits(&self) -> usize {
+        self.seeds.len()
     }
     /// The seeds that expand to the digits' `aᵢ`.
     pub fn seeds(&self) -> &[[u8; 32]] {
@@ -178,10 +197,30 @@ impl EvaluationKeys {
     pub fn has_relinearization(&self) -> bool {
         self.relin.is_some()
     }
+    /// The relinearization key, if any.
+    pub fn relinearization_key(&self) -> Option<&KeySwitchKey> {
+        self.relin.as_ref()
+    }
+    /// The Galois key for `k`, if any.
+    pub fn galois_key(&self, k: usize) -> Option<&KeySwitchKey> {
+        self.galois.get(&k)
+    }
     /// The Galois elements with keys.
     pub fn galois_elements(&self) -> Vec<usize> {
         self.galois.keys().copied().collect()
     }
+}
+
+/// Which key-switching keys to generate, and the levels each serves (the highest level at
+/// which the circuit uses it: a key serves every level below too).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyPlan {
+    /// The relinearization key's levels, or `None` for no relinearization key.
+    pub relinearization: Option<usize>,
+    /// The Galois elements (1 and repeats are skipped).
+    pub galois: Vec<usize>,
+    /// The levels every Galois key serves.
+    pub galois_levels: usize,
 }
 
 /// Fresh random 32-byte seed.
@@ -257,27 +296,34 @@ impl<B: Backend> Scheme<B> {
         Ok(PublicKey { params: self.params.clone(), b, a, a_seed })
     }
 
-    /// A key-switching key from `target` (NTT form over every prime) to `s`.
-    fn generate_key_switch_key<R: RngCore + CryptoRng>(&self, sk: &SecretKey, target_ntt: &PolyBatch<Ntt>, target: KeyTarget, rng: &mut R) -> Result<KeySwitchKey, Error> {
+    /// A key-switching key from `target` (NTT form over every prime) to `s`, serving levels
+    /// `1..=levels`.
+    fn generate_key_switch_key<R: RngCore + CryptoRng>(&self, sk: &SecretKey, target_ntt: &PolyBatch<Ntt>, target: KeyTarget, levels: usize, rng: &mut R) -> Result<KeySwitchKey, Error> {
         if !self.params.supports_key_switching() {
             return Err(Error::KeySwitchingUnavailable);
         }
-        let levels = self.params.max_level();
+        if !(1..=self.params.max_level()).contains(&levels) {
+            return Err(Error::KeyLevelNotCovered { level: levels, covered: self.params.max_level() });
+        }
         let n = self.params.n();
-        let all: Vec<usize> = (0..self.params.ring().len()).collect();
-        let seeds: Vec<[u8; 32]> = (0..levels).map(|_| fresh_seed(rng)).collect();
-        let a = expand_uniform(&self.params, &seeds, &all)?;
+        let limbs = self.params.key_limbs(levels);
+        let digits = self.params.digit_count(levels);
+        let seeds: Vec<[u8; 32]> = (0..digits).map(|_| fresh_seed(rng)).collect();
+        let a = expand_uniform(&self.params, &seeds, &limbs)?;
         let b = self.rlwe_samples(sk, &a, rng)?;
-        // The gadget term P·[qᵢ-unit]·s' sits in limb i of digit i only.
-        let mut gadget = PolyBatch::<Ntt>::zeros(self.params.ring(), BatchShape::new(levels, n, all.clone()))?;
-        let width = all.len();
-        for i in 0..levels {
-            let m = self.params.ring().modulus(i);
-            let p_mod = self.params.special_mod_q()[i];
-            let src = target_ntt.row(i).to_vec();
-            let row = &mut gadget.data_mut()[(i * width + i) * n..(i * width + i + 1) * n];
-            for (o, &x) in row.iter_mut().zip(&src) {
-                *o = m.mul(x, p_mod);
+        // The gadget term P·Eⱼ·s' sits in digit j's own primes only (P ≡ 0 on the special
+        // primes); row i of the key is ring index i for i < levels.
+        let mut gadget = PolyBatch::<Ntt>::zeros(self.params.ring(), BatchShape::new(digits, n, limbs.clone()))?;
+        let width = limbs.len();
+        for j in 0..digits {
+            for i in self.params.digit_limbs(levels, j) {
+                let m = self.params.ring().modulus(i);
+                let p_mod = self.params.special_mod_q()[i];
+                let src = target_ntt.row(i);
+                let row = &mut gadget.data_mut()[(j * width + i) * n..(j * width + i + 1) * n];
+                for (o, &x) in row.iter_mut().zip(src) {
+                    *o = m.mul(x, p_mod);
+                }
             }
         }
         let mut b = b;
@@ -288,14 +334,23 @@ impl<B: Backend> Scheme<B> {
         let device_b = b;
         let b = self.backend.download(&self.plan, &device_b)?;
         self.backend.recycle(device_b);
-        Ok(KeySwitchKey { target, b, a, seeds })
+        Ok(KeySwitchKey { target, levels, b, a, seeds })
     }
 
-    /// Generates the relinearization key (switches `s²` to `s`).
+    /// Generates the relinearization key (switches `s²` to `s`) for every level.
     ///
     /// # Errors
     /// [`Error::KeySwitchingUnavailable`] without special primes; backend failures.
     pub fn generate_relinearization_key<R: RngCore + CryptoRng>(&self, sk: &SecretKey, rng: &mut R) -> Result<KeySwitchKey, Error> {
+        self.generate_relinearization_key_at(sk, self.params.max_level(), rng)
+    }
+
+    /// Generates the relinearization key serving levels `1..=levels` only.
+    ///
+    /// # Errors
+    /// [`Error::KeySwitchingUnavailable`] without special primes; [`Error::KeyLevelNotCovered`]
+    /// for `levels` outside `1..=L`; backend failures.
+    pub fn generate_relinearization_key_at<R: RngCore + CryptoRng>(&self, sk: &SecretKey, levels: usize, rng: &mut R) -> Result<KeySwitchKey, Error> {
         let mut s2 = sk.ntt().clone();
         let ring = self.params.ring();
         let n = self.params.n();
@@ -305,16 +360,25 @@ impl<B: Backend> Scheme<B> {
                 *x = m.mul(*x, *x);
             }
         }
-        let key = self.generate_key_switch_key(sk, &s2, KeyTarget::Relinearization, rng);
+        let key = self.generate_key_switch_key(sk, &s2, KeyTarget::Relinearization, levels, rng);
         zeroize_host(s2);
         key
     }
 
-    /// Generates the Galois key for `x → x^k` (switches `σ_k(s)` to `s`).
+    /// Generates the Galois key for `x → x^k` (switches `σ_k(s)` to `s`) for every level.
     ///
     /// # Errors
     /// [`Error::InvalidGaloisElement`]; [`Error::KeySwitchingUnavailable`]; backend failures.
     pub fn generate_galois_key<R: RngCore + CryptoRng>(&self, sk: &SecretKey, k: usize, rng: &mut R) -> Result<KeySwitchKey, Error> {
+        self.generate_galois_key_at(sk, k, self.params.max_level(), rng)
+    }
+
+    /// Generates the Galois key for `x → x^k` serving levels `1..=levels` only.
+    ///
+    /// # Errors
+    /// As [`Self::generate_galois_key`]; [`Error::KeyLevelNotCovered`] for `levels` outside
+    /// `1..=L`.
+    pub fn generate_galois_key_at<R: RngCore + CryptoRng>(&self, sk: &SecretKey, k: usize, levels: usize, rng: &mut R) -> Result<KeySwitchKey, Error> {
         let n = self.params.n();
         crate::backend::checks::galois_element(n, k)?;
         let s = self.upload_ntt(sk.ntt())?;
@@ -323,23 +387,34 @@ impl<B: Backend> Scheme<B> {
         let target = self.backend.download(&self.plan, &out)?;
         self.backend.wipe(s);
         self.backend.wipe(out);
-        let key = self.generate_key_switch_key(sk, &target, KeyTarget::Galois(k), rng);
+        let key = self.generate_key_switch_key(sk, &target, KeyTarget::Galois(k), levels, rng);
         zeroize_host(target);
         key
     }
 
     /// The evaluation keys for a server: public key, relinearization key (when the parameters
-    /// have special primes) and Galois keys for the given elements.
+    /// have special primes) and Galois keys for the given elements, all serving every level.
     ///
     /// # Errors
     /// As the individual generators.
     pub fn generate_evaluation_keys<R: RngCore + CryptoRng>(&self, sk: &SecretKey, galois: &[usize], rng: &mut R) -> Result<EvaluationKeys, Error> {
+        let all = self.params.max_level();
+        let relinearization = self.params.supports_key_switching().then_some(all);
+        self.generate_evaluation_keys_for(sk, &KeyPlan { relinearization, galois: galois.to_vec(), galois_levels: all }, rng)
+    }
+
+    /// The evaluation keys a circuit needs, as small as its levels allow ([`KeyPlan`]).
+    ///
+    /// # Errors
+    /// As the individual generators; [`Error::KeySwitchingUnavailable`] for a plan with
+    /// key-switching keys under parameters without special primes.
+    pub fn generate_evaluation_keys_for<R: RngCore + CryptoRng>(&self, sk: &SecretKey, plan: &KeyPlan, rng: &mut R) -> Result<EvaluationKeys, Error> {
         let public = self.generate_public_key(sk, rng)?;
-        let relin = if self.params.supports_key_switching() { Some(self.generate_relinearization_key(sk, rng)?) } else { None };
+        let relin = plan.relinearization.map(|levels| self.generate_relinearization_key_at(sk, levels, rng)).transpose()?;
         let mut map = BTreeMap::new();
-        for &k in galois {
+        for &k in &plan.galois {
             if k != 1 && !map.contains_key(&k) {
-                map.insert(k, self.generate_galois_key(sk, k, rng)?);
+                map.insert(k, self.generate_galois_key_at(sk, k, plan.galois_levels, rng)?);
             }
         }
         Ok(EvaluationKeys { params: self.params.clone(), public, relin, galois: map })

@@ -9,7 +9,7 @@ use crate::Error;
 use crate::prime::{check_degree, ntt_basis_for_bits};
 use crate::wire::{MAX_PRIMES, ParameterId, parameter_id};
 use crate::ring::RingContext;
-use crate::rns::RnsBasis;
+use crate::rns::{DigitDecomposition, RnsBasis};
 use crate::zq::Modulus;
 
 /// Security level against the best known lattice attacks (HomomorphicEncryption.org standard,
@@ -87,10 +87,22 @@ pub struct ParametersLiteral {
     pub ciphertext_primes: Vec<u32>,
     /// Key-switching (special) primes `P`; empty means no relinearization or rotation.
     pub special_primes: Vec<u32>,
+    /// Ciphertext primes per key-switching digit (`α`, at least 1): key switching splits a
+    /// polynomial into `dnum = ⌈L/α⌉` digits of `α` consecutive primes. `1` is the
+    /// one-prime-per-digit method (GHS 2012); `α > 1` is hybrid key switching (Han–Ki 2020),
+    /// with fewer key rows and fewer transforms, whose noise stays small while `P` is at least
+    /// about a digit's product (so `α ≤` the special prime count). In JSON:
+    /// `"digit_primes"`, 1 when omitted.
+    #[serde(default = "one_digit_prime")]
+    pub digit_primes: usize,
     /// Plaintext modulus `t`, `2 ≤ t <` every prime.
     pub plaintext_modulus: u32,
     /// Security level checked against [`HE_STANDARD_MAX_BITS`].
     pub security: SecurityLevel,
+}
+
+fn one_digit_prime() -> usize {
+    1
 }
 
 /// Named parameter sets at 128-bit security. In JSON: their [`Preset::name`].
@@ -159,7 +171,8 @@ impl Preset {
         let (n, bits, special) = self.shape();
         let mut primes = ntt_basis_for_bits(n, bits, 30)?;
         let special_primes = primes.split_off(primes.len() - special);
-        Ok(ParametersLiteral { n, ciphertext_primes: primes, special_primes, plaintext_modulus: t, security: SecurityLevel::Bits128 })
+        let digit_primes = special.max(1);
+        Ok(ParametersLiteral { n, ciphertext_primes: primes, special_primes, digit_primes, plaintext_modulus: t, security: SecurityLevel::Bits128 })
     }
 
     /// Validated parameters for plaintext modulus `t`.
@@ -201,6 +214,8 @@ pub struct Parameters {
     levels: Vec<LevelConstants>,
     /// `P mod qᵢ` for each ciphertext prime.
     special_mod_q: Vec<u32>,
+    /// The key-switching digits of each level, built on first use.
+    digits: Vec<std::sync::OnceLock<DigitDecomposition>>,
 }
 
 impl Parameters {
@@ -235,6 +250,13 @@ impl Parameters {
         let all: Vec<u32> = literal.ciphertext_primes.iter().chain(&literal.special_primes).copied().collect();
         if let Some((_, &q)) = all.iter().enumerate().find(|&(i, q)| all[..i].contains(q)) {
             return Err(Error::DuplicatePrime { q });
+        }
+        if !(1..=literal.ciphertext_primes.len()).contains(&literal.digit_primes) {
+            return Err(Error::ValueOutOfRange {
+                what: "primes per key-switching digit",
+                value: literal.digit_primes.to_string(),
+                limit: format!("1 to the {} ciphertext primes", literal.ciphertext_primes.len()),
+            });
         }
         let bits: u32 = all.iter().map(|q| 32 - q.leading_zeros()).sum();
         if !literal.security.is_unchecked() {
@@ -278,7 +300,8 @@ impl Parameters {
             })
             .collect();
         let id = parameter_id(&literal);
-        Ok(Self { literal, id, ring, t, levels, special_mod_q })
+        let digits = (0..literal.ciphertext_primes.len()).map(|_| std::sync::OnceLock::new()).collect();
+        Ok(Self { literal, id, ring, t, levels, special_mod_q, digits })
     }
 
     /// The parameter identifier every serialized object carries: the first 16 bytes of the
@@ -315,6 +338,40 @@ impl Parameters {
     /// Ring indices of the special primes.
     pub fn special_limbs(&self) -> Vec<usize> {
         (self.max_level()..self.max_level() + self.special_count()).collect()
+    }
+    /// `α`, the ciphertext primes per key-switching digit ([`ParametersLiteral::digit_primes`]).
+    pub fn digit_primes(&self) -> usize {
+        self.literal.digit_primes
+    }
+    /// The number of key-switching digits of a ciphertext at `level`: `⌈level/α⌉`.
+    pub fn digit_count(&self, level: usize) -> usize {
+        level.div_ceil(self.literal.digit_primes)
+    }
+    /// The ciphertext primes (ring indices) of digit `j` at `level`: `jα .. min((j+1)α, level)`.
+    pub fn digit_limbs(&self, level: usize, j: usize) -> std::ops::Range<usize> {
+        let a = self.literal.digit_primes;
+        (j * a).min(level)..((j + 1) * a).min(level)
+    }
+    /// The key-switching digits of a ciphertext at `level` (`1 ≤ level ≤ L`), extended to
+    /// [`Self::key_limbs`]`(level)`; built once per level and shared.
+    ///
+    /// # Errors
+    /// [`Error::KeyLevelNotCovered`] for a level the parameters do not have; basis errors.
+    pub fn digits(&self, level: usize) -> Result<&DigitDecomposition, Error> {
+        let cell = level.checked_sub(1).and_then(|i| self.digits.get(i)).ok_or(Error::KeyLevelNotCovered { level, covered: self.max_level() })?;
+        if let Some(d) = cell.get() {
+            return Ok(d);
+        }
+        let out = self.key_limbs(level);
+        let out_primes: Vec<u32> = out.iter().map(|&l| self.ring.modulus(l).value()).collect();
+        let built = DigitDecomposition::new(&self.literal.ciphertext_primes[..level], self.literal.digit_primes, out, &out_primes)?;
+        Ok(cell.get_or_init(|| built))
+    }
+
+    /// The ring indices a key serving levels `1..=levels` lives on: the ciphertext primes of
+    /// `levels`, then the special primes.
+    pub fn key_limbs(&self, levels: usize) -> Vec<usize> {
+        (0..levels).chain(self.special_limbs()).collect()
     }
     /// Constants of level `l` (`1 ≤ l ≤ L`).
     pub fn level(&self, l: usize) -> &LevelConstants {
@@ -457,6 +514,7 @@ pub struct NoiseModel {
     sigma: f64,
     log_primes: Vec<f64>,
     log_special: f64,
+    digit_primes: usize,
 }
 
 impl NoiseModel {
@@ -467,6 +525,7 @@ impl NoiseModel {
             sigma: crate::scheme::sampling::ERROR_STD_DEV,
             log_primes: p.literal.ciphertext_primes.iter().map(|&q| f64::from(q).log2()).collect(),
             log_special: p.literal.special_primes.iter().map(|&q| f64::from(q).log2()).sum(),
+            digit_primes: p.literal.digit_primes,
         }
     }
 
@@ -495,11 +554,15 @@ impl NoiseModel {
         bits + (self.t / 2.0).log2() + (6.0 * self.n.sqrt()).log2()
     }
 
-    /// Key switching at level `l` (digits of one prime each, special modulus `P`):
-    /// adds `t·Σᵢ qᵢ·‖eᵢ‖·√n / P` plus the rounding of the division by `P`.
+    /// Key switching at level `l` (digits `Dⱼ` of `α` primes, special modulus `P`): adds
+    /// `t·Σⱼ αⱼ·Qⱼ·‖eⱼ‖·√n / P` (a digit extended by the fast basis conversion is below
+    /// `αⱼ·Qⱼ`) plus the rounding of the division by `P`.
     pub fn after_key_switch(&self, bits: f64, level: usize) -> f64 {
         let tail = 6.0;
-        let digits: f64 = self.log_primes[..level].iter().map(|&lq| 2f64.powf(lq - self.log_special)).sum();
+        let digits: f64 = self.log_primes[..level]
+            .chunks(self.digit_primes.max(1))
+            .map(|d| d.len() as f64 * 2f64.powf(d.iter().sum::<f64>() - self.log_special))
+            .sum();
         let ks = self.t * (digits * tail * self.sigma * self.n.sqrt() + self.rounding());
         (2f64.powf(bits) + ks).log2()
     }
@@ -544,7 +607,7 @@ mod tests {
     use super::*;
 
     fn literal(n: usize, bits: u32, security: SecurityLevel) -> ParametersLiteral {
-        ParametersLiteral { n, ciphertext_primes: ntt_basis_for_bits(n, bits, 30).unwrap(), special_primes: vec![], plaintext_modulus: 3, security }
+        ParametersLiteral { n, ciphertext_primes: ntt_basis_for_bits(n, bits, 30).unwrap(), special_primes: vec![], digit_primes: 1, plaintext_modulus: 3, security }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use rand_core::{RngCore, SeedableRng};
 use crate::backend::Backend;
 use crate::prime::ntt_primes;
 use crate::ring::{BatchShape, Coeff, Domain, HasShape, Ntt, PolyBatch, RingContext, kernels};
-use crate::rns::{BasisConversion, RnsBasis};
+use crate::rns::{BasisConversion, DigitDecomposition, RnsBasis};
 
 /// Ring degrees the suite runs at (the GPU suite on lavapipe stays at `n ≤ 2^12`).
 pub const DEGREES: [usize; 4] = [16, 256, 1024, 4096];
@@ -192,68 +192,96 @@ pub fn elementwise_matches_reference<B: Backend>(be: &B, degrees: &[usize]) {
     });
 }
 
-/// Key switching's inner products equal reducing each digit, transforming it and
-/// multiply-accumulating with the reference kernels, for no digit, one digit and every limb as
-/// a digit, into targets that include the digits' own primes, with broadcast and per-polynomial
-/// key parts; malformed operands are errors.
+/// Key switching's inner products equal extending each digit (a reduction for one prime, the
+/// fast basis conversion of [`BasisConversion::convert_one`] for more), transforming it and
+/// multiply-accumulating with the reference kernels: for sources of 1, 3 and 4 primes, digits
+/// of 1, 2 and 3 primes (a last digit cut short), targets that include the digits' own primes,
+/// with broadcast and per-polynomial key parts; malformed operands are errors.
 pub fn key_switch_inner_matches_reference<B: Backend>(be: &B, degrees: &[usize]) {
-    for_each_case(be, degrees, |be, plan, ring, shape, seed| {
-        let n = shape.n;
-        let coeff = random_batch::<Coeff>(ring, shape.clone(), seed, true);
-        let mut ntt_host = coeff.clone();
-        for r in 0..shape.rows() {
-            ring.table(shape.prime_of_row(r)).forward(&mut ntt_host.data_mut()[r * n..(r + 1) * n]);
-        }
-        let ntt_host: PolyBatch<Ntt> = ntt_host.relabel();
-        let (dc, dn) = (up(be, plan, &coeff), up(be, plan, &ntt_host));
-        let mut targets = shape.limbs.clone();
-        targets.extend((0..ring.len()).filter(|l| !shape.limbs.contains(l)));
-        let out_shape = BatchShape::new(shape.count, n, targets.clone());
-        let one_shape = BatchShape::new(1, n, targets.clone());
-        for digits in [0, 1, shape.limbs.len()] {
-            let key = |i: usize, part: u64| {
-                let s = if (i + part as usize).is_multiple_of(2) { one_shape.clone() } else { out_shape.clone() };
-                random_batch::<Ntt>(ring, s, seed * 7 + 100 * part + i as u64, i == 0)
-            };
-            let (kb, ka): (Vec<_>, Vec<_>) = ((0..digits).map(|i| key(i, 1)).collect(), (0..digits).map(|i| key(i, 2)).collect());
-            let mut expect_b = PolyBatch::<Ntt>::zeros(ring, out_shape.clone()).expect("zeros");
-            let mut expect_a = expect_b.clone();
-            for i in 0..digits {
-                let mut d = PolyBatch::<Coeff>::zeros(ring, out_shape.clone()).expect("zeros");
-                for p in 0..shape.count {
-                    let src = coeff.row(p * shape.limbs.len() + i).to_vec();
-                    for (j, &t) in targets.iter().enumerate() {
-                        let r = p * targets.len() + j;
-                        let row = &mut d.data_mut()[r * n..(r + 1) * n];
-                        kernels::reduce_row(&src, row, ring.modulus(t));
-                        ring.table(t).forward(row);
+    for &n in degrees {
+        let ring = test_ring(n);
+        let plan = be.plan(ring.clone()).expect("plan");
+        let plan = &plan;
+        for (case, (level, count)) in [(1usize, 1usize), (3, 3), (4, 2)].into_iter().enumerate() {
+            let seed = (n * 17 + case) as u64;
+            let shape = BatchShape::new(count, n, (0..level).collect());
+            let coeff = random_batch::<Coeff>(&ring, shape.clone(), seed, true);
+            let mut ntt_host = coeff.clone();
+            for r in 0..shape.rows() {
+                ring.table(shape.prime_of_row(r)).forward(&mut ntt_host.data_mut()[r * n..(r + 1) * n]);
+            }
+            let ntt_host: PolyBatch<Ntt> = ntt_host.relabel();
+            let (dc, dn) = (up(be, plan, &coeff), up(be, plan, &ntt_host));
+            let targets: Vec<usize> = (0..ring.len()).collect();
+            let target_primes: Vec<u32> = targets.iter().map(|&t| ring.modulus(t).value()).collect();
+            let source_primes = &target_primes[..level];
+            let out_shape = BatchShape::new(count, n, targets.clone());
+            let one_shape = BatchShape::new(1, n, targets.clone());
+            for alpha in 1..=3usize.min(level) {
+                let digits = DigitDecomposition::new(source_primes, alpha, targets.clone(), &target_primes).expect("digits");
+                let count_digits = digits.digits().len();
+                let key = |i: usize, part: u64| {
+                    let s = if (i + part as usize).is_multiple_of(2) { one_shape.clone() } else { out_shape.clone() };
+                    random_batch::<Ntt>(&ring, s, seed * 7 + 100 * part + i as u64, i == 0)
+                };
+                let (kb, ka): (Vec<_>, Vec<_>) = ((0..count_digits).map(|i| key(i, 1)).collect(), (0..count_digits).map(|i| key(i, 2)).collect());
+                let mut expect_b = PolyBatch::<Ntt>::zeros(&ring, out_shape.clone()).expect("zeros");
+                let mut expect_a = expect_b.clone();
+                for (j, digit) in digits.digits().iter().enumerate() {
+                    let rows = digit.rows.clone();
+                    let basis = RnsBasis::new(&source_primes[rows.clone()]).expect("digit basis");
+                    let conv = BasisConversion::new(&basis, &target_primes).expect("conversion");
+                    let mut d = PolyBatch::<Coeff>::zeros(&ring, out_shape.clone()).expect("zeros");
+                    let (mut x, mut scratch, mut y) = (vec![0; rows.len()], vec![0; rows.len()], vec![0; targets.len()]);
+                    for p in 0..count {
+                        for i in 0..n {
+                            for (k, xk) in rows.clone().zip(x.iter_mut()) {
+                                *xk = coeff.row(p * level + k)[i];
+                            }
+                            conv.convert_one(&x, &mut scratch, &mut y);
+                            for (t, &yt) in y.iter().enumerate() {
+                                d.data_mut()[(p * targets.len() + t) * n + i] = yt;
+                            }
+                        }
+                        for t in 0..targets.len() {
+                            let r = p * targets.len() + t;
+                            ring.table(t).forward(&mut d.data_mut()[r * n..(r + 1) * n]);
+                        }
+                    }
+                    let d: PolyBatch<Ntt> = d.relabel();
+                    for (acc, k) in [(&mut expect_b, &kb[j]), (&mut expect_a, &ka[j])] {
+                        let mut prod = d.clone();
+                        reference_rows(&ring, &mut prod, k, kernels::mul_row);
+                        reference_rows(&ring, acc, &prod, kernels::add_row);
                     }
                 }
-                let d: PolyBatch<Ntt> = d.relabel();
-                for (acc, k) in [(&mut expect_b, &kb[i]), (&mut expect_a, &ka[i])] {
-                    let mut prod = d.clone();
-                    reference_rows(ring, &mut prod, k, kernels::mul_row);
-                    reference_rows(ring, acc, &prod, kernels::add_row);
-                }
+                let (db, da): (Vec<_>, Vec<_>) = (kb.iter().map(|x| up(be, plan, x)).collect(), ka.iter().map(|x| up(be, plan, x)).collect());
+                let rb: Vec<&B::Batch<Ntt>> = db.iter().collect();
+                let ra: Vec<&B::Batch<Ntt>> = da.iter().collect();
+                let (gb, ga) = be.key_switch_inner(plan, &dc, &dn, &digits, &rb, &ra).expect("key_switch_inner");
+                let name = be.name();
+                assert_eq!(down(be, plan, &gb), expect_b, "{name}: key_switch_inner (b), {level} primes in digits of {alpha}, n = {n}");
+                assert_eq!(down(be, plan, &ga), expect_a, "{name}: key_switch_inner (a), {level} primes in digits of {alpha}, n = {n}");
+                assert!(be.key_switch_inner(plan, &dc, &dn, &digits, &rb, &ra[1..]).is_err(), "{name}: key part counts differ");
+                let fewer = DigitDecomposition::new(source_primes, alpha, targets[1..].to_vec(), &target_primes[1..]).expect("digits");
+                assert!(be.key_switch_inner(plan, &dc, &dn, &fewer, &rb, &ra).is_err(), "{name}: key limbs differ from the output's");
+                let other = up(be, plan, &random_batch::<Ntt>(&ring, BatchShape::new(count + 1, n, shape.limbs.clone()), seed, false));
+                assert!(be.key_switch_inner(plan, &dc, &other, &digits, &rb, &ra).is_err(), "{name}: coefficient and NTT forms differ in shape");
             }
-            let (db, da): (Vec<_>, Vec<_>) = (kb.iter().map(|x| up(be, plan, x)).collect(), ka.iter().map(|x| up(be, plan, x)).collect());
-            let rb: Vec<&B::Batch<Ntt>> = db.iter().collect();
-            let ra: Vec<&B::Batch<Ntt>> = da.iter().collect();
-            let (gb, ga) = be.key_switch_inner(plan, &dc, &dn, &rb, &ra, &targets).expect("key_switch_inner");
-            let name = be.name();
-            assert_eq!(down(be, plan, &gb), expect_b, "{name}: key_switch_inner (b) with {digits} digits, shape {shape:?}");
-            assert_eq!(down(be, plan, &ga), expect_a, "{name}: key_switch_inner (a) with {digits} digits, shape {shape:?}");
-            if digits > 0 {
-                assert!(be.key_switch_inner(plan, &dc, &dn, &rb, &ra[1..], &targets).is_err(), "{name}: key part counts differ");
-                assert!(be.key_switch_inner(plan, &dc, &dn, &rb, &ra, &targets[1..]).is_err(), "{name}: key limbs differ from the output's");
+            if level > 1 {
+                // A source that is not the first primes of the ring, or digits beyond the source.
+                let digits = DigitDecomposition::new(&target_primes[..level + 1], 1, targets.clone(), &target_primes).expect("digits");
+                let keys: Vec<B::Batch<Ntt>> = (0..=level).map(|i| up(be, plan, &random_batch::<Ntt>(&ring, one_shape.clone(), seed + i as u64, false))).collect();
+                let refs: Vec<&B::Batch<Ntt>> = keys.iter().collect();
+                assert!(be.key_switch_inner(plan, &dc, &dn, &digits, &refs, &refs).is_err(), "{}: more digits than limbs", be.name());
+                let shifted = BatchShape::new(count, n, (1..=level).collect());
+                let sc = up(be, plan, &random_batch::<Coeff>(&ring, shifted.clone(), seed, false));
+                let sn = up(be, plan, &random_batch::<Ntt>(&ring, shifted, seed, false));
+                let digits = DigitDecomposition::new(&target_primes[1..=level], 1, targets.clone(), &target_primes).expect("digits");
+                assert!(be.key_switch_inner(plan, &sc, &sn, &digits, &refs[..level], &refs[..level]).is_err(), "{}: source not the level's primes", be.name());
             }
         }
-        let other = up(be, plan, &random_batch::<Ntt>(ring, BatchShape::new(shape.count + 1, n, shape.limbs.clone()), seed, false));
-        assert!(be.key_switch_inner(plan, &dc, &other, &[], &[], &targets).is_err(), "{}: coefficient and NTT forms differ in shape", be.name());
-        let too_many: Vec<B::Batch<Ntt>> = (0..=shape.limbs.len()).map(|i| up(be, plan, &random_batch::<Ntt>(ring, one_shape.clone(), seed + i as u64, false))).collect();
-        let refs: Vec<&B::Batch<Ntt>> = too_many.iter().collect();
-        assert!(be.key_switch_inner(plan, &dc, &dn, &refs, &refs, &targets).is_err(), "{}: more digits than limbs", be.name());
-    });
+    }
 }
 
 /// Basis extension of one limb and fast basis conversion equal the reference.
@@ -301,9 +329,31 @@ pub fn basis_ops_match_reference<B: Backend>(be: &B, degrees: &[usize]) {
                 }
             }
         }
-        let mut d = be.zeros::<Coeff>(plan, out_shape).expect("zeros");
-        be.convert_basis_into(plan, &conv, &up(be, plan, &a), &mut d).expect("convert");
+        let mut d = be.zeros::<Coeff>(plan, out_shape.clone()).expect("zeros");
+        let source = up(be, plan, &a);
+        be.convert_basis_into(plan, &conv, &source, 0, &mut d).expect("convert");
         assert_eq!(down(be, plan, &d), e, "{}: convert_basis_into", be.name());
+        assert!(be.convert_basis_into(plan, &conv, &source, 1, &mut d).is_err(), "{}: conversion rows beyond the source", be.name());
+        // From a run of rows inside the source: rows 1.. of the batch, as their own basis.
+        if lf > 1 {
+            let inner = BasisConversion::new(&RnsBasis::new(&from_primes[1..]).expect("basis"), &to_primes).expect("conv");
+            let mut expect = PolyBatch::<Coeff>::zeros(ring, out_shape.clone()).expect("zeros");
+            let (mut x, mut scratch) = (vec![0; lf - 1], vec![0; lf - 1]);
+            for p in 0..shape.count {
+                for i in 0..n {
+                    for (l, xl) in x.iter_mut().enumerate() {
+                        *xl = a.row(p * lf + l + 1)[i];
+                    }
+                    inner.convert_one(&x, &mut scratch, &mut y);
+                    for (j, &yj) in y.iter().enumerate() {
+                        expect.data_mut()[(p * lt + j) * n + i] = yj;
+                    }
+                }
+            }
+            let mut d = be.zeros::<Coeff>(plan, out_shape).expect("zeros");
+            be.convert_basis_into(plan, &inner, &source, 1, &mut d).expect("convert rows 1..");
+            assert_eq!(down(be, plan, &d), expect, "{}: convert_basis_into from rows 1..", be.name());
+        }
     });
 }
 

@@ -33,7 +33,12 @@ pub struct Fixture<B: Backend> {
 impl<B: Backend> Fixture<B> {
     /// Builds a fixture for `params` on `backend`.
     pub fn new(backend: B, params: Arc<Parameters>, seed: u64) -> Self {
-        let scheme = Scheme::new(Arc::new(backend), params).expect("scheme");
+        Self::shared(Arc::new(backend), params, seed)
+    }
+
+    /// Builds a fixture for `params` on a shared backend.
+    pub fn shared(backend: Arc<B>, params: Arc<Parameters>, seed: u64) -> Self {
+        let scheme = Scheme::new(backend, params).expect("scheme");
         let mut rng = test_rng(seed);
         let sk = scheme.generate_secret_key(&mut rng).expect("sk");
         let galois = if scheme.params().supports_key_switching() { scheme.power_of_two_rotation_elements() } else { vec![] };
@@ -256,6 +261,85 @@ pub fn leveled_depth_and_slot_sums<B: Backend>(backend: B) {
     assert!(enc.decode(&f.decrypt(&summed)).iter().all(|&v| v == total), "sum of slots");
 }
 
+/// Parameters for the key-switching suite at n = 4096, t = 17 (109 bits, the 128-bit
+/// bound): four 19-bit ciphertext primes and special primes of 17 and 16 bits, in digits of
+/// `digit_primes` primes (1 is the one-prime method; 2 the hybrid one with `P` about a digit;
+/// 3 hybrid with a digit wider than `P`, and a last digit cut short).
+pub fn key_switching_parameters(digit_primes: usize) -> Arc<Parameters> {
+    let n = 4096;
+    let literal = crate::scheme::ParametersLiteral {
+        n,
+        ciphertext_primes: crate::prime::ntt_primes(19, n, 4).expect("19-bit primes"),
+        special_primes: [17, 16].iter().map(|&bits| crate::prime::ntt_primes(bits, n, 1).expect("special prime")[0]).collect(),
+        digit_primes,
+        plaintext_modulus: 17,
+        security: crate::scheme::SecurityLevel::Bits128,
+    };
+    Parameters::new(literal).expect("key-switching parameters")
+}
+
+/// Key switching by every method (digits of 1, 2 and 3 primes) at every level, against the
+/// plaintext: a rotation at each level and a relinearized product at each level the noise
+/// model allows, both wherever the model says the result decrypts (it must then be exact).
+/// Keys generated for fewer levels serve those levels and refuse higher ones with
+/// [`Error::KeyLevelNotCovered`].
+pub fn key_switching_at_every_level<B: Backend>(backend: B) {
+    let backend = Arc::new(backend);
+    for alpha in [1, 2, 3] {
+        let params = key_switching_parameters(alpha);
+        let f = Fixture::shared(backend.clone(), params.clone(), 40 + alpha as u64);
+        let ev = f.scheme.evaluator(&f.keys).expect("evaluator");
+        let model = params.noise();
+        let k = GaloisElement::row_rotation(params.n(), 1);
+        let (a, b) = (f.random_plain(8), f.random_plain(8));
+        let (mut ca, mut cb) = (f.encrypt(&a), f.encrypt(&b));
+        let mut noise = model.fresh_bits();
+        let mut checked = (0, 0);
+        for level in (1..=params.max_level()).rev() {
+            if level < params.max_level() {
+                ev.mod_switch_assign(&mut ca).expect("switch");
+                ev.mod_switch_assign(&mut cb).expect("switch");
+                noise = model.after_mod_switch(noise, level + 1);
+            }
+            assert_eq!(ca.level(), level);
+            if model.decryptable(model.after_key_switch(noise, level), level) {
+                let rotated = ev.apply_galois(&ca, k).expect("rotation");
+                assert_eq!(f.decrypt(&rotated), plain_automorphism(&a, k), "rotation at level {level}, digits of {alpha}");
+                checked.0 += 1;
+            }
+            if model.decryptable(model.after_key_switch(model.after_multiply(noise, noise), level), level) {
+                let product = ev.mul_relin(&ca, &cb).expect("product");
+                assert_eq!(f.decrypt(&product), plain_mul(&a, &b), "product at level {level}, digits of {alpha}");
+                checked.1 += 1;
+            }
+        }
+        assert!(checked.0 >= params.max_level() - 1 && checked.1 >= 2, "digits of {alpha}: the model allowed only {checked:?} (rotations, products)");
+        // Keys for levels 1..=2 only: smaller, serve level 2, refuse level 3.
+        let plan = crate::scheme::KeyPlan { relinearization: Some(2), galois: vec![k], galois_levels: 2 };
+        let small = f.scheme.generate_evaluation_keys_for(&f.sk, &plan, &mut *f.rng.borrow_mut()).expect("level-2 keys");
+        let full = f.keys.galois_key(k).expect("full key");
+        let part = small.galois_key(k).expect("level-2 key");
+        assert!(part.levels() == 2 && part.digits() == params.digit_count(2) && part.digits() <= full.digits());
+        let low = f.scheme.evaluator(&small).expect("evaluator");
+        let mut x = f.encrypt(&a);
+        while x.level() > 3 {
+            ev.mod_switch_assign(&mut x).expect("switch");
+        }
+        assert!(matches!(low.apply_galois(&x, k), Err(Error::KeyLevelNotCovered { level: 3, covered: 2 })), "digits of {alpha}");
+        assert!(matches!(low.mul_relin(&x, &x), Err(Error::KeyLevelNotCovered { level: 3, covered: 2 })), "digits of {alpha}");
+        ev.mod_switch_assign(&mut x).expect("switch");
+        assert_eq!(f.decrypt(&low.apply_galois(&x, k).expect("rotation at level 2")), plain_automorphism(&a, k), "level-2 key, digits of {alpha}");
+        let bytes = small.to_bytes().expect("bundle");
+        let back = EvaluationKeys::from_bytes(&params, &bytes).expect("bundle loads");
+        assert_eq!(back.to_bytes().expect("bundle"), bytes, "level-2 bundle round trip, digits of {alpha}");
+        assert!(bytes.len() < f.keys.to_bytes().expect("bundle").len() / 2 + 1, "level-2 keys are smaller");
+    }
+    assert!(matches!(
+        Parameters::new(crate::scheme::ParametersLiteral { digit_primes: 5, ..key_switching_parameters(1).literal().clone() }),
+        Err(Error::ValueOutOfRange { what: "primes per key-switching digit", .. })
+    ));
+}
+
 /// A ciphertext past its noise bound decrypts to an error, never to a value.
 pub fn noise_exhaustion_is_an_error<B: Backend>(backend: B) {
     let f = Fixture::new(backend, Preset::N4096.parameters(65537).expect("params"), 5);
@@ -382,6 +466,10 @@ macro_rules! scheme_tests {
             #[test]
             fn scheme_operations_match_plaintext() {
                 suite::operations_match_plaintext($backend);
+            }
+            #[test]
+            fn scheme_key_switching_at_every_level() {
+                suite::key_switching_at_every_level($backend);
             }
             #[test]
             fn scheme_paper_mode_products() {

@@ -22,6 +22,7 @@ pub fn small_parameters() -> Arc<Parameters> {
         n,
         ciphertext_primes: vec![wide[0], narrow[0]],
         special_primes: vec![narrow[1]],
+        digit_primes: 1,
         plaintext_modulus: 257,
         security: SecurityLevel::Bits128,
     };
@@ -33,7 +34,8 @@ pub const TARGETS: [&str; 8] = ["inspect", "parameters", "public_key", "key_swit
 
 /// Real objects under [`small_parameters`] from fixed seeds: `(target, file name, bytes)`.
 /// Ciphertexts: public-key, seeded, a batch of three, length 3 (a product), level 1 (modulus
-/// switched), and compressed forms; keys of every kind; a plaintext; the secret key.
+/// switched), and compressed forms; keys of every kind, for every level and for level 1 only
+/// (a level-aware bundle); a plaintext; the secret key.
 pub fn sample_objects<B: Backend>(backend: B) -> Vec<(&'static str, String, Vec<u8>)> {
     let params = small_parameters();
     let scheme = Scheme::new(Arc::new(backend), params.clone()).expect("scheme");
@@ -54,6 +56,9 @@ pub fn sample_objects<B: Backend>(backend: B) -> Vec<(&'static str, String, Vec<
     ev.mod_switch_assign(&mut low).expect("switch");
     let relin = keys.relin.as_ref().expect("relin").to_bytes(&params).expect("relin bytes");
     let galois_key = keys.galois.values().next().expect("galois").to_bytes(&params).expect("galois bytes");
+    let plan = crate::scheme::KeyPlan { relinearization: Some(2), galois: galois.to_vec(), galois_levels: 1 };
+    let low_keys = scheme.generate_evaluation_keys_for(&sk, &plan, &mut rng).expect("level-aware keys");
+    let low_galois = low_keys.galois.values().next().expect("galois").to_bytes(&params).expect("galois bytes");
     let ct = |c: &crate::scheme::Ciphertext<B>| c.to_bytes(&scheme).expect("ciphertext bytes");
     let mut out = vec![
         ("parameters", "small".to_string(), params.to_bytes()),
@@ -61,7 +66,9 @@ pub fn sample_objects<B: Backend>(backend: B) -> Vec<(&'static str, String, Vec<
         ("public_key", "public".to_string(), keys.public_key().to_bytes()),
         ("key_switch_key", "relinearization".to_string(), relin.clone()),
         ("key_switch_key", "galois".to_string(), galois_key),
+        ("key_switch_key", "galois-level1".to_string(), low_galois),
         ("evaluation_keys", "bundle".to_string(), keys.to_bytes().expect("bundle")),
+        ("evaluation_keys", "bundle-galois-level1".to_string(), low_keys.to_bytes().expect("bundle")),
         ("ciphertext", "public".to_string(), ct(&one)),
         ("ciphertext", "batch3".to_string(), ct(&batch)),
         ("ciphertext", "seeded2".to_string(), ct(&seeded)),

@@ -15,7 +15,8 @@ pub(crate) const FLAG_COMPRESSED: u8 = 1;
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Descriptor {
     /// 16 bytes: `n` (u32), ciphertext prime count (u16), special prime count (u16), `t`
-    /// (u32), security code (u8: 1, 2, 3 for 128, 192, 256 bits; 0 unchecked), 3 zero bytes.
+    /// (u32), security code (u8: 1, 2, 3 for 128, 192, 256 bits; 0 unchecked), primes per
+    /// key-switching digit (u8), 2 zero bytes.
     Parameters {
         /// Ring degree.
         n: u32,
@@ -27,25 +28,38 @@ pub enum Descriptor {
         plaintext_modulus: u32,
         /// Security code.
         security: u8,
+        /// Ciphertext primes per key-switching digit.
+        digit_primes: u8,
     },
     /// No descriptor: the key is over every ciphertext prime.
     PublicKey,
-    /// 8 bytes: element (u32, always 0), digits (u32, the number of ciphertext primes).
+    /// 8 bytes: element (u32, always 0), levels covered (u16: the key serves ciphertexts at
+    /// levels `1..=levels`), digits (u16: `⌈levels/α⌉`).
     RelinearizationKey {
+        /// Highest level served.
+        levels: u16,
         /// Number of digits.
-        digits: u32,
+        digits: u16,
     },
-    /// 8 bytes: the Galois element (u32), digits (u32).
+    /// 8 bytes: the Galois element (u32), levels covered (u16), digits (u16).
     GaloisKey {
         /// The Galois element `k` of `x → x^k`.
         element: u32,
+        /// Highest level served.
+        levels: u16,
         /// Number of digits.
-        digits: u32,
+        digits: u16,
     },
-    /// 8 bytes: relinearization key present (u8: 0 or 1), 3 zero bytes, Galois key count (u32).
+    /// 8 bytes: relinearization key present (u8: 0 or 1), the relinearization key's levels
+    /// (u8, 0 without one), the Galois keys' levels (u8, 0 without any: every Galois key of a
+    /// bundle serves the same levels), 1 zero byte, Galois key count (u32).
     EvaluationKeys {
         /// Whether a relinearization key follows the public key.
         relinearization: bool,
+        /// Levels served by the relinearization key.
+        relinearization_levels: u8,
+        /// Levels served by every Galois key.
+        galois_levels: u8,
         /// Number of Galois keys.
         galois_keys: u32,
     },
@@ -119,23 +133,25 @@ impl Descriptor {
     /// Appends the encoding.
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
         match *self {
-            Self::Parameters { n, ciphertext_primes, special_primes, plaintext_modulus, security } => {
+            Self::Parameters { n, ciphertext_primes, special_primes, plaintext_modulus, security, digit_primes } => {
                 out.extend_from_slice(&n.to_le_bytes());
                 out.extend_from_slice(&ciphertext_primes.to_le_bytes());
                 out.extend_from_slice(&special_primes.to_le_bytes());
                 out.extend_from_slice(&plaintext_modulus.to_le_bytes());
-                out.extend_from_slice(&[security, 0, 0, 0]);
+                out.extend_from_slice(&[security, digit_primes, 0, 0]);
             }
-            Self::RelinearizationKey { digits } => {
+            Self::RelinearizationKey { levels, digits } => {
                 out.extend_from_slice(&0u32.to_le_bytes());
+                out.extend_from_slice(&levels.to_le_bytes());
                 out.extend_from_slice(&digits.to_le_bytes());
             }
-            Self::GaloisKey { element, digits } => {
+            Self::GaloisKey { element, levels, digits } => {
                 out.extend_from_slice(&element.to_le_bytes());
+                out.extend_from_slice(&levels.to_le_bytes());
                 out.extend_from_slice(&digits.to_le_bytes());
             }
-            Self::EvaluationKeys { relinearization, galois_keys } => {
-                out.extend_from_slice(&[u8::from(relinearization), 0, 0, 0]);
+            Self::EvaluationKeys { relinearization, relinearization_levels, galois_levels, galois_keys } => {
+                out.extend_from_slice(&[u8::from(relinearization), relinearization_levels, galois_levels, 0]);
                 out.extend_from_slice(&galois_keys.to_le_bytes());
             }
             Self::Ciphertext { level, len, count, factor, seeded } => {
@@ -154,8 +170,15 @@ impl Descriptor {
     fn parse(kind: ObjectKind, b: &[u8]) -> Result<Self, Error> {
         Ok(match kind {
             ObjectKind::Parameters => {
-                reserved(&b[13..16])?;
-                Self::Parameters { n: u32_at(b, 0), ciphertext_primes: u16_at(b, 4), special_primes: u16_at(b, 6), plaintext_modulus: u32_at(b, 8), security: b[12] }
+                reserved(&b[14..16])?;
+                Self::Parameters {
+                    n: u32_at(b, 0),
+                    ciphertext_primes: u16_at(b, 4),
+                    special_primes: u16_at(b, 6),
+                    plaintext_modulus: u32_at(b, 8),
+                    security: b[12],
+                    digit_primes: b[13],
+                }
             }
             ObjectKind::PublicKey => Self::PublicKey,
             ObjectKind::RelinearizationKey => {
@@ -163,12 +186,17 @@ impl Descriptor {
                 if element != 0 {
                     return Err(Error::WireFieldOutOfRange { field: "relinearization key element", value: u64::from(element), min: 0, max: 0 });
                 }
-                Self::RelinearizationKey { digits: u32_at(b, 4) }
+                Self::RelinearizationKey { levels: u16_at(b, 4), digits: u16_at(b, 6) }
             }
-            ObjectKind::GaloisKey => Self::GaloisKey { element: u32_at(b, 0), digits: u32_at(b, 4) },
+            ObjectKind::GaloisKey => Self::GaloisKey { element: u32_at(b, 0), levels: u16_at(b, 4), digits: u16_at(b, 6) },
             ObjectKind::EvaluationKeys => {
-                reserved(&b[1..4])?;
-                Self::EvaluationKeys { relinearization: flag(b[0], "relinearization key flag")?, galois_keys: u32_at(b, 4) }
+                reserved(&b[3..4])?;
+                Self::EvaluationKeys {
+                    relinearization: flag(b[0], "relinearization key flag")?,
+                    relinearization_levels: b[1],
+                    galois_levels: b[2],
+                    galois_keys: u32_at(b, 4),
+                }
             }
             ObjectKind::Ciphertext => {
                 reserved(&b[13..16])?;

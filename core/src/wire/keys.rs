@@ -25,10 +25,16 @@ fn public_body_len(params: &Parameters) -> u64 {
     32 + poly_len(params, &first(params.max_level()))
 }
 
-/// Body length of a key-switching key: one seed per digit, then `bᵢ` over every prime.
-fn key_switch_body_len(params: &Parameters) -> u64 {
-    let digits = params.max_level() as u64;
-    digits * 32 + digits * poly_len(params, &first(params.ring().len()))
+/// Body length of a key-switching key serving `levels`: one seed per digit, then `bⱼ` over
+/// the key's primes.
+fn key_switch_body_len(params: &Parameters, levels: usize) -> u64 {
+    let digits = params.digit_count(levels) as u64;
+    digits * 32 + digits * poly_len(params, &params.key_limbs(levels))
+}
+
+/// Full object length (header, descriptor, body) of a key-switching key serving `levels`.
+fn key_switch_object_len(params: &Parameters, levels: usize) -> u64 {
+    (COMMON_HEADER_LEN + KEY_SWITCH_DESCRIPTOR) as u64 + key_switch_body_len(params, levels)
 }
 
 /// Descriptor length of either key-switching key type.
@@ -47,40 +53,54 @@ fn load_public_key(params: &Arc<Parameters>, bytes: &[u8], allow_compressed: boo
     Ok(PublicKey { params: params.clone(), b, a, a_seed })
 }
 
-fn load_key_switch_key(params: &Arc<Parameters>, bytes: &[u8], kinds: &'static [ObjectKind], what: &'static str, allow_compressed: bool) -> Result<KeySwitchKey, Error> {
+/// Checks a key-switching descriptor's levels and digits against the parameters (and, inside
+/// a bundle, against the levels the bundle declares).
+fn check_key_shape(params: &Parameters, levels: u16, digits: u16, declared: Option<usize>) -> Result<usize, Error> {
+    if !params.supports_key_switching() {
+        return Err(Error::KeySwitchingUnavailable);
+    }
+    let levels = usize::from(levels);
+    in_range("key levels", levels as u64, 1, params.max_level() as u64)?;
+    if let Some(want) = declared {
+        in_range("key levels (as the bundle declares)", levels as u64, want as u64, want as u64)?;
+    }
+    let want = params.digit_count(levels) as u64;
+    in_range("digits", digits.into(), want, want)?;
+    Ok(levels)
+}
+
+fn load_key_switch_key(params: &Arc<Parameters>, bytes: &[u8], kinds: &'static [ObjectKind], what: &'static str, allow_compressed: bool, declared: Option<usize>) -> Result<KeySwitchKey, Error> {
     let expect = Expect { kinds, what, id: Some(params.id()), allow_compressed };
     let opened = open(bytes, &expect, |d| {
-        let digits = match *d {
-            Descriptor::RelinearizationKey { digits } => digits,
-            Descriptor::GaloisKey { element, digits } => {
+        let (levels, digits) = match *d {
+            Descriptor::RelinearizationKey { levels, digits } => (levels, digits),
+            Descriptor::GaloisKey { element, levels, digits } => {
                 galois_element(params.n(), element as usize)?;
-                digits
+                (levels, digits)
             }
             _ => return Err(Error::WireObjectType { expected: what, found: d.kind().code() }),
         };
-        if !params.supports_key_switching() {
-            return Err(Error::KeySwitchingUnavailable);
-        }
-        let l = params.max_level() as u64;
-        in_range("digits", digits.into(), l, l)?;
-        Ok(key_switch_body_len(params))
+        let levels = check_key_shape(params, levels, digits, declared)?;
+        Ok(key_switch_body_len(params, levels))
     })?;
-    let target = match opened.info.descriptor {
-        Descriptor::GaloisKey { element, .. } => KeyTarget::Galois(element as usize),
-        _ => KeyTarget::Relinearization,
+    let (target, levels) = match opened.info.descriptor {
+        Descriptor::GaloisKey { element, levels, .. } => (KeyTarget::Galois(element as usize), levels),
+        Descriptor::RelinearizationKey { levels, .. } => (KeyTarget::Relinearization, levels),
+        _ => return Err(Error::WireObjectType { expected: what, found: opened.info.kind().code() }),
     };
-    let all = first(params.ring().len());
-    let digits = params.max_level();
-    let width = all.len() * params.n();
+    let levels = usize::from(levels);
+    let limbs = params.key_limbs(levels);
+    let digits = params.digit_count(levels);
+    let width = limbs.len() * params.n();
     let mut reader = Reader::new(&opened.body);
     let seeds = (0..digits).map(|_| reader.seed()).collect::<Result<Vec<_>, Error>>()?;
     let mut b = vec![0u32; digits * width];
     for rows in b.chunks_exact_mut(width) {
-        read_poly(params, &mut reader, &all, rows)?;
+        read_poly(params, &mut reader, &limbs, rows)?;
     }
-    let a = expand_uniform(params, &seeds, &all)?;
-    let b = PolyBatch::from_parts_unchecked(BatchShape::new(digits, params.n(), all), b);
-    Ok(KeySwitchKey { target, b, a, seeds })
+    let a = expand_uniform(params, &seeds, &limbs)?;
+    let b = PolyBatch::from_parts_unchecked(BatchShape::new(digits, params.n(), limbs), b);
+    Ok(KeySwitchKey { target, levels, b, a, seeds })
 }
 
 impl PublicKey {
@@ -108,22 +128,24 @@ impl PublicKey {
 }
 
 impl KeySwitchKey {
-    /// The wire encoding (a relinearization-key or a Galois-key object by the target): one
-    /// 32-byte seed per digit, then each digit's `bᵢ` over every prime, packed. Needs the
-    /// parameters the key was made for.
+    /// The wire encoding (a relinearization-key or a Galois-key object by the target): the
+    /// levels served, one 32-byte seed per digit, then each digit's `bⱼ` over the key's
+    /// primes ([`Parameters::key_limbs`]), packed. Needs the parameters the key was made for.
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] for a key of other parameters (another digit count or ring).
     pub fn to_bytes(&self, params: &Parameters) -> Result<Vec<u8>, Error> {
         let shape = self.b.shape_ref();
-        if shape.n != params.n() || shape.limbs.len() != params.ring().len() || shape.count != params.max_level() || self.seeds.len() != shape.count {
-            return Err(Error::ShapeMismatch { what: "key-switching key digits", expected: params.max_level(), found: shape.count });
+        let digits = params.digit_count(self.levels);
+        if shape.n != params.n() || shape.limbs != params.key_limbs(self.levels) || shape.count != digits || self.seeds.len() != digits || self.levels > params.max_level() {
+            return Err(Error::ShapeMismatch { what: "key-switching key digits", expected: digits, found: shape.count });
         }
+        let (levels, digits) = (self.levels as u16, digits as u16);
         let descriptor = match self.target {
-            KeyTarget::Relinearization => Descriptor::RelinearizationKey { digits: shape.count as u32 },
-            KeyTarget::Galois(k) => Descriptor::GaloisKey { element: k as u32, digits: shape.count as u32 },
+            KeyTarget::Relinearization => Descriptor::RelinearizationKey { levels, digits },
+            KeyTarget::Galois(k) => Descriptor::GaloisKey { element: k as u32, levels, digits },
         };
-        let body_len = key_switch_body_len(params) as usize;
+        let body_len = key_switch_body_len(params, self.levels) as usize;
         let mut out = Vec::with_capacity(COMMON_HEADER_LEN + KEY_SWITCH_DESCRIPTOR + body_len);
         write_header(&mut out, &descriptor, params.id(), body_len);
         for seed in &self.seeds {
@@ -135,26 +157,28 @@ impl KeySwitchKey {
         Ok(out)
     }
 
-    /// Loads a relinearization or Galois key for `params`, expanding each `aᵢ` from its seed
-    /// over every prime.
+    /// Loads a relinearization or Galois key for `params`, expanding each `aⱼ` from its seed
+    /// over the key's primes.
     ///
     /// # Errors
     /// The header errors; [`Error::WireParameterId`]; [`Error::KeySwitchingUnavailable`] for
-    /// parameters without special primes; [`Error::WireFieldOutOfRange`] for a digit count
-    /// other than the number of ciphertext primes; [`Error::InvalidGaloisElement`];
+    /// parameters without special primes; [`Error::WireFieldOutOfRange`] for levels outside
+    /// `1..=L` or a digit count other than `⌈levels/α⌉`; [`Error::InvalidGaloisElement`];
     /// [`Error::ResidueOutOfRange`].
     pub fn from_bytes(params: &Arc<Parameters>, bytes: &[u8]) -> Result<Self, Error> {
-        load_key_switch_key(params, bytes, &[ObjectKind::RelinearizationKey, ObjectKind::GaloisKey], "relinearization or galois key", true)
+        load_key_switch_key(params, bytes, &[ObjectKind::RelinearizationKey, ObjectKind::GaloisKey], "relinearization or galois key", true, None)
     }
 }
 
 impl EvaluationKeys {
     /// The wire encoding: a bundle whose body is the public key, the relinearization key (if
     /// any) and the Galois keys in increasing element order, each a complete uncompressed
-    /// object.
+    /// object. The descriptor declares the levels of the relinearization key and of the Galois
+    /// keys, so that the bundle's exact length is known before anything is read.
     ///
     /// # Errors
-    /// As [`KeySwitchKey::to_bytes`].
+    /// As [`KeySwitchKey::to_bytes`]; [`Error::ShapeMismatch`] for Galois keys of different
+    /// levels (a bundle holds one level for all of them).
     pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
         let params = &self.params;
         let mut inner = vec![self.public.to_bytes()];
@@ -165,7 +189,16 @@ impl EvaluationKeys {
             inner.push(key.to_bytes(params)?);
         }
         let body_len: usize = inner.iter().map(Vec::len).sum();
-        let descriptor = Descriptor::EvaluationKeys { relinearization: self.relin.is_some(), galois_keys: self.galois.len() as u32 };
+        let galois_levels = self.galois.values().next().map_or(0, |k| k.levels);
+        if let Some(k) = self.galois.values().find(|k| k.levels != galois_levels) {
+            return Err(Error::ShapeMismatch { what: "levels of the Galois keys of one bundle", expected: galois_levels, found: k.levels });
+        }
+        let descriptor = Descriptor::EvaluationKeys {
+            relinearization: self.relin.is_some(),
+            relinearization_levels: self.relin.as_ref().map_or(0, |k| k.levels as u8),
+            galois_levels: galois_levels as u8,
+            galois_keys: self.galois.len() as u32,
+        };
         let mut out = Vec::with_capacity(COMMON_HEADER_LEN + 8 + body_len);
         write_header(&mut out, &descriptor, params.id(), body_len);
         for object in inner {
@@ -179,39 +212,50 @@ impl EvaluationKeys {
     ///
     /// # Errors
     /// The header errors of the bundle and of every inner object; [`Error::WireFieldOutOfRange`]
-    /// for more Galois keys than `n`; [`Error::KeySwitchingUnavailable`] for key-switching keys
-    /// under parameters without special primes; [`Error::WireNonCanonical`] for Galois keys
-    /// not in strictly increasing element order; as the individual loaders.
+    /// for more Galois keys than `n`, declared levels outside `1..=L` (0 exactly when the keys
+    /// are absent), or an inner key of other levels than declared;
+    /// [`Error::KeySwitchingUnavailable`] for key-switching keys under parameters without
+    /// special primes; [`Error::WireNonCanonical`] for Galois keys not in strictly increasing
+    /// element order; as the individual loaders.
     pub fn from_bytes(params: &Arc<Parameters>, bytes: &[u8]) -> Result<Self, Error> {
         let expect = Expect { kinds: &[ObjectKind::EvaluationKeys], what: "evaluation keys", id: Some(params.id()), allow_compressed: true };
-        let header = COMMON_HEADER_LEN as u64;
-        let public_len = header + public_body_len(params);
-        let switch_len = header + KEY_SWITCH_DESCRIPTOR as u64 + key_switch_body_len(params);
+        let public_len = COMMON_HEADER_LEN as u64 + public_body_len(params);
+        let declared_levels = |present: bool, levels: u8, field: &'static str| -> Result<usize, Error> {
+            if present && !params.supports_key_switching() {
+                return Err(Error::KeySwitchingUnavailable);
+            }
+            let (min, max) = if present { (1, params.max_level() as u64) } else { (0, 0) };
+            in_range(field, levels.into(), min, max)?;
+            Ok(usize::from(levels))
+        };
         let opened = open(bytes, &expect, |d| {
-            let Descriptor::EvaluationKeys { relinearization, galois_keys } = *d else {
+            let Descriptor::EvaluationKeys { relinearization, relinearization_levels, galois_levels, galois_keys } = *d else {
                 return Err(Error::WireObjectType { expected: "evaluation keys", found: d.kind().code() });
             };
             in_range("galois key count", galois_keys.into(), 0, params.n() as u64)?;
-            let switching = u64::from(relinearization) + u64::from(galois_keys);
-            if switching > 0 && !params.supports_key_switching() {
-                return Err(Error::KeySwitchingUnavailable);
-            }
-            Ok(public_len + switching * switch_len)
+            let relin_levels = declared_levels(relinearization, relinearization_levels, "relinearization key levels")?;
+            let galois_levels = declared_levels(galois_keys > 0, galois_levels, "galois key levels")?;
+            let relin_len = if relinearization { key_switch_object_len(params, relin_levels) } else { 0 };
+            let galois_len = if galois_keys > 0 { u64::from(galois_keys) * key_switch_object_len(params, galois_levels) } else { 0 };
+            Ok(public_len + relin_len + galois_len)
         })?;
-        let Descriptor::EvaluationKeys { relinearization, galois_keys } = opened.info.descriptor else {
+        let Descriptor::EvaluationKeys { relinearization, relinearization_levels, galois_levels, galois_keys } = opened.info.descriptor else {
             return Err(Error::WireObjectType { expected: "evaluation keys", found: opened.info.kind().code() });
         };
+        let (relin_levels, galois_levels) = (usize::from(relinearization_levels), usize::from(galois_levels));
         let mut reader = Reader::new(&opened.body);
         let public = load_public_key(params, reader.take(public_len as usize)?, false)?;
         let relin = if relinearization {
-            Some(load_key_switch_key(params, reader.take(switch_len as usize)?, &[ObjectKind::RelinearizationKey], "relinearization key", false)?)
+            let bytes = reader.take(key_switch_object_len(params, relin_levels) as usize)?;
+            Some(load_key_switch_key(params, bytes, &[ObjectKind::RelinearizationKey], "relinearization key", false, Some(relin_levels))?)
         } else {
             None
         };
         let mut galois = BTreeMap::new();
         let mut last = 0usize;
         for _ in 0..galois_keys {
-            let key = load_key_switch_key(params, reader.take(switch_len as usize)?, &[ObjectKind::GaloisKey], "galois key", false)?;
+            let bytes = reader.take(key_switch_object_len(params, galois_levels) as usize)?;
+            let key = load_key_switch_key(params, bytes, &[ObjectKind::GaloisKey], "galois key", false, Some(galois_levels))?;
             let KeyTarget::Galois(k) = key.target else {
                 return Err(Error::WireObjectType { expected: "galois key", found: ObjectKind::RelinearizationKey.code() });
             };

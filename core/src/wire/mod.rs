@@ -47,7 +47,7 @@ pub const MAGIC: [u8; 4] = *b"RVLT";
 
 /// The format version this build writes and reads. Objects of another version are refused
 /// ([`Error::WireVersion`]).
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 /// Length of the common header.
 pub const COMMON_HEADER_LEN: usize = 32;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::header::{Descriptor, Expect, open, write_header};
+use super::objects::in_range;
 use super::pack::Reader;
 use super::{MAX_PRIMES, ObjectKind, ParameterId, sha256};
 use crate::Error;
@@ -41,6 +42,7 @@ fn descriptor(lit: &ParametersLiteral) -> Descriptor {
         special_primes: lit.special_primes.len() as u16,
         plaintext_modulus: lit.plaintext_modulus,
         security: security_code(lit.security),
+        digit_primes: u8::try_from(lit.digit_primes).unwrap_or(u8::MAX),
     }
 }
 
@@ -86,7 +88,7 @@ impl Parameters {
     pub fn from_bytes(bytes: &[u8]) -> Result<Arc<Self>, Error> {
         let expect = Expect { kinds: &[ObjectKind::Parameters], what: "parameters", id: None, allow_compressed: true };
         let opened = open(bytes, &expect, |d| {
-            let Descriptor::Parameters { n, ciphertext_primes, special_primes, security, .. } = *d else {
+            let Descriptor::Parameters { n, ciphertext_primes, special_primes, security, digit_primes, .. } = *d else {
                 return Err(Error::WireObjectType { expected: "parameters", found: d.kind().code() });
             };
             check_degree(n as usize)?;
@@ -98,9 +100,10 @@ impl Parameters {
             if total > MAX_PRIMES {
                 return Err(Error::WireFieldOutOfRange { field: "prime count", value: total as u64, min: 1, max: MAX_PRIMES as u64 });
             }
+            in_range("primes per key-switching digit", digit_primes.into(), 1, ciphertext_primes.into())?;
             Ok(4 * total as u64)
         })?;
-        let Descriptor::Parameters { n, ciphertext_primes, plaintext_modulus, security, .. } = opened.info.descriptor else {
+        let Descriptor::Parameters { n, ciphertext_primes, plaintext_modulus, security, digit_primes, .. } = opened.info.descriptor else {
             return Err(Error::WireObjectType { expected: "parameters", found: opened.info.kind().code() });
         };
         let mut reader = Reader::new(&opened.body);
@@ -110,7 +113,7 @@ impl Parameters {
             primes.push(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
         }
         let special_primes = primes.split_off(usize::from(ciphertext_primes));
-        let literal = ParametersLiteral { n: n as usize, ciphertext_primes: primes, special_primes, plaintext_modulus, security: security_level(security)? };
+        let literal = ParametersLiteral { n: n as usize, ciphertext_primes: primes, special_primes, digit_primes: usize::from(digit_primes), plaintext_modulus, security: security_level(security)? };
         let id = parameter_id(&literal);
         if id != opened.info.parameter_id {
             return Err(Error::WireParameterId { expected: id, found: opened.info.parameter_id });

@@ -41,11 +41,16 @@ fn public_key(params: &Arc<Parameters>, rng: &mut ChaCha20Rng) -> PublicKey {
 }
 
 fn switch_key(params: &Arc<Parameters>, target: KeyTarget, rng: &mut ChaCha20Rng) -> KeySwitchKey {
-    let all: Vec<usize> = (0..params.ring().len()).collect();
-    let seeds: Vec<[u8; 32]> = (0..params.max_level()).map(|_| seed(rng)).collect();
-    let a = expand_uniform(params, &seeds, &all).unwrap();
-    let b = random_batch(params, params.max_level(), all, rng);
-    KeySwitchKey { target, b, a, seeds }
+    switch_key_at(params, target, params.max_level(), rng)
+}
+
+fn switch_key_at(params: &Arc<Parameters>, target: KeyTarget, levels: usize, rng: &mut ChaCha20Rng) -> KeySwitchKey {
+    let limbs = params.key_limbs(levels);
+    let digits = params.digit_count(levels);
+    let seeds: Vec<[u8; 32]> = (0..digits).map(|_| seed(rng)).collect();
+    let a = expand_uniform(params, &seeds, &limbs).unwrap();
+    let b = random_batch(params, digits, limbs, rng);
+    KeySwitchKey { target, levels, b, a, seeds }
 }
 
 fn evaluation_keys(params: &Arc<Parameters>, rng: &mut ChaCha20Rng) -> EvaluationKeys {
@@ -163,17 +168,19 @@ fn golden_hashes() {
         ("plaintext", hex(&sha256(&pt.to_bytes()))),
     ];
     // The first two were also derived independently: a Python script packing the literal
-    // ([1032193, 114689], [86017], t = 257) with `struct` and hashing with `hashlib`.
+    // ([1032193, 114689], [86017], t = 257, one prime per digit) with `struct` and hashing
+    // with `hashlib` (format version 2).
     let expected = [
-        ("parameter id", "54ab8db4e99f8dc3cd3e94471b848e64"),
-        ("parameters", "bfaa6e7e9e8793e9d098f286987f4187c73b3501dc5314ae96d428f78f8a831d"),
-        ("n4096 parameter id", "f42095bee4c1b991bc99add808187ff3"),
-        ("evaluation keys", "db6ce4d95ac120da74b10232509d887c9342a2b6386cda6d6cedcaf5a5efb30a"),
-        ("secret key", "a44e899b14a26eb65b5ac082613fadc8ed7f5ebcf810b17bb88abb8ca26a2b2e"),
-        ("plaintext", "410ddb95eb9f3ccbb1b696e607cbdee8fb923dff662d46b4b7dba2905fe3f3fe"),
+        ("parameter id", "7fea4613dc3b4d3f4ed32ce065d68fd3"),
+        ("parameters", "66e3c12d7bc35f4c555ccabd147351c4c63f0ae0b844e873a400fbe75dff0259"),
+        ("n4096 parameter id", "92a75b0a88745d3e033f3b85282c1a98"),
+        ("evaluation keys", "8504d4673a0e0a34d952fa89c99e885ca59a830a7764e27c2abcca5ef12ddf4d"),
+        ("secret key", "b88e06d2e599a8e00dca5fcedc5f9ab2fa42dea9356d133b15f0ea949d5590bb"),
+        ("plaintext", "81144e33948ce6b769e7818ed3be25be4019bff7ea7f121ea1a52ea8210a57e2"),
     ];
+    let all: Vec<String> = got.iter().map(|(what, got)| format!("{what}: {got}")).collect();
     for ((what, got), (_, want)) in got.iter().zip(expected) {
-        assert_eq!(got, want, "{what}");
+        assert_eq!(got, want, "{what} (every value: {all:#?})");
     }
 }
 
@@ -302,12 +309,16 @@ fn inflated_length_fields_are_rejected() {
         let e = EvaluationKeys::from_bytes(&params, &patch(&bundle, 36, &count.to_le_bytes())).unwrap_err();
         assert!(matches!(e, Error::WireFieldOutOfRange { field: "galois key count", .. } | Error::WireLength { .. }), "{count}: {e}");
     }
-    for digits in [u32::MAX, 1 << 31, 3, 0] {
-        let e = KeySwitchKey::from_bytes(&params, &patch(&galois, 36, &digits.to_le_bytes())).unwrap_err();
+    for digits in [u16::MAX, 1 << 15, 3, 0] {
+        let e = KeySwitchKey::from_bytes(&params, &patch(&galois, 38, &digits.to_le_bytes())).unwrap_err();
         assert!(matches!(e, Error::WireFieldOutOfRange { field: "digits", .. }), "{digits}: {e}");
     }
+    for levels in [u16::MAX, 3, 0] {
+        let e = KeySwitchKey::from_bytes(&params, &patch(&galois, 36, &levels.to_le_bytes())).unwrap_err();
+        assert!(matches!(e, Error::WireFieldOutOfRange { field: "key levels", .. }), "{levels}: {e}");
+    }
     let pb = params.to_bytes();
-    for (at, value) in [(32, u32::MAX.to_le_bytes().to_vec()), (36, vec![0xff, 0xff]), (38, vec![0xff, 0xff]), (36, vec![0, 0])] {
+    for (at, value) in [(32, u32::MAX.to_le_bytes().to_vec()), (36, vec![0xff, 0xff]), (38, vec![0xff, 0xff]), (36, vec![0, 0]), (45, vec![0]), (45, vec![3])] {
         let e = Parameters::from_bytes(&patch(&pb, at, &value)).unwrap_err();
         assert!(matches!(e, Error::InvalidDegree { .. } | Error::WireFieldOutOfRange { .. } | Error::EmptyBasis), "{at}: {e}");
     }
@@ -409,14 +420,20 @@ fn header_fields_are_checked() {
     let pt = Plaintext::zero(&params).to_bytes();
     assert_eq!(Plaintext::from_bytes(&params, &patch(&pt, 0, b"RVLX")).unwrap_err(), Error::WireMagic { found: *b"RVLX" });
     assert_eq!(Plaintext::from_bytes(&params, b"PK\x03\x04").unwrap_err(), Error::WireMagic { found: *b"PK\x03\x04" });
-    let newer = patch(&pt, 4, &2u16.to_le_bytes());
+    let newer = patch(&pt, 4, &3u16.to_le_bytes());
     let e = Plaintext::from_bytes(&params, &newer).unwrap_err();
-    assert_eq!(e, Error::WireVersion { found: 2, supported: 1 });
-    assert_eq!(e.to_string(), "wire format version 2 is not supported; this build reads version 1");
+    assert_eq!(e, Error::WireVersion { found: 3, supported: 2 });
+    assert_eq!(e.to_string(), "wire format version 3 is not supported; this build reads version 2");
+    let older = patch(&pt, 4, &1u16.to_le_bytes());
+    assert_eq!(Plaintext::from_bytes(&params, &older).unwrap_err(), Error::WireVersion { found: 1, supported: 2 });
     assert!(matches!(Plaintext::from_bytes(&params, &patch(&pt, 7, &[2])), Err(Error::WireFieldOutOfRange { field: "flags", .. })));
     let keys = evaluation_keys(&params, &mut rng(11));
     let bundle = keys.to_bytes().unwrap();
-    assert!(matches!(EvaluationKeys::from_bytes(&params, &patch(&bundle, 33, &[1])), Err(Error::WireFieldOutOfRange { field: "reserved byte", .. })));
+    assert!(matches!(EvaluationKeys::from_bytes(&params, &patch(&bundle, 35, &[1])), Err(Error::WireFieldOutOfRange { field: "reserved byte", .. })));
+    assert!(matches!(EvaluationKeys::from_bytes(&params, &patch(&bundle, 33, &[3])), Err(Error::WireFieldOutOfRange { field: "relinearization key levels", .. })));
+    assert!(matches!(EvaluationKeys::from_bytes(&params, &patch(&bundle, 34, &[0])), Err(Error::WireFieldOutOfRange { field: "galois key levels", .. })));
+    // Levels that fit the parameters but not the inner keys: the length no longer matches.
+    assert!(matches!(EvaluationKeys::from_bytes(&params, &patch(&bundle, 34, &[1])), Err(Error::WireLength { .. })));
     assert!(matches!(EvaluationKeys::from_bytes(&params, &patch(&bundle, 32, &[2])), Err(Error::WireFieldOutOfRange { field: "relinearization key flag", .. })));
     assert_eq!(
         Plaintext::from_bytes(&params, &patch(&pt, 6, &[99])).unwrap_err().to_string(),

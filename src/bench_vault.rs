@@ -159,7 +159,7 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, backend_arg: &str, json_lines:
     let name = backend.name().to_string();
     let keys_guard = scratch("keys")?;
     let keys_dir = keys_guard.path();
-    let generated = keys::generate(backend.clone(), Preset::N8192)?;
+    let generated = keys::generate(backend.clone(), Preset::N8192, ringvault_app::dataset::DEFAULT_MAX_RECORDS)?;
     keys::write_file(&keys_dir.join(EVAL_KEYS), &generated.eval)?;
     let schema = bench_schema();
     let n = Preset::N8192.n();
@@ -280,7 +280,7 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, backend_arg: &str, json_lines:
     let operator = Client::new(&served.url, &served.operator).map_err(err)?;
     let idle = served.rss();
     for i in 0..10 {
-        let own = keys::generate(backend.clone(), Preset::N8192)?;
+        let own = keys::generate(backend.clone(), Preset::N8192, ringvault_app::dataset::DEFAULT_MAX_RECORDS)?;
         let path = keys_dir.join(format!("eval-{i}.keys"));
         keys::write_file(&path, &own.eval)?;
         let body = encrypt_uploads(backend.clone(), &schema, &own.public, &columns(1, 9), 1)?;

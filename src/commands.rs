@@ -20,10 +20,10 @@ use crate::CliError;
 ///
 /// # Errors
 /// Key generation and I/O errors.
-pub fn keygen<B: Backend>(backend: Arc<B>, dir: &Path, preset: Preset) -> Result<String, CliError> {
-    let params = keys::generate_into(backend, dir, preset)?;
+pub fn keygen<B: Backend>(backend: Arc<B>, dir: &Path, preset: Preset, max_records: u64) -> Result<String, CliError> {
+    let params = keys::generate_into(backend, dir, preset, max_records)?;
     Ok(format!(
-        "keys for {} ({} plaintext moduli, {} bits of exact integers) written to {}: {SECRET_KEY} (keep it), {PUBLIC_KEY}, {EVAL_KEYS}",
+        "keys for {} ({} plaintext moduli, {} bits of exact integers; evaluation keys for tables of up to {max_records} records) written to {}: {SECRET_KEY} (keep it), {PUBLIC_KEY}, {EVAL_KEYS}",
         preset.name(),
         params.moduli().len(),
         params.capacity_bits(),

@@ -79,7 +79,7 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
 
     let t = Instant::now();
     let pb = spinner("owner: generating keys");
-    let keys = ringvault_app::keys::generate(backend.clone(), Preset::N8192)?;
+    let keys = ringvault_app::keys::generate(backend.clone(), Preset::N8192, ringvault_app::dataset::DEFAULT_MAX_RECORDS)?;
     let eval_path = scratch.path().join("owner").join(ringvault_app::keys::EVAL_KEYS);
     ringvault_app::keys::write_file(&eval_path, &keys.eval)?;
     pb.finish_and_clear();

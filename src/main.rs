@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use ringvault::bench::{self, BenchConfig};
 use ringvault::cpu::CpuLevel;
+use ringvault::app::dataset::DEFAULT_MAX_RECORDS;
 use ringvault::core::scheme::Preset;
 use ringvault::engine::{BackendChoice, Engine, Settings};
 use ringvault::{commands, on_backend};
@@ -102,9 +103,10 @@ enum Command {
         /// A vault schema: the parameters follow from its ranges and computations.
         #[arg(long, value_name = "SCHEMA.json")]
         schema: Option<PathBuf>,
-        /// With --schema: the records the dataset must hold (default: the schema's
-        /// max_records, else 1000000).
-        #[arg(long, requires = "schema")]
+        /// The records a table or dataset must hold (default: the schema's max_records, else
+        /// 1000000): with --schema it picks the preset; it always sizes the evaluation keys,
+        /// whose rotations serve only the levels totals of that many records are summed at.
+        #[arg(long)]
         records: Option<u64>,
     },
     /// Owner: encrypt every numeric column of a CSV file with the public key only.
@@ -435,19 +437,19 @@ fn run(cli: Cli) -> Result<(), String> {
             text(on_backend!(&engine, |b| ringvault::demo::run(b.clone(), records, &selection.note)))?;
         }
         Command::Keygen { dir, preset, schema, records } => {
-            let preset = match (preset, schema) {
+            let (preset, records) = match (preset, schema) {
                 (_, Some(path)) => {
                     let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
                     let schema = ringvault::app::dataset::Schema::from_json(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
                     let records = records.unwrap_or_else(|| schema.declared_records());
                     let preset = schema.preset_for(records).map_err(|e| e.to_string())?;
                     eprintln!("{}: {} holds {records} records of every declared computation", path.display(), preset.name());
-                    preset
+                    (preset, records)
                 }
-                (Some(name), None) => Preset::from_name(&name).ok_or_else(|| format!("unknown preset {name:?} (n4096, n8192, n16384, n32768)"))?,
-                (None, None) => Preset::N8192,
+                (Some(name), None) => (Preset::from_name(&name).ok_or_else(|| format!("unknown preset {name:?} (n4096, n8192, n16384, n32768)"))?, records.unwrap_or(DEFAULT_MAX_RECORDS)),
+                (None, None) => (Preset::N8192, records.unwrap_or(DEFAULT_MAX_RECORDS)),
             };
-            text(on_backend!(&engine, |b| commands::keygen(b.clone(), &dir, preset)))?;
+            text(on_backend!(&engine, |b| commands::keygen(b.clone(), &dir, preset, records)))?;
         }
         Command::Encrypt { keys, csv, out, decimals, skip_missing } => {
             let decimals = parse_decimals(&decimals)?;

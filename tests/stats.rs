@@ -55,9 +55,19 @@ fn relative(a: f64, b: f64) -> f64 {
 fn every_column_statistic_matches_float64_in_one_batched_call() {
     let ctx = context(Preset::N4096);
     let mut rng = ChaCha20Rng::seed_from_u64(1);
-    let (sk, keys) = ctx.generate_keys(&mut rng).unwrap();
-    // n + 1 records: two chunks per column.
+    // n + 1 records: two chunks per column; keys sized for exactly that many.
     let records = 4097;
+    let (sk, keys) = ctx.generate_keys_for(records as u64, &mut rng).unwrap();
+    let plans = ctx.params().key_plans(records as u64);
+    for (k, plan) in keys.keys().iter().zip(&plans) {
+        let top = k.params().max_level();
+        assert!(plan.galois_levels <= top, "{plan:?}");
+        assert!(k.galois_elements().iter().all(|&g| k.galois_key(g).unwrap().levels() == plan.galois_levels));
+        assert_eq!(k.relinearization_key().unwrap().levels(), top);
+    }
+    // More records never need lower levels.
+    let levels = |r: u64| ctx.params().key_plans(r)[0].galois_levels;
+    assert!(levels(1) <= levels(4097) && levels(4097) <= levels(1 << 20) && levels(1 << 20) <= levels(1 << 30));
     let age = random_values(&mut rng, records, 50.0, 60.0, 0);
     let bmi = random_values(&mut rng, records, 26.0, 16.0, 2);
     let temp = random_values(&mut rng, records, -2.0, 3.0, 3);
@@ -111,6 +121,19 @@ fn slot_form(dec: &StatsDecryptor<'_, CpuBackend>, cts: &[Ciphertext<CpuBackend>
         assert!(v.iter().all(|x| *x == v[0]), "a total that is neither masked nor filled");
         SlotForm::Filled
     }
+}
+
+#[test]
+fn rotation_keys_serve_only_the_levels_of_the_slot_sums() {
+    // At n = 8192 every total of a million records is summed below the top level, so the
+    // Galois keys leave out the top primes; at n = 4096 sums of squares need the top level.
+    let p = StatsParameters::for_preset(Preset::N8192).unwrap();
+    for plan in p.key_plans(1_000_000) {
+        let top = plan.relinearization.unwrap();
+        assert!(plan.galois_levels < top, "{plan:?}");
+    }
+    let p = StatsParameters::for_preset(Preset::N4096).unwrap();
+    assert!(p.key_plans(4096).iter().all(|plan| plan.galois_levels <= plan.relinearization.unwrap()));
 }
 
 #[test]

@@ -59,15 +59,17 @@ pub struct GeneratedKeys {
     pub eval: Vec<u8>,
 }
 
-/// Generates the owner's keys for `preset` (relinearization and slot-sum rotations).
+/// Generates the owner's keys for `preset`: the relinearization key and the slot-sum
+/// rotations, sized for tables of up to `max_records` records (the Galois keys serve only the
+/// levels such totals are summed at: [`StatsParameters::key_plans`]).
 ///
 /// # Errors
 /// Key generation and serialization errors.
-pub fn generate<B: Backend>(backend: Arc<B>, preset: Preset) -> Result<GeneratedKeys, AppError> {
+pub fn generate<B: Backend>(backend: Arc<B>, preset: Preset, max_records: u64) -> Result<GeneratedKeys, AppError> {
     let params = StatsParameters::for_preset(preset)?;
     let ctx = StatsContext::new(backend, params.clone())?;
     let mut rng = ringvault_core::scheme::sampling::default_rng();
-    let (sk, keys) = ctx.generate_keys(&mut rng)?;
+    let (sk, keys) = ctx.generate_keys_for(max_records, &mut rng)?;
     let k = params.moduli().len();
     let secret = container::encode(&header("secret-keys", &params, k, json!({})), &sk.export_secret_objects())?;
     let public = public_file(&params, &keys)?;
@@ -79,8 +81,8 @@ pub fn generate<B: Backend>(backend: Arc<B>, preset: Preset) -> Result<Generated
 ///
 /// # Errors
 /// As [`generate`]; I/O errors.
-pub fn generate_into<B: Backend>(backend: Arc<B>, dir: &Path, preset: Preset) -> Result<StatsParameters, AppError> {
-    let g = generate(backend, preset)?;
+pub fn generate_into<B: Backend>(backend: Arc<B>, dir: &Path, preset: Preset, max_records: u64) -> Result<StatsParameters, AppError> {
+    let g = generate(backend, preset, max_records)?;
     write_private(&dir.join(SECRET_KEY), &g.secret)?;
     write_file(&dir.join(PUBLIC_KEY), &g.public)?;
     write_file(&dir.join(EVAL_KEYS), &g.eval)?;

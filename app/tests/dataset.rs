@@ -19,7 +19,7 @@ fn backend() -> Arc<CpuBackend> {
 
 fn keys() -> &'static GeneratedKeys {
     static K: OnceLock<GeneratedKeys> = OnceLock::new();
-    K.get_or_init(|| keys::generate(backend(), Preset::N4096).unwrap())
+    K.get_or_init(|| keys::generate(backend(), Preset::N4096, ringvault_app::dataset::DEFAULT_MAX_RECORDS).unwrap())
 }
 
 fn schema() -> Schema {
@@ -183,11 +183,11 @@ fn hostile_uploads_are_refused() {
     // The client refuses readings outside the range before encrypting.
     assert!(encrypt_uploads(backend(), &s, &keys().public, &columns(&[250], &[220]), 1).unwrap_err().to_string().contains("outside the declared range"));
     // Another key set of the same preset: the table names its public key.
-    let same_preset = keys::generate(backend(), Preset::N4096).unwrap();
+    let same_preset = keys::generate(backend(), Preset::N4096, ringvault_app::dataset::DEFAULT_MAX_RECORDS).unwrap();
     let stranger = encrypt_uploads(backend(), &s, &same_preset.public, &columns(&[70], &[220]), 1).unwrap().remove(0);
     assert!(check_upload(&s, &info, &stranger).unwrap_err().to_string().contains("another key set"));
     // Keys of another preset.
-    let other_keys = keys::generate(backend(), Preset::N8192).unwrap();
+    let other_keys = keys::generate(backend(), Preset::N8192, ringvault_app::dataset::DEFAULT_MAX_RECORDS).unwrap();
     let foreign = encrypt_uploads(backend(), &s, &other_keys.public, &columns(&[70], &[220]), 1).unwrap().remove(0);
     assert!(check_upload(&s, &info, &foreign).unwrap_err().to_string().contains("the dataset's keys are n4096"));
 }
@@ -195,7 +195,7 @@ fn hostile_uploads_are_refused() {
 #[test]
 fn one_reading_of_the_demo_is_a_small_upload() {
     use ringvault_app::workloads::{cohort, cohort_schema, fixed_point};
-    let keys = keys::generate(backend(), Preset::N8192).unwrap();
+    let keys = keys::generate(backend(), Preset::N8192, ringvault_app::dataset::DEFAULT_MAX_RECORDS).unwrap();
     let schema = cohort_schema();
     let one = fixed_point(&cohort(1, 3));
     let body = encrypt_uploads(backend(), &schema, &keys.public, &one, 1).unwrap().remove(0);

@@ -31,22 +31,25 @@ pub(crate) fn engine(backend: Option<&str>) -> PyResult<Engine> {
 /// (`n4096`, `n8192`, …; default `n8192`), the same files as `ringvault keygen`. With
 /// `schema` (a vault schema as a dict or JSON text) and no preset, the smallest preset that
 /// holds `records` records (default: the schema's `max_records`) of its ranges and
-/// computations. Returns the preset's name.
+/// computations. The evaluation keys serve tables of up to `records` records (default: the
+/// schema's `max_records`, else 1,000,000). Returns the preset's name.
 #[pyfunction]
 #[pyo3(signature = (dir, preset = None, schema = None, records = None, backend = None))]
 fn generate_keys(py: Python<'_>, dir: &str, preset: Option<&str>, schema: Option<&Bound<'_, PyAny>>, records: Option<u64>, backend: Option<&str>) -> PyResult<String> {
-    let preset = match (preset, schema) {
+    let default_records = records.unwrap_or(ringvault_app::dataset::DEFAULT_MAX_RECORDS);
+    let (preset, max_records) = match (preset, schema) {
         (Some(_), Some(_)) => return Err(errors::invalid("give a preset or a schema, not both")),
-        (Some(p), None) => Preset::from_name(p).ok_or_else(|| errors::invalid(format!("unknown preset {p:?}; expected one of {}", Preset::ALL.map(Preset::name).join(", "))))?,
+        (Some(p), None) => (Preset::from_name(p).ok_or_else(|| errors::invalid(format!("unknown preset {p:?}; expected one of {}", Preset::ALL.map(Preset::name).join(", "))))?, default_records),
         (None, Some(s)) => {
             let schema = objects::schema_from(s)?;
-            schema.preset_for(records.unwrap_or_else(|| schema.declared_records())).map_err(app_err)?
+            let records = records.unwrap_or_else(|| schema.declared_records());
+            (schema.preset_for(records).map_err(app_err)?, records)
         }
-        (None, None) => Preset::N8192,
+        (None, None) => (Preset::N8192, default_records),
     };
     let engine = engine(backend)?;
     let dir = Path::new(dir).to_path_buf();
-    py.detach(|| ringvault_app::on_backend!(&engine, |b| ringvault_app::keys::generate_into(b.clone(), &dir, preset))).map_err(app_err)?;
+    py.detach(|| ringvault_app::on_backend!(&engine, |b| ringvault_app::keys::generate_into(b.clone(), &dir, preset, max_records))).map_err(app_err)?;
     Ok(preset.name().to_string())
 }
 

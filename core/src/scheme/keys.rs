@@ -423,11 +423,15 @@ impl<B: Backend> Scheme<B> {
     /// The Galois elements [`Evaluator::sum_slots`](super::Evaluator::sum_slots) and rotations by
     /// powers of two need: `3^(2^j)` for `2^j < n/2`, and the column swap.
     pub fn power_of_two_rotation_elements(&self) -> Vec<usize> {
-        let n = self.params.n();
-        let mut v: Vec<usize> = (0..).map(|j| 1isize << j).take_while(|&s| (s as usize) < n / 2).map(|s| GaloisElement::row_rotation(n, s)).collect();
-        v.push(GaloisElement::column_swap(n));
-        v
+        power_of_two_rotation_elements(self.params.n())
     }
+}
+
+/// [`Scheme::power_of_two_rotation_elements`] for ring degree `n`.
+pub fn power_of_two_rotation_elements(n: usize) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..).map(|j| 1isize << j).take_while(|&s| (s as usize) < n / 2).map(|s| GaloisElement::row_rotation(n, s)).collect();
+    v.push(GaloisElement::column_swap(n));
+    v
 }
 
 /// The rows of `limbs` (ring indices) of every polynomial of a batch over all primes.

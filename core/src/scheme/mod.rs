@@ -37,7 +37,7 @@ pub use ciphertext::{Ciphertext, Plaintext};
 pub use evaluator::{DeviceKeys, Evaluator};
 pub use decrypt::Decryptor;
 pub use encrypt::Encryptor;
-pub use keys::{EvaluationKeys, GaloisElement, KeyPlan, KeySwitchKey, KeyTarget, PublicKey, SecretKey};
+pub use keys::{EvaluationKeys, GaloisElement, KeyPlan, KeySwitchKey, KeyTarget, PublicKey, SecretKey, power_of_two_rotation_elements};
 pub(crate) use keys::expand_uniform;
 pub use params::{NoiseModel, Parameters, ParametersLiteral, Preset, SecurityLevel};
 

@@ -36,7 +36,7 @@ use rand_core::{CryptoRng, RngCore};
 
 use crate::backend::Backend;
 use crate::encoding::{BatchEncoder, CrtPlaintextSpace};
-use crate::scheme::{EvaluationKeys, Preset, PublicKey, Scheme, SecretKey};
+use crate::scheme::{EvaluationKeys, KeyPlan, Preset, PublicKey, Scheme, SecretKey};
 use crate::Error;
 
 pub use owner::{StatValue, StatsDecryptor, sigmoid};
@@ -185,6 +185,48 @@ impl StatsParameters {
     pub fn capacity_bits(&self) -> u64 {
         self.space.max_magnitude().bits().saturating_sub(1)
     }
+
+    /// The evaluation keys the statistics of tables of up to `max_records` records need, one
+    /// plan per plaintext modulus: the relinearization key at the top level (products are
+    /// taken there) and the slot-sum rotations at the highest level any total of `1` to
+    /// `⌈max_records/n⌉` chunks is switched down to ([`StatsEvaluator`]'s rule). Galois keys
+    /// of that level only are a fraction of full ones; a table with more records is refused
+    /// with [`Error::KeyLevelNotCovered`] when its totals would need a higher level.
+    pub fn key_plans(&self, max_records: u64) -> Vec<KeyPlan> {
+        let chunks = usize::try_from(max_records.div_ceil(self.n() as u64).max(1)).unwrap_or(usize::MAX);
+        let moduli = self.space.params();
+        let mut galois_levels = 1;
+        for kind in server::Summand::ALL {
+            let noise = |p: &crate::scheme::Parameters| kind.noise_bits(p);
+            let fits = |c: usize| server::mask_fits(moduli.iter().map(|p| &**p), &noise, c);
+            // The mask is used up to some chunk count and not beyond; within each side the
+            // level grows with the count: the highest levels are at the last masked count and
+            // at `chunks`.
+            let mut ends = vec![(chunks, fits(chunks))];
+            if !ends[0].1 && fits(1) {
+                let (mut lo, mut hi) = (1, chunks);
+                while hi - lo > 1 {
+                    let mid = lo + (hi - lo) / 2;
+                    if fits(mid) { lo = mid } else { hi = mid }
+                }
+                ends.push((lo, true));
+            }
+            for p in moduli {
+                for &(c, mask) in &ends {
+                    let bits = p.noise().after_additions(noise(p), c as u64);
+                    galois_levels = galois_levels.max(server::slot_sum_level(p, bits, p.max_level(), mask));
+                }
+            }
+        }
+        moduli
+            .iter()
+            .map(|p| KeyPlan {
+                relinearization: p.supports_key_switching().then_some(p.max_level()),
+                galois: crate::scheme::power_of_two_rotation_elements(p.n()),
+                galois_levels,
+            })
+            .collect()
+    }
 }
 
 /// The owner's secret: one secret key per plaintext modulus. Never leaves the owner.
@@ -253,16 +295,37 @@ impl<B: Backend> StatsContext<B> {
     }
 
     /// Generates the owner's secret and the server's evaluation keys (relinearization and the
-    /// rotations of a slot sum).
+    /// rotations of a slot sum), serving every level: tables of any size the noise allows.
     ///
     /// # Errors
     /// Key generation errors.
     pub fn generate_keys<R: RngCore + CryptoRng>(&self, rng: &mut R) -> Result<(StatsSecretKey, StatsKeys), Error> {
+        let plans: Vec<KeyPlan> = self
+            .schemes
+            .iter()
+            .map(|s| {
+                let all = s.params().max_level();
+                KeyPlan { relinearization: Some(all), galois: s.power_of_two_rotation_elements(), galois_levels: all }
+            })
+            .collect();
+        self.generate_keys_with(&plans, rng)
+    }
+
+    /// Generates the owner's secret and the smallest evaluation keys that serve tables of up
+    /// to `max_records` records ([`StatsParameters::key_plans`]).
+    ///
+    /// # Errors
+    /// Key generation errors.
+    pub fn generate_keys_for<R: RngCore + CryptoRng>(&self, max_records: u64, rng: &mut R) -> Result<(StatsSecretKey, StatsKeys), Error> {
+        self.generate_keys_with(&self.params.key_plans(max_records), rng)
+    }
+
+    fn generate_keys_with<R: RngCore + CryptoRng>(&self, plans: &[KeyPlan], rng: &mut R) -> Result<(StatsSecretKey, StatsKeys), Error> {
         let mut secret = Vec::with_capacity(self.schemes.len());
         let mut public = Vec::with_capacity(self.schemes.len());
-        for s in &self.schemes {
+        for (s, plan) in self.schemes.iter().zip(plans) {
             let sk = s.generate_secret_key(rng)?;
-            public.push(s.generate_evaluation_keys(&sk, &s.power_of_two_rotation_elements(), rng)?);
+            public.push(s.generate_evaluation_keys_for(&sk, plan, rng)?);
             secret.push(sk);
         }
         Ok((StatsSecretKey { keys: secret }, StatsKeys { keys: public }))

@@ -49,6 +49,75 @@ pub struct EncryptedScores<B: Backend> {
     pub chunks: Vec<Vec<Ciphertext<B>>>,
 }
 
+/// Budget kept beyond the noise model's estimate when switching down before a slot sum.
+const NOISE_MARGIN_BITS: f64 = 10.0;
+
+/// What the chunks of a total are, for the noise model: the three summands of the statistics
+/// circuits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Summand {
+    /// Fresh public-key ciphertexts (a sum).
+    Fresh,
+    /// Products of two fresh ciphertexts relinearized at the top level (a sum of squares, a
+    /// weighted sum with encrypted weights): squaring at the top level leaves the most budget
+    /// (a switch first would lower the noise less than the modulus).
+    Product,
+    /// Products with plaintexts of arbitrary residues (a weighted sum with plaintext weights:
+    /// growth `≈ t·√n`).
+    PlainProduct,
+}
+
+impl Summand {
+    /// Every kind, for planning keys.
+    pub(crate) const ALL: [Summand; 3] = [Self::Fresh, Self::Product, Self::PlainProduct];
+
+    /// The noise bits of one summand under `p`.
+    pub(crate) fn noise_bits(self, p: &Parameters) -> f64 {
+        let model = p.noise();
+        let fresh = model.fresh_bits();
+        match self {
+            Self::Fresh => fresh,
+            Self::Product => model.after_key_switch(model.after_multiply(fresh, fresh), p.max_level()),
+            Self::PlainProduct => model.after_multiply(fresh, (f64::from(p.plaintext().value()) * (p.n() as f64).sqrt()).log2()),
+        }
+    }
+}
+
+/// Whether a slot sum of noise `bits` at `level`, then (with `mask`) the slot-0 mask,
+/// decrypts under `p`'s noise model with [`NOISE_MARGIN_BITS`] to spare.
+fn slot_sum_fits(p: &Parameters, mut bits: f64, level: usize, mask: bool) -> bool {
+    let model: NoiseModel = p.noise();
+    for _ in 0..p.n().trailing_zeros() {
+        bits = model.after_additions(model.after_key_switch(bits, level), 2);
+    }
+    if mask {
+        bits = model.after_plain_multiply(bits);
+    }
+    model.decryptable(bits + NOISE_MARGIN_BITS, level)
+}
+
+/// The lowest level, from `level` down, at which a slot sum of noise `bits` (then, with
+/// `mask`, the slot-0 mask) still decrypts: rotations get cheaper as primes are dropped, and
+/// the Galois keys need only the levels this returns.
+pub(crate) fn slot_sum_level(p: &Parameters, mut bits: f64, mut level: usize, mask: bool) -> usize {
+    let model = p.noise();
+    while level > 1 {
+        let lower = model.after_mod_switch(bits, level);
+        if !slot_sum_fits(p, lower, level - 1, mask) {
+            break;
+        }
+        bits = lower;
+        level -= 1;
+    }
+    level
+}
+
+/// Whether totals of `chunks` summands of noise `noise(params)` can be masked to slot 0
+/// under every plaintext modulus of `moduli` (at the top level, where totals start).
+pub(crate) fn mask_fits<'p>(moduli: impl IntoIterator<Item = &'p Parameters>, noise: &dyn Fn(&Parameters) -> f64, chunks: usize) -> bool {
+    moduli.into_iter().all(|p| slot_sum_fits(p, p.noise().after_additions(noise(p), chunks as u64), p.max_level(), true))
+}
+
 /// A logistic-regression model in the data's raw units: `score = b + Σ w_c·x_c`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -222,9 +291,6 @@ impl<B: Backend> StatsContext<B> {
 }
 
 impl<B: Backend> StatsEvaluator<'_, B> {
-    /// Budget kept beyond the noise model's estimate when switching down before a slot sum.
-    const NOISE_MARGIN_BITS: f64 = 10.0;
-
     fn check_capacity(&self, what: &str, bits: u64) -> Result<(), Error> {
         let capacity = self.ctx.params.capacity_bits();
         if bits > capacity {
@@ -243,41 +309,11 @@ impl<B: Backend> StatsEvaluator<'_, B> {
         Ok(())
     }
 
-    /// Whether a slot sum of noise `bits` at `level`, then (with `mask`) the slot-0 mask,
-    /// decrypts under `model` with [`Self::NOISE_MARGIN_BITS`] to spare.
-    fn fits(&self, model: &NoiseModel, mut bits: f64, level: usize, mask: bool) -> bool {
-        for _ in 0..self.ctx.params.n().trailing_zeros() {
-            bits = model.after_additions(model.after_key_switch(bits, level), 2);
-        }
-        if mask {
-            bits = model.after_plain_multiply(bits);
-        }
-        model.decryptable(bits + Self::NOISE_MARGIN_BITS, level)
-    }
-
-    /// The lowest level, from `level` down, at which a slot sum of noise `bits` (then, with
-    /// `mask`, the slot-0 mask) still decrypts: rotations get cheaper as primes are dropped.
-    fn lowest_level(&self, model: &NoiseModel, mut bits: f64, mut level: usize, mask: bool) -> usize {
-        while level > 1 {
-            let lower = model.after_mod_switch(bits, level);
-            if !self.fits(model, lower, level - 1, mask) {
-                break;
-            }
-            bits = lower;
-            level -= 1;
-        }
-        level
-    }
-
     /// Whether totals of `chunks` summands of noise `noise(params)` can be masked to slot 0
     /// under every plaintext modulus (the decision must be the same for all of them: the owner
     /// recombines each slot across moduli).
     fn mask_fits(&self, noise: &dyn Fn(&Parameters) -> f64, chunks: usize) -> bool {
-        self.evals.iter().all(|ev| {
-            let p = ev.scheme().params();
-            let model = p.noise();
-            self.fits(&model, model.after_additions(noise(p), chunks as u64), p.max_level(), true)
-        })
+        mask_fits(self.evals.iter().map(|ev| &**ev.scheme().params()), noise, chunks)
     }
 
     /// Sums the chunks of a stacked batch list, switches down to [`Self::lowest_level`], and
@@ -294,8 +330,9 @@ impl<B: Backend> StatsEvaluator<'_, B> {
         for c in iter {
             ev.add_assign(&mut acc, &c)?;
         }
-        let model = ev.scheme().params().noise();
-        let level = self.lowest_level(&model, model.after_additions(noise_bits, count), acc.level(), mask);
+        let params = ev.scheme().params();
+        let model = params.noise();
+        let level = slot_sum_level(params, model.after_additions(noise_bits, count), acc.level(), mask);
         while acc.level() > level {
             ev.mod_switch_assign(&mut acc)?;
         }
@@ -350,13 +387,8 @@ impl<B: Backend> StatsEvaluator<'_, B> {
         // sums[i][k]: total of sum_cols[k] under modulus i (likewise squares).
         let mut sums: Vec<Vec<Ciphertext<B>>> = Vec::new();
         let mut squares: Vec<Vec<Ciphertext<B>>> = Vec::new();
-        let sum_noise = |p: &Parameters| p.noise().fresh_bits();
-        // The only product of the circuit: squaring at the top level leaves the most budget (a
-        // switch first would lower the noise less than the modulus).
-        let square_noise = |p: &Parameters| {
-            let model = p.noise();
-            model.after_key_switch(model.after_multiply(model.fresh_bits(), model.fresh_bits()), p.max_level())
-        };
+        let sum_noise = |p: &Parameters| Summand::Fresh.noise_bits(p);
+        let square_noise = |p: &Parameters| Summand::Product.noise_bits(p);
         let (mask_sums, mask_squares) = (self.mask_fits(&sum_noise, chunks), self.mask_fits(&square_noise, chunks));
         for (i, ev) in self.evals.iter().enumerate() {
             let s = &self.ctx.schemes[i];
@@ -410,7 +442,6 @@ impl<B: Backend> StatsEvaluator<'_, B> {
         let x = table.column(column)?;
         let info = x.info().clone();
         let chunks = table.chunk_records().len();
-        let n = self.ctx.params.n();
         let (w_decimals, w_bits) = match weights {
             Weights::Plain { decimals, values } => {
                 if values.len() != table.records() {
@@ -428,13 +459,11 @@ impl<B: Backend> StatsEvaluator<'_, B> {
         self.check_capacity(&format!("weighted sum of {column:?}"), bound)?;
         // Plaintext weights are arbitrary residues mod t (growth ≈ t·√n); encrypted ones are a
         // product at the top level.
-        let noise = |p: &Parameters| {
-            let model = p.noise();
-            match weights {
-                Weights::Plain { .. } => model.after_multiply(model.fresh_bits(), (f64::from(p.plaintext().value()) * (n as f64).sqrt()).log2()),
-                Weights::Column(_) => model.after_key_switch(model.after_multiply(model.fresh_bits(), model.fresh_bits()), p.max_level()),
-            }
+        let summand = match weights {
+            Weights::Plain { .. } => Summand::PlainProduct,
+            Weights::Column(_) => Summand::Product,
         };
+        let noise = |p: &Parameters| summand.noise_bits(p);
         let mask = self.mask_fits(&noise, chunks);
         let mut per_modulus = Vec::with_capacity(self.evals.len());
         for (i, ev) in self.evals.iter().enumerate() {

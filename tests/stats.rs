@@ -92,10 +92,11 @@ fn every_column_statistic_matches_float64_in_one_batched_call() {
         assert_eq!(got.count, records);
         assert!(relative(got.value, want) <= 1e-9, "{stat} of {name}: {} vs {want}", got.value);
     }
-    // At n = 4096 a sum is masked to slot 0; a sum of squares has no budget left for the mask
-    // and fills every slot with the total (the owner accepts exactly these two forms).
+    // At n = 4096 the slot-0 mask would cost a sum a level (Galois keys over more primes), and
+    // a sum of squares has no budget left for it: both fill every slot with the total (the
+    // owner accepts exactly the two forms).
     let r = results.iter().find(|r| r.stat == Stat::Variance).unwrap();
-    assert_eq!(slot_form(&dec, r.sum.as_ref().unwrap(), r.sum_bound_bits), SlotForm::Masked);
+    assert_eq!(slot_form(&dec, r.sum.as_ref().unwrap(), r.sum_bound_bits), SlotForm::Filled);
     assert_eq!(slot_form(&dec, r.squares.as_ref().unwrap(), r.squares_bound_bits), SlotForm::Filled);
 }
 
@@ -220,11 +221,13 @@ fn logistic_scores_and_weighted_sums_match_float64() {
     let r = ev.weighted_sum(&table, "systolic bp", &Weights::Column("ratio".into())).unwrap();
     let want: f64 = pressure.iter().zip(&ratio).map(|(x, w)| x * w).sum();
     assert!(relative(dec.finish(&r).unwrap().value, want) < 1e-9);
-    // At n = 8192 every total carries only its own slot (slot 0); scores only their records'.
-    assert_eq!(slot_form(&dec, r.sum.as_ref().unwrap(), r.sum_bound_bits), SlotForm::Masked);
+    // A total is masked to slot 0 only where the mask costs no level; at n = 8192 it would
+    // cost one for every total here, so each fills every slot. Scores carry only their
+    // records' slots.
+    assert_eq!(slot_form(&dec, r.sum.as_ref().unwrap(), r.sum_bound_bits), SlotForm::Filled);
     for r in ev.evaluate(&table, &[(Stat::Variance, "steps")]).unwrap() {
-        assert_eq!(slot_form(&dec, r.sum.as_ref().unwrap(), r.sum_bound_bits), SlotForm::Masked);
-        assert_eq!(slot_form(&dec, r.squares.as_ref().unwrap(), r.squares_bound_bits), SlotForm::Masked);
+        assert_eq!(slot_form(&dec, r.sum.as_ref().unwrap(), r.sum_bound_bits), SlotForm::Filled);
+        assert_eq!(slot_form(&dec, r.squares.as_ref().unwrap(), r.squares_bound_bits), SlotForm::Filled);
     }
     let chunk: Vec<&Ciphertext<CpuBackend>> = scores.chunks.iter().map(|per_modulus| &per_modulus[0]).collect();
     let slots = dec.slot_values(&chunk, scores.bound_bits).unwrap();

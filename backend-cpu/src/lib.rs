@@ -36,7 +36,7 @@ use rayon::prelude::*;
 use zeroize::Zeroize;
 use ringvault_core::backend::checks;
 use ringvault_core::ring::kernels;
-use ringvault_core::rns::{BasisConversion, DigitDecomposition};
+use ringvault_core::rns::{BasisConversion, DigitDecomposition, SpecialDivision};
 use ringvault_core::zq::MAX_MODULUS_BITS;
 use ringvault_core::{Backend, BatchShape, Caps, Coeff, Domain, Error, HasShape, Ntt, PolyBatch, RingContext};
 
@@ -452,6 +452,37 @@ impl Backend for CpuBackend {
                 elementwise::add_row(level, row, x, m);
             }
             self.pool.give(scratch);
+        });
+        self.recycle(a);
+        Ok(out)
+    }
+
+    /// Per polynomial, the steps of `kernels::divide_by_special_poly` with the level's SIMD
+    /// kernels: `K` inverse transforms, the fast basis conversion, `l` forward transforms.
+    fn divide_by_special_ntt(&self, plan: &CpuPlan, _ring: &RingContext, a: CpuBatch<Ntt>, special: &[usize], div: &SpecialDivision) -> Result<CpuBatch<Ntt>, Error> {
+        let shape = checks::special_division(a.shape(), special, div)?;
+        let (n, l, k) = (shape.n, div.level(), special.len());
+        let mut out = self.zeros(plan, shape)?;
+        let level = self.level;
+        self.for_rows(out.data_mut(), l * n, Cost::Heavy, |p, poly| {
+            let src = a.poly(p);
+            let mut y = self.pool.take(k * n);
+            y.clear();
+            y.extend_from_slice(&src[l * n..]);
+            for (j, row) in y.chunks_exact_mut(n).enumerate() {
+                plan.ntt[special[j]].inverse(row);
+                elementwise::mul_constant_row(level, row, div.t_inv_special[j], plan.ring.modulus(special[j]));
+            }
+            elementwise::convert_basis_poly(level, &div.conv, &y, poly, n);
+            for (i, row) in poly.chunks_exact_mut(n).enumerate() {
+                let m = plan.ring.modulus(i);
+                elementwise::mul_constant_row(level, row, div.t_mod_q[i], m);
+                plan.ntt[i].forward(row);
+                elementwise::sub_row(level, row, &src[i * n..(i + 1) * n], m);
+                elementwise::negate_row(level, row, m);
+                elementwise::mul_constant_row(level, row, div.p_inv_q[i], m);
+            }
+            self.pool.give(y);
         });
         self.recycle(a);
         Ok(out)

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::Error;
 use crate::ring::{BatchShape, Coeff, Domain, HasShape, Ntt, PolyBatch, RingContext};
-use crate::rns::{BasisConversion, DigitDecomposition};
+use crate::rns::{BasisConversion, DigitDecomposition, SpecialDivision};
 
 /// What a backend can hold and compute.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -228,6 +228,27 @@ pub trait Backend: Send + Sync {
         self.ntt_forward(plan, dropped)
     }
 
+    /// The division by the special modulus `P` that ends a key switch with `K ≥ 2` special
+    /// primes, all at once ([`crate::rns::SpecialDivision`]; the reference is
+    /// [`crate::ring::kernels::divide_by_special_poly`]): `a` is over the level's primes
+    /// `0..l` followed by the special primes `special` (NTT domain) of `ring` (the plan's);
+    /// the result is over `0..l`. The default computes the reference on the host (download,
+    /// compute, upload); backends override it. The result is the same.
+    ///
+    /// # Errors
+    /// Shape errors of [`checks::special_division`]; device failures.
+    fn divide_by_special_ntt(&self, plan: &Self::Plan, ring: &RingContext, a: Self::Batch<Ntt>, special: &[usize], div: &SpecialDivision) -> Result<Self::Batch<Ntt>, Error> {
+        let host = self.download(plan, &a)?;
+        let shape = checks::special_division(host.shape_ref(), special, div)?;
+        self.recycle(a);
+        let (n, width) = (shape.n, host.shape_ref().limbs.len());
+        let mut out = vec![0u32; shape.len()];
+        for (p, poly) in out.chunks_exact_mut(div.level() * n).enumerate() {
+            crate::ring::kernels::divide_by_special_poly(ring, special, div, &host.data()[p * width * n..(p + 1) * width * n], poly, n);
+        }
+        self.upload_owned(plan, PolyBatch::from_reduced(ring, shape, out)?)
+    }
+
     /// Hands a batch that is no longer needed back to the backend, which may reuse its memory
     /// (the default drops it).
     fn recycle<D: Domain>(&self, batch: Self::Batch<D>) {
@@ -377,6 +398,20 @@ pub mod checks {
             return Err(Error::LimbMismatch { expected: want_to, found: primes(&out.limbs) });
         }
         reduce_limb(a, 0, out)
+    }
+
+    /// `a` is over `0..l` then `special` (`l` = the division's level, `K` = its special
+    /// count); returns the result's shape (over `0..l`).
+    ///
+    /// # Errors
+    /// [`Error::LimbMismatch`].
+    pub fn special_division(a: &BatchShape, special: &[usize], div: &SpecialDivision) -> Result<BatchShape, Error> {
+        let mut want: Vec<usize> = (0..div.level()).collect();
+        want.extend_from_slice(special);
+        if a.limbs != want || special.len() != div.special_count() {
+            return Err(Error::LimbMismatch { expected: want, found: a.limbs.clone() });
+        }
+        Ok(BatchShape::new(a.count, a.n, (0..div.level()).collect()))
     }
 
     /// `k` is an odd element below `2n`.

@@ -334,6 +334,42 @@ pub mod kernels {
         let cs = m.shoup(c);
         a.iter_mut().for_each(|x| *x = m.mul_shoup(*x, c, cs));
     }
+    /// The division by the special modulus of one polynomial (the reference of
+    /// `Backend::divide_by_special_ntt`): `rows` holds the level's `l` primes then the `K`
+    /// special primes in the NTT domain (ring indices `0..l` then `special`), `out` receives
+    /// the `l` result rows in the NTT domain. See [`crate::rns::SpecialDivision`].
+    ///
+    /// # Preconditions
+    /// `rows.len() == (l + K)·n`, `out.len() == l·n`; residues below their primes.
+    pub fn divide_by_special_poly(ring: &RingContext, special: &[usize], div: &crate::rns::SpecialDivision, rows: &[u32], out: &mut [u32], n: usize) {
+        let l = div.level();
+        let mut y = rows[l * n..].to_vec();
+        for (j, row) in y.chunks_exact_mut(n).enumerate() {
+            let p = ring.modulus(special[j]);
+            ring.table(special[j]).inverse(row);
+            mul_constant_row(row, div.t_inv_special[j], p);
+        }
+        let (mut x, mut scratch, mut conv) = (vec![0; special.len()], vec![0; special.len()], vec![0; l]);
+        for c in 0..n {
+            for (j, xj) in x.iter_mut().enumerate() {
+                *xj = y[j * n + c];
+            }
+            div.conv.convert_one(&x, &mut scratch, &mut conv);
+            for (i, &v) in conv.iter().enumerate() {
+                out[i * n + c] = v;
+            }
+        }
+        for (i, row) in out.chunks_exact_mut(n).enumerate() {
+            let m = ring.modulus(i);
+            mul_constant_row(row, div.t_mod_q[i], m);
+            ring.table(i).forward(row);
+            // out = (x − δ)·P⁻¹ = −(δ − x)·P⁻¹.
+            sub_row(row, &rows[i * n..(i + 1) * n], m);
+            negate_row(row, m);
+            mul_constant_row(row, div.p_inv_q[i], m);
+        }
+    }
+
     /// `out[i] = a[i] mod p` for residues `a[i] < 2^32` of another prime.
     pub fn reduce_row(a: &[u32], out: &mut [u32], p: &Modulus) {
         out.iter_mut().zip(a).for_each(|(o, &x)| *o = p.reduce(x));

@@ -179,6 +179,50 @@ impl BasisConversion {
     }
 }
 
+/// Constants of the division by the special modulus `P = p₀·…·p_{K−1}` that ends a key
+/// switch at one level (BGV, `t`-preserving): for `x` over the level's primes `qᵢ` and the
+/// special primes, `yⱼ = [xⱼ·t⁻¹]_{pⱼ}`, `δ = t·conv_{P→Q}(y)` (the fast basis conversion, so
+/// `δ ≡ x (mod P)`, `δ ≡ 0 (mod t)` and `0 ≤ δ < t·K·P`), and the result is
+/// `(xᵢ − δᵢ)·P⁻¹ mod qᵢ`: exact division, `≡ x·P⁻¹ (mod t)`, with a rounding error below
+/// `t·K`. One inverse transform per special prime and one forward per level prime, where
+/// dropping the special primes one at a time costs `K` of each.
+#[derive(Clone, Debug)]
+pub struct SpecialDivision {
+    /// The fast basis conversion from the special primes to the level's primes.
+    pub conv: BasisConversion,
+    /// `t⁻¹ mod pⱼ`.
+    pub t_inv_special: Vec<u32>,
+    /// `t mod qᵢ`.
+    pub t_mod_q: Vec<u32>,
+    /// `P⁻¹ mod qᵢ`.
+    pub p_inv_q: Vec<u32>,
+}
+
+impl SpecialDivision {
+    /// The constants for the level primes `q` and special primes `p`, plaintext modulus `t`.
+    ///
+    /// # Errors
+    /// Basis errors; [`Error::NotInvertible`] if `t` or `P` shares a factor with a prime.
+    pub fn new(q: &[u32], p: &[u32], t: u32) -> Result<Self, Error> {
+        let special = RnsBasis::new(p)?;
+        let conv = BasisConversion::new(&special, q)?;
+        let t_inv_special = special.moduli().iter().map(|m| m.inv(m.reduce(t))).collect::<Result<Vec<_>, _>>()?;
+        let level: Vec<Modulus> = q.iter().map(|&x| Modulus::new(x)).collect::<Result<_, _>>()?;
+        let t_mod_q = level.iter().map(|m| m.reduce(t)).collect();
+        let p_inv_q = level.iter().map(|m| m.inv(big_mod(special.product(), m))).collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { conv, t_inv_special, t_mod_q, p_inv_q })
+    }
+
+    /// The number of special primes `K`.
+    pub fn special_count(&self) -> usize {
+        self.t_inv_special.len()
+    }
+    /// The number of level primes.
+    pub fn level(&self) -> usize {
+        self.t_mod_q.len()
+    }
+}
+
 /// One RNS digit of a key switch: a run of consecutive source rows, and how it is extended to
 /// the output primes.
 #[derive(Clone, Debug)]

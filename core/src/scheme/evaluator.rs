@@ -520,8 +520,9 @@ impl<'a, B: Backend> Evaluator<'a, B> {
     ///
     /// Digits are the residues of `c` over runs of `α` primes ([`Parameters::digits`]),
     /// extended to the level's primes and the special primes, multiplied with the key and
-    /// summed; the sum is divided by `P` with the `t`-preserving rounding (one special prime
-    /// at a time).
+    /// summed; the sum is divided by `P` with the `t`-preserving rounding (one prime dropped
+    /// with a centered lift when `P` is one prime, else all at once:
+    /// [`crate::rns::SpecialDivision`]).
     ///
     /// [`Parameters::digits`]: crate::scheme::Parameters::digits
     fn key_switch(&self, c: &B::Batch<Ntt>, key: &DeviceKey<B>, level: usize) -> Result<SwitchedPair<B>, Error> {
@@ -534,12 +535,13 @@ impl<'a, B: Backend> Evaluator<'a, B> {
         let (acc0, acc1) = be.key_switch_inner(plan, &coeff, c, digits, &kb, &ka)?;
         be.recycle(coeff);
         let t = params.plaintext().value();
+        let special = params.special_limbs();
         let mod_down = |acc: B::Batch<Ntt>| -> Result<B::Batch<Ntt>, Error> {
-            let mut x = acc;
-            for _ in 0..params.special_count() {
-                x = be.drop_last_limb_ntt(plan, x, t)?;
+            if special.len() == 1 {
+                be.drop_last_limb_ntt(plan, acc, t)
+            } else {
+                be.divide_by_special_ntt(plan, params.ring(), acc, &special, params.special_division(level)?)
             }
-            Ok(x)
         };
         Ok((mod_down(acc0)?, mod_down(acc1)?))
     }

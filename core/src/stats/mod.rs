@@ -193,31 +193,15 @@ impl StatsParameters {
     /// of that level only are a fraction of full ones; a table with more records is refused
     /// with [`Error::KeyLevelNotCovered`] when its totals would need a higher level.
     pub fn key_plans(&self, max_records: u64) -> Vec<KeyPlan> {
-        let chunks = usize::try_from(max_records.div_ceil(self.n() as u64).max(1)).unwrap_or(usize::MAX);
+        let chunks = max_records.div_ceil(self.n() as u64).max(1);
         let moduli = self.space.params();
-        let mut galois_levels = 1;
-        for kind in server::Summand::ALL {
-            let noise = |p: &crate::scheme::Parameters| kind.noise_bits(p);
-            let fits = |c: usize| server::mask_fits(moduli.iter().map(|p| &**p), &noise, c);
-            // The mask is used up to some chunk count and not beyond; within each side the
-            // level grows with the count: the highest levels are at the last masked count and
-            // at `chunks`.
-            let mut ends = vec![(chunks, fits(chunks))];
-            if !ends[0].1 && fits(1) {
-                let (mut lo, mut hi) = (1, chunks);
-                while hi - lo > 1 {
-                    let mid = lo + (hi - lo) / 2;
-                    if fits(mid) { lo = mid } else { hi = mid }
-                }
-                ends.push((lo, true));
-            }
-            for p in moduli {
-                for &(c, mask) in &ends {
-                    let bits = p.noise().after_additions(noise(p), c as u64);
-                    galois_levels = galois_levels.max(server::slot_sum_level(p, bits, p.max_level(), mask));
-                }
-            }
-        }
+        // A total is summed at the lowest level its noise allows, which grows with the chunk
+        // count (the slot-0 mask never raises it: `server::mask_fits`).
+        let galois_levels = server::Summand::ALL
+            .iter()
+            .flat_map(|kind| moduli.iter().map(move |p| server::slot_sum_level(p, p.noise().after_additions(kind.noise_bits(p), chunks), p.max_level(), false)))
+            .max()
+            .unwrap_or(1);
         moduli
             .iter()
             .map(|p| KeyPlan {

@@ -99,7 +99,12 @@ fn slot_sum_fits(p: &Parameters, mut bits: f64, level: usize, mask: bool) -> boo
 /// The lowest level, from `level` down, at which a slot sum of noise `bits` (then, with
 /// `mask`, the slot-0 mask) still decrypts: rotations get cheaper as primes are dropped, and
 /// the Galois keys need only the levels this returns.
-pub(crate) fn slot_sum_level(p: &Parameters, mut bits: f64, mut level: usize, mask: bool) -> usize {
+pub(crate) fn slot_sum_level(p: &Parameters, bits: f64, level: usize, mask: bool) -> usize {
+    descend(p, bits, level, mask).0
+}
+
+/// [`slot_sum_level`] with the noise at that level.
+fn descend(p: &Parameters, mut bits: f64, mut level: usize, mask: bool) -> (usize, f64) {
     let model = p.noise();
     while level > 1 {
         let lower = model.after_mod_switch(bits, level);
@@ -109,13 +114,18 @@ pub(crate) fn slot_sum_level(p: &Parameters, mut bits: f64, mut level: usize, ma
         bits = lower;
         level -= 1;
     }
-    level
+    (level, bits)
 }
 
 /// Whether totals of `chunks` summands of noise `noise(params)` can be masked to slot 0
-/// under every plaintext modulus of `moduli` (at the top level, where totals start).
+/// under every plaintext modulus of `moduli` at the level the unmasked total is summed at.
+/// The mask is a courtesy (every slot of a total holds the same value), so it never costs a
+/// level: a higher level would need Galois keys over more primes and slower rotations.
 pub(crate) fn mask_fits<'p>(moduli: impl IntoIterator<Item = &'p Parameters>, noise: &dyn Fn(&Parameters) -> f64, chunks: usize) -> bool {
-    moduli.into_iter().all(|p| slot_sum_fits(p, p.noise().after_additions(noise(p), chunks as u64), p.max_level(), true))
+    moduli.into_iter().all(|p| {
+        let (level, bits) = descend(p, p.noise().after_additions(noise(p), chunks as u64), p.max_level(), false);
+        slot_sum_fits(p, bits, level, true)
+    })
 }
 
 /// A logistic-regression model in the data's raw units: `score = b + Σ w_c·x_c`.

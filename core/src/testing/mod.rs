@@ -357,6 +357,70 @@ pub fn basis_ops_match_reference<B: Backend>(be: &B, degrees: &[usize]) {
     });
 }
 
+/// The division by the special modulus equals the reference kernel on random and edge
+/// inputs, for two and three special primes and a batch of three; and, independently of
+/// the reference, `δ = x − P·result` (recovered with big integers from the residues) is a
+/// multiple of `t`, congruent to `x` modulo every special prime, and below `t·K·P`; a batch
+/// over other limbs is an error.
+pub fn divide_by_special_matches_reference<B: Backend>(be: &B, degrees: &[usize]) {
+    use num_bigint::BigUint;
+    for &n in degrees {
+        let ring = test_ring(n);
+        let plan = be.plan(ring.clone()).expect("plan");
+        let plan = &plan;
+        let t = 65537u32;
+        for (case, (level, special, count)) in [(3usize, vec![3usize, 4], 1usize), (2, vec![2, 3, 4], 3), (1, vec![4, 5], 2)].into_iter().enumerate() {
+            let prime = |l: usize| ring.modulus(l).value();
+            let q: Vec<u32> = (0..level).map(prime).collect();
+            let p: Vec<u32> = special.iter().map(|&l| prime(l)).collect();
+            let div = crate::rns::SpecialDivision::new(&q, &p, t).expect("division");
+            let mut limbs: Vec<usize> = (0..level).collect();
+            limbs.extend(&special);
+            let shape = BatchShape::new(count, n, limbs.clone());
+            let x = random_batch::<Ntt>(&ring, shape.clone(), (n * 13 + case) as u64, true);
+            let width = limbs.len();
+            let mut expect = vec![0u32; count * level * n];
+            for (poly, out) in expect.chunks_exact_mut(level * n).enumerate() {
+                kernels::divide_by_special_poly(&ring, &special, &div, &x.data()[poly * width * n..(poly + 1) * width * n], out, n);
+            }
+            let got = be.divide_by_special_ntt(plan, &ring, up(be, plan, &x), &special, &div).expect("divide");
+            let got = down(be, plan, &got);
+            assert_eq!(got.data(), &expect[..], "{}: divide_by_special, level {level}, K = {}", be.name(), special.len());
+            // Independent check on the first polynomial, in coefficients.
+            let mut xc = x.data()[..width * n].to_vec();
+            for (r, row) in xc.chunks_exact_mut(n).enumerate() {
+                ring.table(limbs[r]).inverse(row);
+            }
+            let mut rc = got.data()[..level * n].to_vec();
+            for (i, row) in rc.chunks_exact_mut(n).enumerate() {
+                ring.table(i).inverse(row);
+            }
+            let p_big = p.iter().fold(BigUint::from(1u32), |acc, &v| acc * v);
+            let basis = RnsBasis::new(&q).expect("level basis");
+            for c in (0..n).step_by(n / 16) {
+                // δ mod qᵢ = xᵢ − P·rᵢ; δ < t·K·P < Q_l only when the level is wide enough.
+                let residues: Vec<u32> = (0..level)
+                    .map(|i| {
+                        let m = ring.modulus(i);
+                        m.sub(xc[i * n + c], m.mul(m.reduce_u64(u64::try_from(&p_big % m.value()).unwrap_or(0)), rc[i * n + c]))
+                    })
+                    .collect();
+                let delta = basis.reconstruct(&residues).expect("delta");
+                let bound = BigUint::from(t) * special.len() * &p_big;
+                if basis.product() > &bound {
+                    assert!(delta < bound, "{}: δ below t·K·P", be.name());
+                    assert_eq!(&delta % t, BigUint::from(0u32), "{}: δ ≡ 0 mod t", be.name());
+                    for (j, &pj) in p.iter().enumerate() {
+                        assert_eq!(&delta % pj, BigUint::from(xc[(level + j) * n + c]), "{}: δ ≡ x mod p{j}", be.name());
+                    }
+                }
+            }
+            let wrong = up(be, plan, &random_batch::<Ntt>(&ring, BatchShape::new(count, n, limbs[1..].to_vec()), 3, false));
+            assert!(be.divide_by_special_ntt(plan, &ring, wrong, &special, &div).is_err(), "{}: batch over other limbs", be.name());
+        }
+    }
+}
+
 /// Dropping the last limb (plain rounding and `t`-preserving) equals the reference.
 pub fn drop_last_limb_matches_reference<B: Backend>(be: &B, degrees: &[usize]) {
     for_each_case(be, degrees, |be, plan, ring, shape, seed| {
@@ -478,6 +542,10 @@ macro_rules! backend_conformance_tests {
             #[test]
             fn conformance_basis_ops() {
                 suite::basis_ops_match_reference(&$backend, &$degrees);
+            }
+            #[test]
+            fn conformance_divide_by_special() {
+                suite::divide_by_special_matches_reference(&$backend, &$degrees);
             }
             #[test]
             fn conformance_drop_last_limb() {

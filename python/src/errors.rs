@@ -39,7 +39,7 @@ fn core_err(e: &CoreError) -> PyErr {
     match e {
         CoreError::WouldWrap { .. } | CoreError::PlaintextOverflow { .. } => WrapError::new_err(msg),
         CoreError::NoiseBudgetExhausted | CoreError::LevelExhausted => NoiseBudgetError::new_err(msg),
-        CoreError::ParameterMismatch | CoreError::MissingGaloisKey { .. } | CoreError::MissingRelinearizationKey => KeyMismatchError::new_err(msg),
+        CoreError::ParameterMismatch | CoreError::MissingGaloisKey { .. } | CoreError::MissingRelinearizationKey | CoreError::KeyLevelNotCovered { .. } => KeyMismatchError::new_err(msg),
         CoreError::Backend { .. } => BackendError::new_err(msg),
         CoreError::InvalidInput { .. } | CoreError::ValueOutOfRange { .. } | CoreError::NoPresetFits { .. } => DataError::new_err(msg),
         _ => WireFormatError::new_err(msg),

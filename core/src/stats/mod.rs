@@ -304,13 +304,44 @@ impl<B: Backend> StatsContext<B> {
         self.generate_keys_with(&self.params.key_plans(max_records), rng)
     }
 
+    /// One key set per plaintext modulus, each on its own thread (they are independent): each
+    /// thread draws from a ChaCha20 generator seeded with 32 bytes of `rng`.
     fn generate_keys_with<R: RngCore + CryptoRng>(&self, plans: &[KeyPlan], rng: &mut R) -> Result<(StatsSecretKey, StatsKeys), Error> {
+        if plans.len() != self.schemes.len() {
+            return Err(Error::ShapeMismatch { what: "key plans (one per plaintext modulus)", expected: self.schemes.len(), found: plans.len() });
+        }
+        let seeds: Vec<zeroize::Zeroizing<[u8; 32]>> = self
+            .schemes
+            .iter()
+            .map(|_| {
+                let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+                rng.fill_bytes(&mut *seed);
+                seed
+            })
+            .collect();
+        let generated: Vec<Result<(SecretKey, EvaluationKeys), Error>> = std::thread::scope(|scope| {
+            let jobs: Vec<_> = self
+                .schemes
+                .iter()
+                .zip(plans)
+                .zip(&seeds)
+                .map(|((s, plan), seed)| {
+                    scope.spawn(move || {
+                        let mut rng = crate::scheme::sampling::seeded_rng(**seed);
+                        let sk = s.generate_secret_key(&mut rng)?;
+                        let keys = s.generate_evaluation_keys_for(&sk, plan, &mut rng)?;
+                        Ok((sk, keys))
+                    })
+                })
+                .collect();
+            jobs.into_iter().map(|job| job.join().unwrap_or_else(|_| Err(Error::Backend { backend: "key generation".into(), reason: "a key-generation thread panicked".into() }))).collect()
+        });
         let mut secret = Vec::with_capacity(self.schemes.len());
         let mut public = Vec::with_capacity(self.schemes.len());
-        for (s, plan) in self.schemes.iter().zip(plans) {
-            let sk = s.generate_secret_key(rng)?;
-            public.push(s.generate_evaluation_keys_for(&sk, plan, rng)?);
+        for g in generated {
+            let (sk, keys) = g?;
             secret.push(sk);
+            public.push(keys);
         }
         Ok((StatsSecretKey { keys: secret }, StatsKeys { keys: public }))
     }

@@ -68,4 +68,8 @@ fn stats_loop(preset: Preset, iters: usize) {
         total += ringvault::app::workloads::stats4096(&ctx, &keys, &server, &sk, seed).unwrap();
     }
     println!("stats4096 {preset:?}: {:.2} ms per job", total / 1e6 / iters as f64);
+    // A second evaluator in a warm process: what building the keys' device form costs alone.
+    let again = ctx.evaluator(&keys).unwrap();
+    let second = ringvault::app::workloads::stats4096(&ctx, &keys, &again, &sk, 1).unwrap();
+    println!("stats4096 {preset:?}: a new evaluator's first job, warm process: {:.2} ms", second / 1e6);
 }

@@ -284,6 +284,26 @@ pub fn key_switch_inner_matches_reference<B: Backend>(be: &B, degrees: &[usize])
     }
 }
 
+/// The reference fast basis conversion ([`BasisConversion::convert_one`]) of the rows
+/// `first_row ..` of every polynomial of `a`, into a batch of `out_shape`.
+fn converted(ring: &RingContext, conv: &BasisConversion, a: &PolyBatch<Coeff>, first_row: usize, out_shape: &BatchShape) -> PolyBatch<Coeff> {
+    let (n, width, lf, lt) = (a.shape_ref().n, a.shape_ref().limbs.len(), conv.from().len(), conv.to().len());
+    let mut e = PolyBatch::<Coeff>::zeros(ring, out_shape.clone()).expect("zeros");
+    let (mut x, mut scratch, mut y) = (vec![0; lf], vec![0; lf], vec![0; lt]);
+    for p in 0..a.shape_ref().count {
+        for i in 0..n {
+            for (l, xl) in x.iter_mut().enumerate() {
+                *xl = a.row(p * width + first_row + l)[i];
+            }
+            conv.convert_one(&x, &mut scratch, &mut y);
+            for (j, &yj) in y.iter().enumerate() {
+                e.data_mut()[(p * lt + j) * n + i] = yj;
+            }
+        }
+    }
+    e
+}
+
 /// Basis extension of one limb and fast basis conversion equal the reference.
 pub fn basis_ops_match_reference<B: Backend>(be: &B, degrees: &[usize]) {
     for_each_case(be, degrees, |be, plan, ring, shape, seed| {
@@ -313,22 +333,8 @@ pub fn basis_ops_match_reference<B: Backend>(be: &B, degrees: &[usize]) {
         let to_primes: Vec<u32> = to.iter().map(|&l| ring.modulus(l).value()).collect();
         let conv = BasisConversion::new(&RnsBasis::new(&from_primes).expect("basis"), &to_primes).expect("conv");
         let out_shape = BatchShape::new(shape.count, n, to.clone());
-        let mut e = PolyBatch::<Coeff>::zeros(ring, out_shape.clone()).expect("zeros");
-        let (lf, lt) = (shape.limbs.len(), to.len());
-        let mut x = vec![0; lf];
-        let mut scratch = vec![0; lf];
-        let mut y = vec![0; lt];
-        for p in 0..shape.count {
-            for i in 0..n {
-                for (l, xl) in x.iter_mut().enumerate() {
-                    *xl = a.row(p * lf + l)[i];
-                }
-                conv.convert_one(&x, &mut scratch, &mut y);
-                for (j, &yj) in y.iter().enumerate() {
-                    e.data_mut()[(p * lt + j) * n + i] = yj;
-                }
-            }
-        }
+        let lf = shape.limbs.len();
+        let e = converted(ring, &conv, &a, 0, &out_shape);
         let mut d = be.zeros::<Coeff>(plan, out_shape.clone()).expect("zeros");
         let source = up(be, plan, &a);
         be.convert_basis_into(plan, &conv, &source, 0, &mut d).expect("convert");
@@ -337,19 +343,7 @@ pub fn basis_ops_match_reference<B: Backend>(be: &B, degrees: &[usize]) {
         // From a run of rows inside the source: rows 1.. of the batch, as their own basis.
         if lf > 1 {
             let inner = BasisConversion::new(&RnsBasis::new(&from_primes[1..]).expect("basis"), &to_primes).expect("conv");
-            let mut expect = PolyBatch::<Coeff>::zeros(ring, out_shape.clone()).expect("zeros");
-            let (mut x, mut scratch) = (vec![0; lf - 1], vec![0; lf - 1]);
-            for p in 0..shape.count {
-                for i in 0..n {
-                    for (l, xl) in x.iter_mut().enumerate() {
-                        *xl = a.row(p * lf + l + 1)[i];
-                    }
-                    inner.convert_one(&x, &mut scratch, &mut y);
-                    for (j, &yj) in y.iter().enumerate() {
-                        expect.data_mut()[(p * lt + j) * n + i] = yj;
-                    }
-                }
-            }
+            let expect = converted(ring, &inner, &a, 1, &out_shape);
             let mut d = be.zeros::<Coeff>(plan, out_shape).expect("zeros");
             be.convert_basis_into(plan, &inner, &source, 1, &mut d).expect("convert rows 1..");
             assert_eq!(down(be, plan, &d), expect, "{}: convert_basis_into from rows 1..", be.name());

@@ -124,3 +124,37 @@ fn drop_finish(
     let x = mul_shoup(source(o.poly, hdr.p0, o.limb, o.e), rec(o.limb, 3u), rec(o.limb, 4u), q);
     data[g] = add_mod(data[g], x, q);
 }
+
+// The division by the special modulus P = p_0 ... p_{K-1} (core's
+// `ring::kernels::divide_by_special_poly`), the correction only, in coefficients:
+// data[p, i] = -(t * conv(y)_i) * P^-1 mod q_i, with y_j = [x_j * t^-1]_{p_j} for the special
+// rows x_j (already inverse-transformed in the source) and conv the fast basis conversion from
+// the p_j to q_i (core's `BasisConversion::convert_one`, lazy accumulation below 2 q_i).
+// `drop_finish` with the same records then adds x_i * P^-1 after the forward transform.
+// p0 = source limb count l + K, p1 = l (the first special row), p2 = K.
+// Records (output limbs i < l): q_i, t mod q_i, Shoup, P^-1 mod q_i, Shoup; records l + j:
+// p_j, t^-1 * (P/p_j)^-1 mod p_j, Shoup; then from word 16 + 8 (l + K) the cross factors
+// (P/p_j mod q_i, Shoup) as pairs at 2 (i K + j).
+@compute @workgroup_size(256)
+fn divide_special(
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let g = linear_id(lid, wid, nwg);
+    if (g >= hdr.total) {
+        return;
+    }
+    let o = out_slot(g);
+    let l = hdr.p1;
+    let k = hdr.p2;
+    let q = rec(o.limb, 0u);
+    let xf = RECORDS + 8u * (l + k) + 2u * o.limb * k;
+    var acc = 0u;
+    for (var j = 0u; j < k; j++) {
+        let z = mul_shoup(source(o.poly, hdr.p0, l + j, o.e), rec(l + j, 1u), rec(l + j, 2u), rec(l + j, 0u));
+        acc = reduce_once(acc + mul_shoup_lazy(z, info[xf + 2u * j], info[xf + 2u * j + 1u], q), 2u * q);
+    }
+    let delta = mul_shoup(reduce_once(acc, q), rec(o.limb, 1u), rec(o.limb, 2u), q);
+    data[g] = mul_shoup(sub_mod(0u, delta, q), rec(o.limb, 3u), rec(o.limb, 4u), q);
+}

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use ringvault_core::backend::checks;
-use ringvault_core::rns::{BasisConversion, DigitDecomposition};
+use ringvault_core::rns::{BasisConversion, DigitDecomposition, SpecialDivision};
 use ringvault_core::zq::MAX_MODULUS_BITS;
 use ringvault_core::{Backend, BatchShape, Caps, Coeff, Domain, Error, HasShape, Ntt, PolyBatch, RingContext};
 
@@ -266,6 +266,36 @@ impl Backend for GpuBackend {
             for (((src, dst), correction), finish) in a.chunks.iter().zip(&out.chunks).zip(corrections).zip(finishes) {
                 let last = Rows { count: src.polys, stride: l, offset: l - 1 };
                 ds.extend(ntt::dispatches(plan, &a.shape, src.buffer(), last, false, tile_log)?);
+                ds.push(correction);
+                ds.extend(ntt::dispatches(plan, &out.shape, dst.buffer(), Rows::all(&out.shape, dst.polys), true, tile_log)?);
+                ds.push(finish);
+            }
+            self.encode(enc, &ds)
+        })?;
+        Ok(out)
+    }
+
+    /// Per chunk: the inverse NTT of the special rows only (in place in `a`, which is
+    /// consumed), the correction `−δᵢ·P⁻¹` in coefficients (`divide_special`), its forward
+    /// NTT, and `+ x̂ᵢ·P⁻¹` (`drop_finish`): the NTT is linear, so this equals the reference's
+    /// `(x̂ᵢ − δ̂ᵢ)·P⁻¹` residue for residue.
+    fn divide_by_special_ntt(&self, plan: &GpuPlan, _ring: &RingContext, a: GpuBatch<Ntt>, special: &[usize], div: &SpecialDivision) -> Result<GpuBatch<Ntt>, Error> {
+        let shape = checks::special_division(a.shape(), special, div)?;
+        Self::check_batch(plan, &a)?;
+        let (l, k) = (div.level(), special.len());
+        let out = self.alloc::<Ntt>(plan, shape)?;
+        let records = basis::divide_records(div)?;
+        let params = [(l + k) as u32, l as u32, k as u32];
+        let tile_log = self.inner.options.ntt_tile_log;
+        self.submit("divide_by_special_ntt", |enc| {
+            let corrections = per_chunk(plan, Kernel::DivideSpecial, &out, &[(&a.chunks, false)], &params, &records)?;
+            let finishes = per_chunk(plan, Kernel::DropFinish, &out, &[(&a.chunks, false)], &params, &records)?;
+            let mut ds: Vec<Dispatch<'_>> = Vec::new();
+            for (((src, dst), correction), finish) in a.chunks.iter().zip(&out.chunks).zip(corrections).zip(finishes) {
+                for j in 0..k {
+                    let row = Rows { count: src.polys, stride: l + k, offset: l + j };
+                    ds.extend(ntt::dispatches(plan, &a.shape, src.buffer(), row, false, tile_log)?);
+                }
                 ds.push(correction);
                 ds.extend(ntt::dispatches(plan, &out.shape, dst.buffer(), Rows::all(&out.shape, dst.polys), true, tile_log)?);
                 ds.push(finish);

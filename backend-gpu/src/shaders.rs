@@ -48,6 +48,7 @@ pub(crate) enum Kernel {
     ConvertBasis,
     DropLimb,
     DropFinish,
+    DivideSpecial,
     AutomorphismCoeff,
     AutomorphismNtt,
 }
@@ -72,6 +73,7 @@ impl Kernel {
             Kernel::ConvertBasis,
             Kernel::DropLimb,
             Kernel::DropFinish,
+            Kernel::DivideSpecial,
             Kernel::AutomorphismCoeff,
             Kernel::AutomorphismNtt,
         ]);
@@ -96,8 +98,9 @@ impl Kernel {
             Kernel::ConvertBasis => 9 + 2 * r,
             Kernel::DropLimb => 10 + 2 * r,
             Kernel::DropFinish => 11 + 2 * r,
-            Kernel::AutomorphismCoeff => 12 + 2 * r,
-            Kernel::AutomorphismNtt => 13 + 2 * r,
+            Kernel::DivideSpecial => 12 + 2 * r,
+            Kernel::AutomorphismCoeff => 13 + 2 * r,
+            Kernel::AutomorphismNtt => 14 + 2 * r,
         }
     }
 
@@ -118,6 +121,7 @@ impl Kernel {
             Kernel::ConvertBasis => (2, "convert_basis"),
             Kernel::DropLimb => (2, "drop_limb"),
             Kernel::DropFinish => (2, "drop_finish"),
+            Kernel::DivideSpecial => (2, "divide_special"),
             Kernel::AutomorphismCoeff => (3, "automorphism_coeff"),
             Kernel::AutomorphismNtt => (3, "automorphism_ntt"),
         }

@@ -2,7 +2,7 @@
 
 use ringvault_core::Error;
 use ringvault_core::ring::kernels::DropLimb;
-use ringvault_core::rns::BasisConversion;
+use ringvault_core::rns::{BasisConversion, SpecialDivision};
 use ringvault_core::zq::Modulus;
 
 use crate::context::gpu_error;
@@ -26,6 +26,32 @@ pub(crate) fn convert_records(conv: &BasisConversion) -> Result<Vec<u32>, Error>
     for row in conv.cross_factors() {
         if row.len() != lf {
             return Err(gpu_error("basis conversion constants of the wrong size"));
+        }
+        for &(c, cs) in row {
+            w.extend_from_slice(&[c, cs]);
+        }
+    }
+    Ok(w)
+}
+
+/// Records of `divide_special` (and of its `drop_finish`): the level's primes with `t` and
+/// `P⁻¹`, the special primes with `t⁻¹·(P/pⱼ)⁻¹` (the conversion's source factor and `t⁻¹`
+/// in one constant: the same residue as the two products), then the cross factors by output.
+pub(crate) fn divide_records(div: &SpecialDivision) -> Result<Vec<u32>, Error> {
+    let conv = &div.conv;
+    let (l, k) = (div.level(), div.special_count());
+    let mut w = Vec::with_capacity(8 * (l + k) + 2 * l * k);
+    for (i, q) in conv.to().iter().enumerate() {
+        let (tq, pinv) = (div.t_mod_q[i], div.p_inv_q[i]);
+        w.extend_from_slice(&[q.value(), tq, q.shoup(tq), pinv, q.shoup(pinv), 0, 0, 0]);
+    }
+    for (j, (p, &(f, _))) in conv.from().moduli().iter().zip(conv.source_factors()).enumerate() {
+        let c = p.mul(div.t_inv_special[j], f);
+        w.extend_from_slice(&[p.value(), c, p.shoup(c), 0, 0, 0, 0, 0]);
+    }
+    for row in conv.cross_factors() {
+        if row.len() != k {
+            return Err(gpu_error("special-division constants of the wrong size"));
         }
         for &(c, cs) in row {
             w.extend_from_slice(&[c, cs]);

@@ -146,7 +146,7 @@ mod tests {
         let quot = ((u64::from(x1) * u64::from(mu)) >> (k + 1)) as u32;
         let r = (x as u32).wrapping_sub(quot.wrapping_mul(q));
         assert!(r < 3 * q, "estimate short by more than 2");
-        ringvault_core::ntt::reduce_once(ringvault_core::ntt::reduce_once(r, 2 * q), q)
+        ringvault_core::zq::reduce_once(ringvault_core::zq::reduce_once(r, 2 * q), q)
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! inverse values in `[0, 2q)`, with Shoup products against precomputed twiddle companions.
 
 use crate::Error;
+use crate::zq::reduce_once;
 use crate::prime::{check_degree, primitive_root_2n};
 use crate::zq::Modulus;
 
@@ -203,12 +204,6 @@ impl NttTable {
     }
 }
 
-/// `x − bound` if `x ≥ bound`, else `x`; branch-free.
-#[inline]
-pub const fn reduce_once(x: u32, bound: u32) -> u32 {
-    let y = x.wrapping_sub(bound);
-    if y < x { y } else { x }
-}
 
 #[cfg(test)]
 mod tests {

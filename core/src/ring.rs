@@ -12,7 +12,8 @@
 use std::marker::PhantomData;
 
 use crate::Error;
-use crate::ntt::{NttTable, bit_reverse, reduce_once};
+use crate::ntt::{NttTable, bit_reverse};
+use crate::zq::reduce_once;
 use crate::prime::check_degree;
 use crate::zq::Modulus;
 

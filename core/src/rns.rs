@@ -172,9 +172,9 @@ impl BasisConversion {
             let mut acc = 0u32;
             for (&y, &(c, cs)) in scratch.iter().zip(row) {
                 // acc < 2p, term < 2p: sum < 4p < 2^32, then back below 2p.
-                acc = crate::ntt::reduce_once(acc + p.mul_shoup_lazy(y, c, cs), two_p);
+                acc = crate::zq::reduce_once(acc + p.mul_shoup_lazy(y, c, cs), two_p);
             }
-            *o = crate::ntt::reduce_once(acc, p.value());
+            *o = crate::zq::reduce_once(acc, p.value());
         }
     }
 }

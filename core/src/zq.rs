@@ -82,8 +82,8 @@ impl Modulus {
         let quot = ((x as u128 * self.barrett as u128) >> 64) as u64;
         // The estimate is short by at most 2: r < 3q < 2^32, two branch-free subtractions.
         let r = (x - quot * self.q as u64) as u32;
-        let r = crate::ntt::reduce_once(r, 2 * self.q);
-        crate::ntt::reduce_once(r, self.q)
+        let r = reduce_once(r, 2 * self.q);
+        reduce_once(r, self.q)
     }
 
     /// `x mod q` for any `u32`.
@@ -173,6 +173,14 @@ impl Modulus {
     pub const fn from_i64(&self, a: i64) -> u32 {
         a.rem_euclid(self.q as i64) as u32
     }
+}
+
+/// `x − bound` if `x ≥ bound`, else `x`; branch-free. The one conditional subtraction every
+/// lazy-reduction kernel (NTT butterflies, basis conversion, Shoup products) ends with.
+#[inline]
+pub const fn reduce_once(x: u32, bound: u32) -> u32 {
+    let y = x.wrapping_sub(bound);
+    if y < x { y } else { x }
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use ringvault_core::ring::kernels::{self, DropLimb};
 use ringvault_core::rns::BasisConversion;
 use ringvault_core::zq::Modulus;
 
-use super::avx2::{BarrettParams, ShoupConst, convert_tail_scalar, drop_tail_scalar};
+use super::shared::{BarrettParams, ShoupConst, convert_tail_scalar, drop_tail_scalar};
 
 /// Lanes per vector.
 const LANES: usize = 16;

@@ -11,6 +11,8 @@ use crate::CpuLevel;
 pub(crate) mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod shared;
 
 /// Scalar fast basis conversion of one polynomial (`|Q|` rows in, `|P|` rows out), the twin of
 /// the vector versions; coefficient by coefficient through `BasisConversion::convert_one`.

@@ -9,7 +9,7 @@ use rand_chacha::{ChaCha12Rng, ChaCha20Rng};
 use zeroize::Zeroize;
 use rand_core::{CryptoRng, RngCore, SeedableRng};
 
-use crate::ntt::reduce_once;
+use crate::zq::reduce_once;
 use crate::zq::Modulus;
 
 /// Binomial parameter η of the error distribution: `Σ_{i<η} (aᵢ − bᵢ)` for random bits.

@@ -15,6 +15,45 @@ use crate::ops::{Dispatch, basis};
 use crate::shaders::Kernel;
 use crate::{GpuBackend, GpuBatch, GpuPlan, MAX_DEGREE, buffers};
 
+impl GpuBackend {
+    /// The NTT-domain division shared by modulus switching and the division by `P`, in one
+    /// submission per call: per chunk, the inverse NTT of `a`'s rows `dropped` of every
+    /// polynomial (in place: `a` is consumed by the caller), the `correction` kernel (its
+    /// header parameters; it writes the correction in coefficients into `out`), the forward
+    /// NTT of `out`, and `drop_finish` with `finish` parameters (`+ x̂ᵢ·c` with `c` from the
+    /// records). The NTT is linear, so this equals transforming everything back and forth.
+    #[allow(clippy::too_many_arguments, reason = "the two callers differ in exactly these")]
+    fn correct_in_coefficients(
+        &self,
+        label: &'static str,
+        plan: &GpuPlan,
+        a: &GpuBatch<Ntt>,
+        out: &GpuBatch<Ntt>,
+        dropped: std::ops::Range<usize>,
+        correction: (Kernel, &[u32]),
+        finish: &[u32],
+        records: &[u32],
+    ) -> Result<(), Error> {
+        let stride = a.shape.limbs.len();
+        let tile_log = self.inner.options.ntt_tile_log;
+        self.submit(label, |enc| {
+            let corrections = per_chunk(plan, correction.0, out, &[(&a.chunks, false)], correction.1, records)?;
+            let finishes = per_chunk(plan, Kernel::DropFinish, out, &[(&a.chunks, false)], finish, records)?;
+            let mut ds: Vec<Dispatch<'_>> = Vec::new();
+            for (((src, dst), correction), finish) in a.chunks.iter().zip(&out.chunks).zip(corrections).zip(finishes) {
+                for offset in dropped.clone() {
+                    let row = Rows { count: src.polys, stride, offset };
+                    ds.extend(ntt::dispatches(plan, &a.shape, src.buffer(), row, false, tile_log)?);
+                }
+                ds.push(correction);
+                ds.extend(ntt::dispatches(plan, &out.shape, dst.buffer(), Rows::all(&out.shape, dst.polys), true, tile_log)?);
+                ds.push(finish);
+            }
+            self.encode(enc, &ds)
+        })
+    }
+}
+
 impl Backend for GpuBackend {
     type Plan = GpuPlan;
     type Batch<D: Domain> = GpuBatch<D>;
@@ -256,22 +295,10 @@ impl Backend for GpuBackend {
         Self::check_batch(plan, &a)?;
         let l = a.shape.limbs.len();
         let out = self.alloc::<Ntt>(plan, BatchShape::new(a.shape.count, a.shape.n, a.shape.limbs[..l - 1].to_vec()))?;
-        let (mut params, records) = basis::drop_params(&drop, l, true);
-        let tile_log = self.inner.options.ntt_tile_log;
-        self.submit("drop_last_limb_ntt", |enc| {
-            let corrections = per_chunk(plan, Kernel::DropLimb, &out, &[(&a.chunks, false)], &params, &records)?;
-            params[4] = 0;
-            let finishes = per_chunk(plan, Kernel::DropFinish, &out, &[(&a.chunks, false)], &params, &records)?;
-            let mut ds: Vec<Dispatch<'_>> = Vec::new();
-            for (((src, dst), correction), finish) in a.chunks.iter().zip(&out.chunks).zip(corrections).zip(finishes) {
-                let last = Rows { count: src.polys, stride: l, offset: l - 1 };
-                ds.extend(ntt::dispatches(plan, &a.shape, src.buffer(), last, false, tile_log)?);
-                ds.push(correction);
-                ds.extend(ntt::dispatches(plan, &out.shape, dst.buffer(), Rows::all(&out.shape, dst.polys), true, tile_log)?);
-                ds.push(finish);
-            }
-            self.encode(enc, &ds)
-        })?;
+        let (params, records) = basis::drop_params(&drop, l, true);
+        let mut finish = params.clone();
+        finish[4] = 0;
+        self.correct_in_coefficients("drop_last_limb_ntt", plan, &a, &out, l - 1..l, (Kernel::DropLimb, &params), &finish, &records)?;
         Ok(out)
     }
 
@@ -286,22 +313,7 @@ impl Backend for GpuBackend {
         let out = self.alloc::<Ntt>(plan, shape)?;
         let records = basis::divide_records(div)?;
         let params = [(l + k) as u32, l as u32, k as u32];
-        let tile_log = self.inner.options.ntt_tile_log;
-        self.submit("divide_by_special_ntt", |enc| {
-            let corrections = per_chunk(plan, Kernel::DivideSpecial, &out, &[(&a.chunks, false)], &params, &records)?;
-            let finishes = per_chunk(plan, Kernel::DropFinish, &out, &[(&a.chunks, false)], &params, &records)?;
-            let mut ds: Vec<Dispatch<'_>> = Vec::new();
-            for (((src, dst), correction), finish) in a.chunks.iter().zip(&out.chunks).zip(corrections).zip(finishes) {
-                for j in 0..k {
-                    let row = Rows { count: src.polys, stride: l + k, offset: l + j };
-                    ds.extend(ntt::dispatches(plan, &a.shape, src.buffer(), row, false, tile_log)?);
-                }
-                ds.push(correction);
-                ds.extend(ntt::dispatches(plan, &out.shape, dst.buffer(), Rows::all(&out.shape, dst.polys), true, tile_log)?);
-                ds.push(finish);
-            }
-            self.encode(enc, &ds)
-        })?;
+        self.correct_in_coefficients("divide_by_special_ntt", plan, &a, &out, l..l + k, (Kernel::DivideSpecial, &params), &params, &records)?;
         Ok(out)
     }
 

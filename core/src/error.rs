@@ -159,7 +159,7 @@ pub enum Error {
     KeySwitchingUnavailable,
     /// A key-switching key was used at a level above the levels it was generated for (or a
     /// key was asked for levels the parameters do not have).
-    #[error("the key-switching key serves levels 1 to {covered}, not level {level}: generate it for that level")]
+    #[error("the key-switching key serves levels 1 to {covered}, not level {level}: generate it for that level (for statistics: keys for more records, `keygen --records`)")]
     KeyLevelNotCovered {
         /// The level asked for.
         level: usize,

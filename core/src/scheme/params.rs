@@ -367,13 +367,23 @@ impl Parameters {
     /// # Errors
     /// [`Error::KeyLevelNotCovered`] for a level the parameters do not have; basis errors.
     pub fn digits(&self, level: usize) -> Result<&DigitDecomposition, Error> {
-        let cell = level.checked_sub(1).and_then(|i| self.digits.get(i)).ok_or(Error::KeyLevelNotCovered { level, covered: self.max_level() })?;
-        if let Some(d) = cell.get() {
-            return Ok(d);
+        self.per_level(&self.digits, level, || {
+            let out = self.key_limbs(level);
+            let out_primes: Vec<u32> = out.iter().map(|&l| self.ring.modulus(l).value()).collect();
+            DigitDecomposition::new(&self.literal.ciphertext_primes[..level], self.literal.digit_primes, out, &out_primes)
+        })
+    }
+
+    /// The value of `level` in a per-level cache, built by `build` on first use.
+    ///
+    /// # Errors
+    /// [`Error::KeyLevelNotCovered`] for a level outside `1..=L`; what `build` returns.
+    fn per_level<'a, T>(&self, cells: &'a [std::sync::OnceLock<T>], level: usize, build: impl FnOnce() -> Result<T, Error>) -> Result<&'a T, Error> {
+        let cell = level.checked_sub(1).and_then(|i| cells.get(i)).ok_or(Error::KeyLevelNotCovered { level, covered: self.max_level() })?;
+        if let Some(v) = cell.get() {
+            return Ok(v);
         }
-        let out = self.key_limbs(level);
-        let out_primes: Vec<u32> = out.iter().map(|&l| self.ring.modulus(l).value()).collect();
-        let built = DigitDecomposition::new(&self.literal.ciphertext_primes[..level], self.literal.digit_primes, out, &out_primes)?;
+        let built = build()?;
         Ok(cell.get_or_init(|| built))
     }
 
@@ -384,15 +394,12 @@ impl Parameters {
     /// [`Error::KeyLevelNotCovered`] for a level the parameters do not have;
     /// [`Error::KeySwitchingUnavailable`] without special primes.
     pub fn special_division(&self, level: usize) -> Result<&SpecialDivision, Error> {
-        let cell = level.checked_sub(1).and_then(|i| self.divisions.get(i)).ok_or(Error::KeyLevelNotCovered { level, covered: self.max_level() })?;
-        if let Some(d) = cell.get() {
-            return Ok(d);
-        }
-        if self.literal.special_primes.is_empty() {
-            return Err(Error::KeySwitchingUnavailable);
-        }
-        let built = SpecialDivision::new(&self.literal.ciphertext_primes[..level], &self.literal.special_primes, self.literal.plaintext_modulus)?;
-        Ok(cell.get_or_init(|| built))
+        self.per_level(&self.divisions, level, || {
+            if self.literal.special_primes.is_empty() {
+                return Err(Error::KeySwitchingUnavailable);
+            }
+            SpecialDivision::new(&self.literal.ciphertext_primes[..level], &self.literal.special_primes, self.literal.plaintext_modulus)
+        })
     }
 
     /// The ring indices a key serving levels `1..=levels` lives on: the ciphertext primes of

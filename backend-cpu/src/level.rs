@@ -48,6 +48,33 @@ impl CpuLevel {
         [Self::Scalar, Self::Avx2, Self::Avx512].into_iter().filter(|l| l.is_supported()).collect()
     }
 
+    /// The environment variable that makes a test of this level fail, instead of skip, on a CPU
+    /// without it: `RINGVAULT_REQUIRE_AVX2` or `RINGVAULT_REQUIRE_AVX512` (`None` for scalar,
+    /// which every CPU runs).
+    pub const fn require_variable(self) -> Option<&'static str> {
+        match self {
+            Self::Scalar => None,
+            Self::Avx2 => Some("RINGVAULT_REQUIRE_AVX2"),
+            Self::Avx512 => Some("RINGVAULT_REQUIRE_AVX512"),
+        }
+    }
+
+    /// For tests: whether this CPU runs the level. When it does not, prints a skip note, or
+    /// panics if the level's [`require_variable`](Self::require_variable) is `1` (so that a
+    /// machine that must test the kernels never passes without running them).
+    #[doc(hidden)]
+    pub fn available_for_tests(self) -> bool {
+        if self.is_supported() {
+            return true;
+        }
+        if let Some(var) = self.require_variable() {
+            let required = std::env::var(var).is_ok_and(|v| v == "1");
+            assert!(!required, "{var}=1 but this CPU cannot run {self} kernels");
+        }
+        eprintln!("skipping: this CPU cannot run {self} kernels");
+        false
+    }
+
     /// `scalar`, `avx2` or `avx512`.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -459,15 +459,9 @@ mod tests {
 
     const LENGTHS: [usize; 7] = [1, 7, 16, 17, 64, 1000, 4096];
 
-    /// Whether AVX2 is here; fails when `RINGVAULT_REQUIRE_AVX2=1` and it is not.
+    /// Whether this CPU runs the kernels (a skip note, or a failure when CI requires them).
     fn available() -> bool {
-        if CpuLevel::Avx2.is_supported() {
-            return true;
-        }
-        let required = std::env::var("RINGVAULT_REQUIRE_AVX2").is_ok_and(|v| v == "1");
-        assert!(!required, "RINGVAULT_REQUIRE_AVX2=1 but this CPU lacks AVX2");
-        eprintln!("skipping: this CPU lacks AVX2");
-        false
+        crate::CpuLevel::Avx2.available_for_tests()
     }
 
     /// NTT primes of widths 30, 29, 24 and 20, plus small, extreme and random moduli (not all

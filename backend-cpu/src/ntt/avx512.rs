@@ -706,15 +706,9 @@ mod tests {
     use rand_core::{RngCore, SeedableRng};
     use ringvault_core::prime::ntt_primes;
 
-    /// Whether the CPU has AVX-512 F/BW/DQ/VL; fails instead when `RINGVAULT_REQUIRE_AVX512=1`.
+    /// Whether this CPU runs the kernels (a skip note, or a failure when CI requires them).
     fn available() -> bool {
-        let ok = crate::CpuLevel::Avx512.is_supported();
-        if !ok {
-            let required = std::env::var("RINGVAULT_REQUIRE_AVX512").is_ok_and(|v| v == "1");
-            assert!(!required, "RINGVAULT_REQUIRE_AVX512=1 but this CPU lacks AVX-512 F/BW/DQ/VL");
-            eprintln!("skipping: this CPU lacks AVX-512 F/BW/DQ/VL");
-        }
-        ok
+        crate::CpuLevel::Avx512.available_for_tests()
     }
 
     /// Every `(n, q)` of the tests: `n` from `MIN_N` to `2^16`, primes of 30, 29, 25, 20 bits (20 only below 2^16).

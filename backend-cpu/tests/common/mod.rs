@@ -7,16 +7,10 @@ use ringvault_backend_cpu::{CpuBackend, CpuLevel};
 /// The backend at `level`, or `None` (with a note) when the CPU lacks it and CI does not
 /// require it.
 pub(crate) fn backend(level: CpuLevel) -> Option<CpuBackend> {
-    match CpuBackend::with_level(level) {
-        Ok(b) => Some(b),
-        Err(e) => {
-            let var = if level == CpuLevel::Avx512 { "RINGVAULT_REQUIRE_AVX512" } else { "RINGVAULT_REQUIRE_AVX2" };
-            let required = std::env::var(var).is_ok_and(|v| v == "1");
-            assert!(!required, "{var}=1 but {level} is unavailable: {e}");
-            eprintln!("skipping {level}: {e}");
-            None
-        }
+    if !level.available_for_tests() {
+        return None;
     }
+    Some(CpuBackend::with_level(level).expect("a supported level builds a backend"))
 }
 
 /// The backend at a level, or return from the test.

@@ -118,14 +118,11 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
                 scope.spawn(move || -> Result<usize, CliError> {
                     let device = Client::new(&url, &token.token).map_err(vault_err)?;
                     let range = m * share..((m + 1) * share).min(records);
-                    let mine: Vec<PlainColumn> = columns.iter().map(|c| PlainColumn { name: c.name.clone(), decimals: c.decimals, values: c.values[range.clone()].to_vec() }).collect();
+                    let mine = PlainColumn::records_of(columns, range);
                     let enc = UploadEncryptor::new(backend, schema, public)?;
-                    let bodies = enc.encrypt(&mine, enc.default_rows_per_upload())?;
-                    let mut bytes = 0;
-                    for (i, body) in bodies.iter().enumerate() {
-                        device.push(id, body, &format!("monitor-{m}-batch-{i}"), None, None).map_err(vault_err)?;
-                        bytes += body.len();
-                    }
+                    // Encrypted one window ahead of the pushes: a few uploads in memory.
+                    let report = device.push_records(id, &enc, &mine, enc.default_rows_per_upload(), &format!("monitor-{m}"), false, (None, None), &mut |_| {}).map_err(vault_err)?;
+                    let bytes = report.bytes;
                     Ok(bytes)
                 })
             })

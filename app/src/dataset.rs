@@ -2,6 +2,7 @@
 //! check of its evaluation keys, and the validation of uploads against both.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -416,24 +417,99 @@ impl<B: ringvault_core::Backend> UploadEncryptor<B> {
         self.rows_per_ciphertext() * DEFAULT_CHUNKS_PER_UPLOAD
     }
 
-    /// `rows` files of at most `rows_per_upload` records each, naming the public key.
+    /// `rows` files of at most `rows_per_upload` records each, naming the public key, in
+    /// record order. The uploads are encrypted in parallel ([`Self::encrypt_ranges`]).
     /// Precondition: the columns passed [`Schema::check_rows`].
     ///
     /// # Errors
     /// Encryption errors.
     pub fn encrypt(&self, columns: &[PlainColumn], rows_per_upload: usize) -> Result<Vec<Vec<u8>>, AppError> {
-        let refs: Vec<_> = self.keys.public.iter().collect();
         let records = columns.first().map_or(0, |c| c.values.len());
-        let step = rows_per_upload.max(1);
-        let mut rng = ringvault_core::scheme::sampling::default_rng();
-        let mut out = Vec::with_capacity(records.div_ceil(step));
-        for start in (0..records).step_by(step) {
-            let part: Vec<PlainColumn> = columns.iter().map(|c| PlainColumn { name: c.name.clone(), decimals: c.decimals, values: c.values[start..(start + step).min(records)].to_vec() }).collect();
-            let rows = self.keys.ctx.encrypt_rows(&refs, &part, &self.plan, &mut rng)?;
-            out.push(crate::rows::rows_file(&self.keys.ctx, &rows, &self.keys.digest)?);
-        }
-        Ok(out)
+        self.encrypt_ranges(columns, &upload_ranges(records, rows_per_upload))
     }
+
+    /// One `rows` file per range of records of `columns`, in the order of `ranges`. Each
+    /// upload is one task on rayon's pool (encoding, the backend's batch encryption, packing
+    /// and hashing all spread over the cores), each under its own freshly seeded CSPRNG; the
+    /// bodies of all `ranges` are held at once, so callers bound how many they pass.
+    /// Preconditions: the columns passed [`Schema::check_rows`]; every range lies within
+    /// their records.
+    ///
+    /// # Errors
+    /// The first encryption error in range order.
+    pub fn encrypt_ranges(&self, columns: &[PlainColumn], ranges: &[Range<usize>]) -> Result<Vec<Vec<u8>>, AppError> {
+        use rayon::prelude::*;
+        ranges.par_iter().map(|r| self.encrypt_upload(&PlainColumn::records_of(columns, r.clone()))).collect()
+    }
+
+    /// Encrypts the uploads of `ranges` and hands each body to `sink` in range order, with
+    /// its index and range. Encryption runs one window of uploads (one per rayon thread)
+    /// ahead of `sink` on another thread, each window through [`Self::encrypt_ranges`]; a
+    /// channel holds one finished window, so at most three windows of bodies are alive
+    /// whatever the number of records (memory bounded by the window, not the input).
+    /// Preconditions as for [`Self::encrypt_ranges`].
+    ///
+    /// # Errors
+    /// [`StreamError::Sink`] with `sink`'s first error (no later upload is handed over), or
+    /// [`StreamError::Encrypt`] naming the first upload of a window that failed to encrypt
+    /// (every earlier upload was handed over).
+    pub fn encrypt_ahead<E>(&self, columns: &[PlainColumn], ranges: &[Range<usize>], sink: &mut dyn FnMut(usize, &Range<usize>, Vec<u8>) -> Result<(), E>) -> Result<(), StreamError<E>> {
+        let window = rayon::current_num_threads().max(1);
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            scope.spawn(move || {
+                for (w, chunk) in ranges.chunks(window).enumerate() {
+                    let bodies = self.encrypt_ranges(columns, chunk).map_err(|error| (w * window, error));
+                    let failed = bodies.is_err();
+                    // A closed channel: the sink stopped at an error.
+                    if tx.send(bodies).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            let mut next = 0;
+            for bodies in rx {
+                for body in bodies.map_err(|(upload, error)| StreamError::Encrypt { upload, error })? {
+                    sink(next, &ranges[next], body).map_err(StreamError::Sink)?;
+                    next += 1;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// One `rows` file holding every record of `columns` (at most
+    /// [`Self::rows_per_ciphertext`] × any number of ciphertexts), under fresh randomness.
+    ///
+    /// # Errors
+    /// Encryption errors.
+    pub fn encrypt_upload(&self, columns: &[PlainColumn]) -> Result<Vec<u8>, AppError> {
+        let refs: Vec<_> = self.keys.public.iter().collect();
+        let mut rng = ringvault_core::scheme::sampling::default_rng();
+        let rows = self.keys.ctx.encrypt_rows(&refs, columns, &self.plan, &mut rng)?;
+        crate::rows::rows_file(&self.keys.ctx, &rows, &self.keys.digest)
+    }
+}
+
+/// Why [`UploadEncryptor::encrypt_ahead`] stopped.
+#[derive(Debug)]
+pub enum StreamError<E> {
+    /// Encrypting the window starting at upload `upload` (0-based) failed.
+    Encrypt {
+        /// The window's first upload, 0-based.
+        upload: usize,
+        /// What failed.
+        error: AppError,
+    },
+    /// The sink refused an upload.
+    Sink(E),
+}
+
+/// The record ranges of uploads of at most `rows_per_upload` records (at least one) over
+/// `records` records, in order.
+pub fn upload_ranges(records: usize, rows_per_upload: usize) -> Vec<Range<usize>> {
+    let step = rows_per_upload.max(1);
+    (0..records).step_by(step).map(|start| start..(start + step).min(records)).collect()
 }
 
 /// Encrypts `columns` (checked against `schema` first) with a `public.key` file into `rows`

@@ -20,7 +20,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use ringvault_app::dataset::{KeyInfo, Schema, UploadEncryptor};
+use ringvault_app::dataset::{KeyInfo, Schema, StreamError, UploadEncryptor};
 use ringvault_core::stats::PlainColumn;
 use ringvault_app::query::QueryRequest;
 use serde::de::DeserializeOwned;
@@ -393,8 +393,9 @@ impl Client {
     }
 
     /// Encrypts `columns` with `encryptor` (the dataset's public key only) and pushes them in
-    /// uploads of at most `rows_per_upload` records, waiting for each acknowledgement (one
-    /// upload in memory). Upload `i` of `m` goes under the idempotency key
+    /// uploads of at most `rows_per_upload` records, waiting for each acknowledgement, while
+    /// the next uploads are encrypted on every core
+    /// ([`UploadEncryptor::encrypt_ahead`]: a few uploads in memory, whatever the records). Upload `i` of `m` goes under the idempotency key
     /// `{base_key}-{i}-of-{m}`. With `rerun` (the caller named this push with a stable key), an
     /// upload the server already holds under its key with another body counts as present: a
     /// rerun encrypts to other bytes. `progress` receives the records acknowledged so far.
@@ -416,21 +417,17 @@ impl Client {
         progress: &mut dyn FnMut(usize),
     ) -> Result<PushReport, ClientError> {
         let records = columns.first().map_or(0, |c| c.values.len());
-        let rows = rows_per_upload.max(1);
-        let uploads = records.div_ceil(rows);
+        let ranges = ringvault_app::dataset::upload_ranges(records, rows_per_upload);
+        let uploads = ranges.len();
         let mut report = PushReport { records, uploads, stored: 0, duplicates: 0, bytes: 0 };
-        for i in 0..uploads {
-            let range = i * rows..((i + 1) * rows).min(records);
-            let part: Vec<PlainColumn> = columns.iter().map(|c| PlainColumn { name: c.name.clone(), decimals: c.decimals, values: c.values[range.clone()].to_vec() }).collect();
-            let body = encryptor.encrypt(&part, rows).map_err(|e| ClientError::Invalid(format!("encrypting upload {} of {uploads}: {e}", i + 1)))?.pop().ok_or_else(|| ClientError::Invalid("nothing to upload".into()))?;
+        let pushed = encryptor.encrypt_ahead(columns, &ranges, &mut |i, range, body| {
             let key = format!("{base_key}-{}-of-{uploads}", i + 1);
             match self.push(dataset, &body, &key, from, to) {
                 Ok(r) if r.duplicate => report.duplicates += 1,
                 Ok(_) => report.stored += 1,
                 Err(ClientError::Refused { status: 409, message }) if rerun && message.contains("different body") => report.duplicates += 1,
                 Err(e) => {
-                    let acked = report.stored + report.duplicates;
-                    let context = |m: &str| format!("upload {} of {uploads}: {m} ({acked} uploads acknowledged before it)", i + 1);
+                    let context = |m: &str| format!("upload {} of {uploads}: {m} ({i} uploads acknowledged before it)", i + 1);
                     return Err(match e {
                         ClientError::Refused { status, message } => ClientError::Refused { status, message: context(&message) },
                         ClientError::Transport(m) => ClientError::Transport(context(&m)),
@@ -440,8 +437,13 @@ impl Client {
             }
             report.bytes += body.len();
             progress(range.end);
+            Ok(())
+        });
+        match pushed {
+            Ok(()) => Ok(report),
+            Err(StreamError::Sink(e)) => Err(e),
+            Err(StreamError::Encrypt { upload, error }) => Err(ClientError::Invalid(format!("encrypting upload {} of {uploads}: {error}", upload + 1))),
         }
-        Ok(report)
     }
 
     /// A query job's state (owner token).

@@ -17,6 +17,21 @@ struct DeviceKey<B: Backend> {
     a: Vec<B::Batch<Ntt>>,
 }
 
+/// A plaintext in the evaluation (NTT) form of one level, for multiplying many ciphertexts
+/// ([`Evaluator::prepare_plaintext`], [`Evaluator::mul_prepared_assign`]).
+pub struct PreparedPlaintext<B: Backend> {
+    ntt: B::Batch<Ntt>,
+    level: usize,
+    plain: Plaintext,
+}
+
+impl<B: Backend> PreparedPlaintext<B> {
+    /// The level it was prepared at.
+    pub fn level(&self) -> usize {
+        self.level
+    }
+}
+
 /// A key-switching result `(u₀, u₁)`.
 type SwitchedPair<B> = (<B as Backend>::Batch<Ntt>, <B as Backend>::Batch<Ntt>);
 
@@ -318,11 +333,46 @@ impl<'a, B: Backend> Evaluator<'a, B> {
         self.check(a)?;
         Self::check_plain_count(a, pts)?;
         let m = self.plain_to_ntt(pts, a.level, 1)?;
+        self.mul_ntt_assign(a, &m)
+    }
+
+    fn mul_ntt_assign(&self, a: &mut Ciphertext<B>, m: &B::Batch<Ntt>) -> Result<(), Error> {
         for p in &mut a.parts {
-            self.be().mul_pointwise_assign(self.plan(), p, &m)?;
+            self.be().mul_pointwise_assign(self.plan(), p, m)?;
         }
         a.seeds = None;
         Ok(())
+    }
+
+    /// `pt` lifted and transformed once at `level` (`1 ≤ level ≤ max_level`), for
+    /// [`Self::mul_prepared_assign`] on many ciphertexts: the lift and the forward NTTs that
+    /// [`Self::mul_plain_assign`] repeats per call are paid once.
+    ///
+    /// # Errors
+    /// [`Error::ParameterMismatch`] for a plaintext of other parameters;
+    /// [`Error::InvalidInput`] for a level outside `1..=max_level`; backend failures.
+    pub fn prepare_plaintext(&self, pt: &Plaintext, level: usize) -> Result<PreparedPlaintext<B>, Error> {
+        if level == 0 || level > self.scheme.params.max_level() {
+            return Err(Error::InvalidInput { what: format!("a plaintext prepared at level {level} (levels 1 to {})", self.scheme.params.max_level()) });
+        }
+        Ok(PreparedPlaintext { ntt: self.plain_to_ntt(&[pt], level, 1)?, level, plain: pt.clone() })
+    }
+
+    /// `a ·= m` for a prepared plaintext (applied to every ciphertext of `a`): the same
+    /// result as [`Self::mul_plain_assign`] with `m`'s plaintext. A ciphertext at another
+    /// level than `m`'s is multiplied through the plaintext (correct, not faster).
+    ///
+    /// # Errors
+    /// As [`Self::mul_plain_assign`].
+    pub fn mul_prepared_assign(&self, a: &mut Ciphertext<B>, m: &PreparedPlaintext<B>) -> Result<(), Error> {
+        self.check(a)?;
+        if m.plain.params.literal() != self.scheme.params.literal() {
+            return Err(Error::ParameterMismatch);
+        }
+        if a.level != m.level {
+            return self.mul_plain_assign(a, &[&m.plain]);
+        }
+        self.mul_ntt_assign(a, &m.ntt)
     }
 
     /// `a ·= x^k` (a negacyclic coefficient rotation; `x^n = −1`), `k` taken mod `2n`.

@@ -34,7 +34,7 @@ use crate::ring::{BatchShape, Coeff, Ntt, PolyBatch};
 use crate::Error;
 
 pub use ciphertext::{Ciphertext, Plaintext};
-pub use evaluator::{DeviceKeys, Evaluator};
+pub use evaluator::{DeviceKeys, Evaluator, PreparedPlaintext};
 pub use decrypt::Decryptor;
 pub use encrypt::Encryptor;
 pub use keys::{EvaluationKeys, GaloisElement, KeyPlan, KeySwitchKey, KeyTarget, PublicKey, SecretKey, power_of_two_rotation_elements};

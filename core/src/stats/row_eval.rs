@@ -251,10 +251,12 @@ impl<B: Backend> StatsContext<B> {
                 w[index] = (i64::from(w[index]) + value).rem_euclid(i64::from(t)) as u32;
             }
             let weights = Plaintext::new(scheme.params(), &w)?;
+            // Lifted and transformed once for every chunk (all at the plan's level).
+            let weights = ev.prepare_plaintext(&weights, plan.level)?;
             let mut out: Vec<Option<Ciphertext<B>>> = (0..segments.len()).map(|_| None).collect();
             for (ct, &(result, shift)) in cts.iter().zip(&placement) {
                 let mut p = ev.duplicate(ct)?;
-                ev.mul_plain_assign(&mut p, &[&weights])?;
+                ev.mul_prepared_assign(&mut p, &weights)?;
                 if shift > 0 {
                     ev.mul_monomial_assign(&mut p, shift)?;
                 }

@@ -20,6 +20,22 @@ pub struct PlainColumn {
     pub values: Vec<Option<i128>>,
 }
 
+impl PlainColumn {
+    /// The column restricted to the records `range` (same name and scale).
+    ///
+    /// # Panics
+    /// Never for a `range` within `0..values.len()`; callers pass ranges of the column's own
+    /// records (a range past the end panics, as slice indexing does).
+    pub fn records(&self, range: std::ops::Range<usize>) -> Self {
+        Self { name: self.name.clone(), decimals: self.decimals, values: self.values[range].to_vec() }
+    }
+
+    /// [`Self::records`] of every column.
+    pub fn records_of(columns: &[Self], range: std::ops::Range<usize>) -> Vec<Self> {
+        columns.iter().map(|c| c.records(range.clone())).collect()
+    }
+}
+
 /// What everybody may know of an encrypted column: its name, scale, how many values are
 /// present and a bound on their magnitude (`|x·10^d| < 2^bound_bits`), which every
 /// computation is checked against before it runs.

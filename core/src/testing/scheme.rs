@@ -162,6 +162,18 @@ pub fn operations_match_plaintext<B: Backend>(backend: B) {
     let mut x = ev.duplicate(&ca).expect("dup");
     ev.mul_plain_assign(&mut x, &[&c]).expect("mul_plain");
     assert_eq!(f.decrypt(&x), plain_mul(&a, &c), "mul_plain");
+    // A prepared plaintext gives the same ciphertext, at its level and (through the
+    // plaintext) at another; a level outside the chain is refused.
+    let prepared = ev.prepare_plaintext(&c, ca.level()).expect("prepare");
+    let mut y = ev.duplicate(&ca).expect("dup");
+    ev.mul_prepared_assign(&mut y, &prepared).expect("mul_prepared");
+    assert!(y.to_bytes(&f.scheme).expect("bytes") == x.to_bytes(&f.scheme).expect("bytes"), "mul_prepared equals mul_plain bit for bit");
+    let mut low = ev.duplicate(&ca).expect("dup");
+    ev.mod_switch_assign(&mut low).expect("mod switch");
+    ev.mul_prepared_assign(&mut low, &prepared).expect("mul_prepared at another level");
+    assert_eq!(f.decrypt(&low), plain_mul(&a, &c), "mul_prepared at another level");
+    assert!(matches!(ev.prepare_plaintext(&c, 0), Err(Error::InvalidInput { .. })));
+    assert!(matches!(ev.prepare_plaintext(&c, params.max_level() + 1), Err(Error::InvalidInput { .. })));
     let mut x = ev.duplicate(&ca).expect("dup");
     ev.mul_constant_assign(&mut x, -12345).expect("mul_constant");
     let k = Plaintext::from_signed(&params, &[-12345]).expect("constant");

@@ -57,7 +57,7 @@ pub struct Header {
 /// # Errors
 /// [`AppError::Format`] when `header.objects` is not `objects.len()` or the header does not
 /// fit the format's bound.
-pub fn encode(header: &Header, objects: &[Vec<u8>]) -> Result<Vec<u8>, AppError> {
+pub fn encode<O: AsRef<[u8]>>(header: &Header, objects: &[O]) -> Result<Vec<u8>, AppError> {
     if header.objects != objects.len() {
         return Err(AppError::Format(format!("the header declares {} objects, {} given", header.objects, objects.len())));
     }
@@ -65,11 +65,13 @@ pub fn encode(header: &Header, objects: &[Vec<u8>]) -> Result<Vec<u8>, AppError>
     if json.len() > MAX_HEADER {
         return Err(AppError::Format(format!("a header of {} bytes exceeds {MAX_HEADER}", json.len())));
     }
-    let mut bytes = Vec::with_capacity(16 + json.len() + objects.iter().map(|o| o.len() + 8).sum::<usize>());
+    // Exact: magic, header length, header, each object with its length, the digest.
+    let mut bytes = Vec::with_capacity(MAGIC.len() + 4 + json.len() + objects.iter().map(|o| o.as_ref().len() + 8).sum::<usize>() + DIGEST_LEN);
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&(json.len() as u32).to_le_bytes());
     bytes.extend_from_slice(&json);
     for o in objects {
+        let o = o.as_ref();
         bytes.extend_from_slice(&(o.len() as u64).to_le_bytes());
         bytes.extend_from_slice(o);
     }
@@ -85,7 +87,7 @@ pub fn encode(header: &Header, objects: &[Vec<u8>]) -> Result<Vec<u8>, AppError>
 /// # Errors
 /// A message naming what was expected and found: a wrong magic, version or kind, a digest
 /// that does not match, lengths that do not add up.
-pub fn parse(bytes: &[u8], kinds: &[&str]) -> Result<(Header, Vec<Vec<u8>>), String> {
+pub fn parse<'a>(bytes: &'a [u8], kinds: &[&str]) -> Result<(Header, Vec<&'a [u8]>), String> {
     let (header, start) = peek_header(bytes)?;
     if !kinds.contains(&header.kind.as_str()) {
         return Err(format!("expected a {} file, found {}", kinds.join(" or "), header.kind));
@@ -117,7 +119,7 @@ pub fn parse(bytes: &[u8], kinds: &[&str]) -> Result<(Header, Vec<Vec<u8>>), Str
             return Err(format!("object {i}: {n} bytes declared, {} left", rest.len()));
         }
         let (o, r) = rest.split_at(n as usize);
-        objects.push(o.to_vec());
+        objects.push(o);
         rest = r;
     }
     if !rest.is_empty() {

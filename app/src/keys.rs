@@ -100,10 +100,10 @@ pub fn public_file(params: &StatsParameters, keys: &StatsKeys) -> Result<Vec<u8>
 
 /// The hex SHA-256 of a key set's public-key objects (in modulus order): names the key set an
 /// encrypted table was made under.
-pub fn public_key_digest(objects: &[Vec<u8>]) -> String {
+pub fn public_key_digest<O: AsRef<[u8]>>(objects: &[O]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    for o in objects {
+    for o in objects.iter().map(AsRef::as_ref) {
         h.update((o.len() as u64).to_le_bytes());
         h.update(o);
     }
@@ -147,7 +147,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
 }
 
 /// A key file's context (from its header) and its objects, after checking the kind.
-fn open<B: Backend>(backend: Arc<B>, bytes: &[u8], kind: &str) -> Result<(StatsContext<B>, Vec<Vec<u8>>), AppError> {
+fn open<'a, B: Backend>(backend: Arc<B>, bytes: &'a [u8], kind: &str) -> Result<(StatsContext<B>, Vec<&'a [u8]>), AppError> {
     let (h, objects) = container::parse(bytes, &[kind]).map_err(AppError::Format)?;
     let ctx = StatsContext::new(backend, params_of(&h)?)?;
     Ok((ctx, objects))

@@ -116,7 +116,7 @@ pub fn table_file_under<B: Backend>(ctx: &StatsContext<B>, table: &EncryptedTabl
 ///
 /// # Errors
 /// [`AppError::Format`].
-pub fn table_parts<B: Backend>(ctx: &StatsContext<B>, bytes: &[u8]) -> Result<(TableMeta, Vec<Vec<u8>>), AppError> {
+pub fn table_parts<'a, B: Backend>(ctx: &StatsContext<B>, bytes: &'a [u8]) -> Result<(TableMeta, Vec<&'a [u8]>), AppError> {
     let (h, objects) = container::parse(bytes, &["table"]).map_err(AppError::Format)?;
     check_params(ctx, &h)?;
     let m: TableMeta = meta(&h)?;
@@ -317,7 +317,7 @@ impl<B: Backend> OwnerDecryptor<B> {
             "row-scores" => return Ok(scored(crate::rows::decrypt_row_scores(ctx, &dec, &h, &objects)?)),
             _ => {}
         }
-        let finish = |m: StatMeta, objects: &[Vec<u8>]| -> Result<StatValue, AppError> {
+        let finish = |m: StatMeta, objects: &[&[u8]]| -> Result<StatValue, AppError> {
             let stat: Stat = m.stat.parse()?;
             let (sum, squares) = ctx.stat_parts_from_objects(m.has_sum, m.has_squares, objects)?;
             let r = EncryptedStat { stat, column: m.column, scale: m.scale, sum_bound_bits: m.sum_bound_bits, squares_bound_bits: m.squares_bound_bits, sum, squares };

@@ -80,7 +80,7 @@ pub fn rows_file<B: Backend>(ctx: &StatsContext<B>, rows: &EncryptedRows<B>, pub
 ///
 /// # Errors
 /// [`AppError::Format`]; wire and shape errors.
-pub fn rows_from_parts<B: Backend>(ctx: &StatsContext<B>, m: RowsMeta, objects: &[Vec<u8>]) -> Result<EncryptedRows<B>, AppError> {
+pub fn rows_from_parts<B: Backend, O: AsRef<[u8]>>(ctx: &StatsContext<B>, m: RowsMeta, objects: &[O]) -> Result<EncryptedRows<B>, AppError> {
     let chunks = m.chunk_records.len();
     if chunks == 0 || m.plan.moduli.checked_mul(chunks) != Some(objects.len()) {
         return Err(AppError::Format(format!("{} objects for {} chunks under {} moduli", objects.len(), chunks, m.plan.moduli)));
@@ -125,7 +125,7 @@ pub fn row_scores_file<B: Backend>(ctx: &StatsContext<B>, s: &EncryptedRowScores
 }
 
 /// Decrypts a parsed `totals` file: one statistic, or several when asked as a batch.
-pub(crate) fn decrypt_totals<B: Backend>(ctx: &StatsContext<B>, dec: &StatsDecryptor<'_, B>, h: &Header, objects: &[Vec<u8>]) -> Result<(Vec<StatValue>, bool), AppError> {
+pub(crate) fn decrypt_totals<B: Backend, O: AsRef<[u8]>>(ctx: &StatsContext<B>, dec: &StatsDecryptor<'_, B>, h: &Header, objects: &[O]) -> Result<(Vec<StatValue>, bool), AppError> {
     let m: TotalsMeta = meta(h)?;
     let totals = ctx.used_chunks_from_objects(m.plan.moduli, 1, objects)?.into_iter().flatten().collect();
     let t = EncryptedTotals { plan: m.plan, columns: m.columns, totals };
@@ -137,7 +137,7 @@ pub(crate) fn decrypt_totals<B: Backend>(ctx: &StatsContext<B>, dec: &StatsDecry
 }
 
 /// Decrypts a parsed `row-scores` file, in record order.
-pub(crate) fn decrypt_row_scores<B: Backend>(ctx: &StatsContext<B>, dec: &StatsDecryptor<'_, B>, h: &Header, objects: &[Vec<u8>]) -> Result<Vec<Option<f64>>, AppError> {
+pub(crate) fn decrypt_row_scores<B: Backend, O: AsRef<[u8]>>(ctx: &StatsContext<B>, dec: &StatsDecryptor<'_, B>, h: &Header, objects: &[O]) -> Result<Vec<Option<f64>>, AppError> {
     let m: RowScoresMeta = meta(h)?;
     if m.segments.is_empty() || m.moduli.checked_mul(m.segments.len()) != Some(objects.len()) {
         return Err(AppError::Format(format!("{} objects for {} score ciphertexts", objects.len(), m.segments.len())));

@@ -500,8 +500,31 @@ pub(crate) async fn query(State(st): St, caller: Caller, Path(id): Path<String>,
     Ok(res)
 }
 
-/// Uploads read from the store at once by a query.
+/// Most uploads read from the store at once by a query.
 const READ_UPLOADS: usize = 64;
+/// Most stored bytes read from the store at once by a query (a larger single upload is read
+/// alone): with the runner's batch, what bounds a query's memory.
+const READ_BYTES: u64 = 32 << 20;
+
+/// The selected uploads' sequence numbers in groups read together: at most [`READ_UPLOADS`]
+/// uploads and [`READ_BYTES`] stored bytes per group (or one upload), in order.
+fn read_groups(uploads: &[(u64, u64)]) -> Vec<Vec<u64>> {
+    let mut groups: Vec<Vec<u64>> = Vec::new();
+    let mut bytes = 0u64;
+    for &(seq, size) in uploads {
+        match groups.last_mut() {
+            Some(g) if g.len() < READ_UPLOADS && bytes + size <= READ_BYTES => {
+                g.push(seq);
+                bytes += size;
+            }
+            _ => {
+                groups.push(vec![seq]);
+                bytes = size;
+            }
+        }
+    }
+    groups
+}
 
 /// Whether an upload is selected by a query's filters.
 fn selected(u: &crate::store::UploadRecord, req: &QueryRequest) -> bool {
@@ -515,12 +538,13 @@ async fn run_job(st: Arc<AppState>, job: Arc<Job>, d: DatasetRecord, keys: KeyIn
     let res = tokio::task::spawn_blocking(move || -> Result<Bytes, ApiError> {
         let _e = span.enter();
         let _permit = permit;
-        let seqs: Vec<u64> = st2.store.uploads(&d.id)?.iter().filter(|u| selected(u, &req)).map(|u| u.seq).collect();
-        let uploads = seqs.len();
+        let chosen: Vec<(u64, u64)> = st2.store.uploads(&d.id)?.iter().filter(|u| selected(u, &req)).map(|u| (u.seq, u.stored_bytes)).collect();
+        let uploads = chosen.len();
+        let groups = read_groups(&chosen);
         let (store, id) = (st2.store.clone(), d.id.clone());
         // A few uploads read at a time: the runner sums them as they arrive.
         let mut source = move |visit: &mut dyn FnMut(Vec<u8>) -> Result<(), AppError>| -> Result<(), AppError> {
-            for some in seqs.chunks(READ_UPLOADS) {
+            for some in &groups {
                 for blob in store.part_blobs(&id, some, 0).map_err(|e| AppError::Io { path: "vault.redb".into(), reason: e.to_string() })? {
                     visit(blob)?;
                 }
@@ -697,6 +721,20 @@ pub(crate) fn router(st: Arc<AppState>) -> Result<Router, ApiError> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn uploads_are_read_in_groups_bounded_in_count_and_bytes() {
+        assert!(read_groups(&[]).is_empty());
+        let mb = 1u64 << 20;
+        // Bytes: 10 + 10 + 10 fit 32 MB, the fourth starts a group; a 40 MB upload is alone.
+        let g = read_groups(&[(1, 10 * mb), (2, 10 * mb), (3, 10 * mb), (4, 10 * mb), (5, 40 * mb), (6, mb)]);
+        assert_eq!(g, vec![vec![1, 2, 3], vec![4], vec![5], vec![6]]);
+        // Count: small uploads, READ_UPLOADS per group, every upload once, in order.
+        let small: Vec<(u64, u64)> = (0..150).map(|i| (i, 1000)).collect();
+        let g = read_groups(&small);
+        assert_eq!(g.iter().map(Vec::len).collect::<Vec<_>>(), vec![64, 64, 22]);
+        assert_eq!(g.concat(), (0..150).collect::<Vec<u64>>());
+    }
 
     #[test]
     fn idempotency_keys_and_names() {

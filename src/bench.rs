@@ -15,7 +15,12 @@
 //! - the scheme, per preset: `bgv_encrypt`, `bgv_decrypt`, `bgv_add`, `bgv_add_inplace`,
 //!   `bgv_mul_relin`, `bgv_rotate`, `bgv_mul_relin_batch` ([`BenchConfig::scheme_batch`]
 //!   ciphertexts in one call), `sum128x100_adds`, `sum128x100_total`;
-//! - `stats4096_total`, the batched statistics job.
+//! - `stats4096_total`, the batched statistics job;
+//! - at n = 8192 (presets with `N8192`): `encrypt_bulk`, the owner's bulk path (the demo
+//!   cohort's records encoded, encrypted, packed and hashed into uploads on every core; one
+//!   call is `batch` ciphertexts), beside `encrypt_bare_1core`, one ciphertext at the same
+//!   level by the bare public-key encryption on one thread. Bulk efficiency is
+//!   `bare × batch / (threads × bulk)`.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -220,7 +225,7 @@ pub fn run(config: &BenchConfig, emit: &mut dyn FnMut(Record)) -> Result<(), Err
 ///
 /// # Errors
 /// A backend error (a shape beyond its caps, a lost device), or a wrong decrypted result.
-pub fn run_on<B: Backend>(config: &BenchConfig, backend: Arc<B>, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
+pub fn run_on<B: Backend + 'static>(config: &BenchConfig, backend: Arc<B>, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
     if config.kernels && KERNEL_OPS.iter().any(|op| config.wants(op)) {
         run_kernels(config, backend.as_ref(), emit)?;
     }
@@ -229,7 +234,10 @@ pub fn run_on<B: Backend>(config: &BenchConfig, backend: Arc<B>, emit: &mut dyn 
             run_scheme(config, backend.clone(), preset, emit)?;
         }
         if config.wants("stats4096") {
-            run_stats(config, backend, emit)?;
+            run_stats(config, backend.clone(), emit)?;
+        }
+        if config.presets.contains(&Preset::N8192) && (config.wants("encrypt_bulk") || config.wants("encrypt_bare_1core")) {
+            run_bulk(config, backend, emit)?;
         }
     }
     Ok(())
@@ -245,6 +253,56 @@ fn run_stats<B: Backend>(config: &BenchConfig, backend: Arc<B>, emit: &mut dyn F
     runs.sort_by(f64::total_cmp);
     let p = ctx.schemes()[0].params();
     emit(Record { op: "stats4096_total", backend: ctx.schemes()[0].backend().name(), n: p.n(), limbs: p.max_level(), batch: 1, median_ns: runs[runs.len() / 2], logq: Some(p.total_bits()) });
+    Ok(())
+}
+
+/// Uploads of `encrypt_bulk`: enough for every thread to take several.
+const BULK_UPLOADS: usize = 8;
+
+/// `encrypt_bulk` and `encrypt_bare_1core` on one backend (n = 8192, the demo's keys and
+/// schema).
+fn run_bulk<B: Backend + 'static>(config: &BenchConfig, backend: Arc<B>, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
+    let app = |e: ringvault_app::AppError| Error::InvalidInput { what: e.to_string() };
+    let keys = ringvault_app::keys::generate(backend.clone(), Preset::N8192, ringvault_app::dataset::DEFAULT_MAX_RECORDS).map_err(app)?;
+    let schema = ringvault_app::workloads::cohort_schema();
+    let enc = ringvault_app::dataset::UploadEncryptor::new(backend.clone(), &schema, &keys.public).map_err(app)?;
+    let rows = enc.default_rows_per_upload();
+    let columns = ringvault_app::workloads::fixed_point(&ringvault_app::workloads::cohort(rows * BULK_UPLOADS, 7));
+    let plan = *enc.plan();
+    let chunks = (rows * BULK_UPLOADS).div_ceil(enc.rows_per_ciphertext());
+    let scheme = &enc.context().schemes()[0];
+    let p = scheme.params();
+    let record = |op, batch, median_ns| Record { op, backend: backend.name(), n: p.n(), limbs: plan.level, batch, median_ns, logq: Some(p.total_bits()) };
+    let be = backend.as_ref();
+    measure(config, be, emit, &|op, ns| record(op, chunks * plan.moduli, ns), "encrypt_bulk", &mut || enc.encrypt(&columns, rows).map(drop).map_err(app))?;
+    // The bare encryption at the plan's level, on a pool of one thread.
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| Error::InvalidInput { what: format!("a one-thread pool: {e}") })?;
+    let encryptor = scheme.encryptor(&enc.public_keys()[0])?;
+    let pt = ringvault_core::scheme::Plaintext::new(p, &vec![1u32; p.n()])?;
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(45);
+    if !config.wants("encrypt_bare_1core") {
+        return Ok(());
+    }
+    let ns = one.install(|| {
+        time_median(
+            config.sample_ms,
+            config.samples,
+            || {
+                if plan.direct {
+                    encryptor.encrypt_many_at_level(&[&pt], plan.level, &mut rng).map(drop)
+                } else {
+                    let mut ct = encryptor.encrypt(&pt, &mut rng)?;
+                    let ev = scheme.arithmetic();
+                    while ct.level() > plan.level {
+                        ev.mod_switch_assign(&mut ct)?;
+                    }
+                    Ok(())
+                }
+            },
+            &|| be.synchronize(),
+        )
+    })?;
+    emit(record("encrypt_bare_1core", 1, ns));
     Ok(())
 }
 

@@ -406,6 +406,21 @@ impl<B: ringvault_core::Backend> UploadEncryptor<B> {
         Ok(Self { keys, plan, width: schema.columns.len() })
     }
 
+    /// The statistics context of the dataset's keys.
+    pub fn context(&self) -> &StatsContext<B> {
+        &self.keys.ctx
+    }
+
+    /// The public keys (one per plaintext modulus).
+    pub fn public_keys(&self) -> &[ringvault_core::scheme::PublicKey] {
+        &self.keys.public
+    }
+
+    /// The row plan every upload is encrypted under.
+    pub fn plan(&self) -> &RowPlan {
+        &self.plan
+    }
+
     /// Records per ciphertext: the natural granularity of an upload.
     pub fn rows_per_ciphertext(&self) -> usize {
         self.keys.ctx.rows_per_ciphertext(&self.plan, self.width)

@@ -275,33 +275,15 @@ fn run_bulk<B: Backend + 'static>(config: &BenchConfig, backend: Arc<B>, emit: &
     let record = |op, batch, median_ns| Record { op, backend: backend.name(), n: p.n(), limbs: plan.level, batch, median_ns, logq: Some(p.total_bits()) };
     let be = backend.as_ref();
     measure(config, be, emit, &|op, ns| record(op, chunks * plan.moduli, ns), "encrypt_bulk", &mut || enc.encrypt(&columns, rows).map(drop).map_err(app))?;
+    if !config.wants("encrypt_bare_1core") {
+        return Ok(());
+    }
     // The bare encryption at the plan's level, on a pool of one thread.
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| Error::InvalidInput { what: format!("a one-thread pool: {e}") })?;
     let encryptor = scheme.encryptor(&enc.public_keys()[0])?;
     let pt = ringvault_core::scheme::Plaintext::new(p, &vec![1u32; p.n()])?;
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(45);
-    if !config.wants("encrypt_bare_1core") {
-        return Ok(());
-    }
-    let ns = one.install(|| {
-        time_median(
-            config.sample_ms,
-            config.samples,
-            || {
-                if plan.direct {
-                    encryptor.encrypt_many_at_level(&[&pt], plan.level, &mut rng).map(drop)
-                } else {
-                    let mut ct = encryptor.encrypt(&pt, &mut rng)?;
-                    let ev = scheme.arithmetic();
-                    while ct.level() > plan.level {
-                        ev.mod_switch_assign(&mut ct)?;
-                    }
-                    Ok(())
-                }
-            },
-            &|| be.synchronize(),
-        )
-    })?;
+    let ns = one.install(|| time_median(config.sample_ms, config.samples, || plan.encrypt(&encryptor, &[&pt], &mut rng).map(drop), &|| be.synchronize()))?;
     emit(record("encrypt_bare_1core", 1, ns));
     Ok(())
 }

@@ -122,8 +122,7 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
                     let enc = UploadEncryptor::new(backend, schema, public)?;
                     // Encrypted one window ahead of the pushes: a few uploads in memory.
                     let report = device.push_records(id, &enc, &mine, enc.default_rows_per_upload(), &format!("monitor-{m}"), false, (None, None), &mut |_| {}).map_err(vault_err)?;
-                    let bytes = report.bytes;
-                    Ok(bytes)
+                    Ok(report.bytes)
                 })
             })
             .collect();

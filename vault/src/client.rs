@@ -394,9 +394,9 @@ impl Client {
 
     /// Encrypts `columns` with `encryptor` (the dataset's public key only) and pushes them in
     /// uploads of at most `rows_per_upload` records, waiting for each acknowledgement, while
-    /// the next uploads are encrypted on every core
-    /// ([`UploadEncryptor::encrypt_ahead`]: a few uploads in memory, whatever the records). Upload `i` of `m` goes under the idempotency key
-    /// `{base_key}-{i}-of-{m}`. With `rerun` (the caller named this push with a stable key), an
+    /// the next uploads are encrypted on every core ([`UploadEncryptor::encrypt_ahead`]: a
+    /// few uploads in memory, whatever the records). Upload `i` of `m` goes under the
+    /// idempotency key `{base_key}-{i}-of-{m}`. With `rerun` (the caller named this push with a stable key), an
     /// upload the server already holds under its key with another body counts as present: a
     /// rerun encrypts to other bytes. `progress` receives the records acknowledged so far.
     /// Precondition: the columns passed the schema's `check_rows`.

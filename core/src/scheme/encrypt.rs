@@ -100,6 +100,13 @@ impl<B: Backend> Scheme<B> {
     }
 }
 
+impl<'a, B: Backend> Encryptor<'a, B> {
+    /// The scheme it encrypts under.
+    pub fn scheme(&self) -> &'a Scheme<B> {
+        self.scheme
+    }
+}
+
 impl<B: Backend> Encryptor<'_, B> {
     /// The public key over the first `level` primes, uploaded on first use.
     fn public_key_at(&self, level: usize) -> Result<Arc<DevicePublicKey<B>>, Error> {

@@ -72,6 +72,23 @@ pub struct RowPlan {
 }
 
 impl RowPlan {
+    /// `pts` encrypted as one batch at the plan's level: directly there when the plan is
+    /// `direct`, else at the top level and switched down (what every row upload does).
+    ///
+    /// # Errors
+    /// Encryption and modulus-switching errors.
+    pub fn encrypt<B: Backend, R: RngCore + CryptoRng>(&self, encryptor: &crate::scheme::Encryptor<'_, B>, pts: &[&Plaintext], rng: &mut R) -> Result<Ciphertext<B>, Error> {
+        if self.direct {
+            return encryptor.encrypt_many_at_level(pts, self.level, rng);
+        }
+        let mut batch = encryptor.encrypt_many(pts, rng)?;
+        let arithmetic = encryptor.scheme().arithmetic();
+        while batch.level() > self.level {
+            arithmetic.mod_switch_assign(&mut batch)?;
+        }
+        Ok(batch)
+    }
+
     /// Coefficients per record: `C`, or `2C` with squares.
     pub fn stride(&self, columns: usize) -> usize {
         if self.squares { 2 * columns } else { columns }
@@ -294,12 +311,7 @@ impl<B: Backend> StatsContext<B> {
                 pts.push(Plaintext::new(scheme.params(), &coeffs)?);
             }
             let refs: Vec<&Plaintext> = pts.iter().collect();
-            let encryptor = scheme.encryptor(pk)?;
-            let mut batch = if plan.direct { encryptor.encrypt_many_at_level(&refs, plan.level, rng)? } else { encryptor.encrypt_many(&refs, rng)? };
-            let arithmetic = scheme.arithmetic();
-            while batch.level() > plan.level {
-                arithmetic.mod_switch_assign(&mut batch)?;
-            }
+            let batch = plan.encrypt(&scheme.encryptor(pk)?, &refs, rng)?;
             ciphertexts.push(scheme.unstack(&batch)?);
         }
         Ok(EncryptedRows { plan: *plan, columns: infos, chunk_records, ciphertexts })

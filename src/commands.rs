@@ -31,16 +31,21 @@ pub fn keygen<B: Backend>(backend: Arc<B>, dir: &Path, preset: Preset, max_recor
     ))
 }
 
-/// Encrypts a CSV file with the public key only.
+/// Encrypts a CSV file with the public key only, streaming `block_chunks` chunks of `n`
+/// records at a time ([`TableEncryptor::encrypt_csv`]), with a progress bar.
 ///
 /// # Errors
 /// CSV, encryption and I/O errors.
-pub fn encrypt<B: Backend>(backend: Arc<B>, keys_dir: &Path, csv: &Path, out: &Path, decimals: &BTreeMap<String, u32>, skip_missing: bool) -> Result<String, CliError> {
+pub fn encrypt<B: Backend>(backend: Arc<B>, keys_dir: &Path, csv: &Path, out: &Path, decimals: &BTreeMap<String, u32>, skip_missing: bool, block_chunks: usize) -> Result<String, CliError> {
     let encryptor = TableEncryptor::new(backend, &keys::read_file(&keys_dir.join(PUBLIC_KEY))?)?;
-    let text = std::fs::read_to_string(csv).map_err(|e| CliError::io(csv, &e))?;
-    let plain = ringvault_app::csv::read_table(&text, decimals, skip_missing)?;
-    keys::write_file(out, &encryptor.encrypt(&plain.columns)?)?;
-    Ok(format!("encrypted {plain}\nwritten to {}", out.display()))
+    let bar = crate::vault_cli::progress_bar(0, "encrypting");
+    let done = encryptor.encrypt_csv(csv, out, decimals, skip_missing, block_chunks, &mut |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    });
+    bar.finish_and_clear();
+    let done = done?;
+    Ok(format!("encrypted {done}\nwritten to {} ({} bytes)", out.display(), done.file_bytes))
 }
 
 /// What `eval` computes.

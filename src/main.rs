@@ -126,6 +126,10 @@ enum Command {
         /// Skip empty or non-numeric cells (counted) instead of failing.
         #[arg(long)]
         skip_missing: bool,
+        /// Chunks of `n` records encrypted and written at a time: memory holds about one
+        /// block, whatever the size of the file.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        block_chunks: u32,
     },
     /// Server: compute a statistic or model scores with public.key and eval.keys only.
     Eval {
@@ -451,9 +455,9 @@ fn run(cli: Cli) -> Result<(), String> {
             };
             text(on_backend!(&engine, |b| commands::keygen(b.clone(), &dir, preset, records)))?;
         }
-        Command::Encrypt { keys, csv, out, decimals, skip_missing } => {
+        Command::Encrypt { keys, csv, out, decimals, skip_missing, block_chunks } => {
             let decimals = parse_decimals(&decimals)?;
-            text(on_backend!(&engine, |b| commands::encrypt(b.clone(), &keys, &csv, &out, &decimals, skip_missing)))?;
+            text(on_backend!(&engine, |b| commands::encrypt(b.clone(), &keys, &csv, &out, &decimals, skip_missing, block_chunks as usize)))?;
         }
         Command::Eval { keys, data, what: What { stat, column, logreg }, out } => {
             let request = match (stat, column, logreg) {

@@ -272,7 +272,8 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     i64::try_from(secs).map_err(|_| format!("{s:?}: too far in the future"))
 }
 
-fn progress_bar(len: u64, what: &str) -> ProgressBar {
+/// A bar of `len` steps named `what` (drawn on stderr when it is a terminal).
+pub(crate) fn progress_bar(len: u64, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(len);
     pb.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_bar()));
     pb.set_message(what.to_string());

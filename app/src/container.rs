@@ -61,25 +61,83 @@ pub fn encode<O: AsRef<[u8]>>(header: &Header, objects: &[O]) -> Result<Vec<u8>,
     if header.objects != objects.len() {
         return Err(AppError::Format(format!("the header declares {} objects, {} given", header.objects, objects.len())));
     }
-    let json = serde_json::to_vec(header).map_err(|e| AppError::Format(e.to_string()))?;
-    if json.len() > MAX_HEADER {
-        return Err(AppError::Format(format!("a header of {} bytes exceeds {MAX_HEADER}", json.len())));
-    }
-    // Exact: magic, header length, header, each object with its length, the digest.
-    let mut bytes = Vec::with_capacity(MAGIC.len() + 4 + json.len() + objects.iter().map(|o| o.as_ref().len() + 8).sum::<usize>() + DIGEST_LEN);
-    bytes.extend_from_slice(MAGIC);
-    bytes.extend_from_slice(&(json.len() as u32).to_le_bytes());
-    bytes.extend_from_slice(&json);
+    // Exact: magic, header length, header (bounded below), each object with its length, the digest.
+    let capacity = MAGIC.len() + 4 + MAX_HEADER.min(4096) + objects.iter().map(|o| o.as_ref().len() + 8).sum::<usize>() + DIGEST_LEN;
+    let mut w = Writer::new(Vec::with_capacity(capacity), header, "memory")?;
     for o in objects {
-        let o = o.as_ref();
-        bytes.extend_from_slice(&(o.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(o);
+        w.push(o.as_ref())?;
     }
-    if header.version >= 2 {
-        let digest = Sha256::digest(&bytes);
-        bytes.extend_from_slice(&digest);
+    w.finish()
+}
+
+/// Writes a file object by object (what [`encode`] writes, without holding the objects): the
+/// header first, each object as it comes, the digest of everything at [`Writer::finish`].
+pub struct Writer<W: std::io::Write> {
+    out: W,
+    hasher: Option<Sha256>,
+    declared: usize,
+    written: usize,
+    /// What write errors name (the file's path).
+    label: String,
+}
+
+impl<W: std::io::Write> Writer<W> {
+    /// Starts a file of `header` (which declares how many objects follow); write errors name
+    /// `label` (the file's path).
+    ///
+    /// # Errors
+    /// [`AppError::Format`] for a header beyond the format's bound; [`AppError::Io`].
+    pub fn new(out: W, header: &Header, label: &str) -> Result<Self, AppError> {
+        let json = serde_json::to_vec(header).map_err(|e| AppError::Format(e.to_string()))?;
+        if json.len() > MAX_HEADER {
+            return Err(AppError::Format(format!("a header of {} bytes exceeds {MAX_HEADER}", json.len())));
+        }
+        let mut w = Self { out, hasher: (header.version >= 2).then(Sha256::new), declared: header.objects, written: 0, label: label.to_string() };
+        w.write(MAGIC)?;
+        w.write(&(json.len() as u32).to_le_bytes())?;
+        w.write(&json)?;
+        Ok(w)
     }
-    Ok(bytes)
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), AppError> {
+        if let Some(h) = &mut self.hasher {
+            h.update(bytes);
+        }
+        self.write_unhashed(bytes)
+    }
+
+    fn write_unhashed(&mut self, bytes: &[u8]) -> Result<(), AppError> {
+        self.out.write_all(bytes).map_err(|e| AppError::Io { path: self.label.clone(), reason: e.to_string() })
+    }
+
+    /// Appends the next object.
+    ///
+    /// # Errors
+    /// [`AppError::Format`] for an object beyond the count the header declares; write errors.
+    pub fn push(&mut self, object: &[u8]) -> Result<(), AppError> {
+        if self.written == self.declared {
+            return Err(AppError::Format(format!("the header declares {} objects, more given", self.declared)));
+        }
+        self.write(&(object.len() as u64).to_le_bytes())?;
+        self.write(object)?;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Ends the file with its digest and returns the output.
+    ///
+    /// # Errors
+    /// [`AppError::Format`] when fewer objects came than the header declares; write errors.
+    pub fn finish(mut self) -> Result<W, AppError> {
+        if self.written != self.declared {
+            return Err(AppError::Format(format!("the header declares {} objects, {} given", self.declared, self.written)));
+        }
+        if let Some(h) = self.hasher.take() {
+            let digest = h.finalize();
+            self.write_unhashed(&digest)?;
+        }
+        Ok(self.out)
+    }
 }
 
 /// Parses container bytes of one of `kinds`: header and objects, every length checked first.

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io::Read;
 
 use ringvault_core::encoding::FixedPoint;
 use ringvault_core::stats::PlainColumn;
@@ -89,51 +90,92 @@ pub enum CsvError {
 /// A record: the 1-based line it starts on, and its fields.
 pub type Record = (usize, Vec<String>);
 
-/// The header's fields and the records, each with the 1-based line number it starts on
-/// (through the `csv` crate: RFC 4180 quoting, `\n` or `\r\n`, blank lines skipped).
+/// Counts the quote characters read through it: the csv crate reads an unclosed quote to the
+/// end of its input, so an odd count at the end is a quoted field that is not closed (doubled
+/// quotes come in pairs).
+struct QuoteCount<R> {
+    inner: R,
+    quotes: usize,
+}
+
+impl<R: Read> Read for QuoteCount<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.quotes += buf[..n].iter().filter(|&&b| b == b'"').count();
+        Ok(n)
+    }
+}
+
+/// Calls `f` with every non-blank record of `source` in order, with the 1-based line it starts
+/// on (through the `csv` crate: RFC 4180 quoting, `\n` or `\r\n`), reading it once, in a
+/// buffer of constant size.
 ///
 /// # Errors
-/// The [`CsvError`] of the first problem.
-pub fn parse(text: &str) -> Result<(Vec<String>, Vec<Record>), CsvError> {
-    let mut reader = ::csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
-    let mut records = Vec::new();
+/// [`CsvError::Unreadable`], [`CsvError::Unterminated`], or the first error of `f`.
+fn for_each_record<R: Read, E: From<CsvError>>(source: R, mut f: impl FnMut(usize, &::csv::StringRecord) -> Result<(), E>) -> Result<(), E> {
+    let mut reader = ::csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(QuoteCount { inner: source, quotes: 0 });
     let mut record = ::csv::StringRecord::new();
+    let mut last_line = 1;
     loop {
         let line = reader.position().line() as usize;
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
                 let line = record.position().map_or(line, |p| p.line() as usize);
-                records.push((line, record.iter().map(str::to_string).collect::<Vec<_>>()));
+                last_line = line;
+                if record.len() == 1 && record[0].trim().is_empty() {
+                    continue;
+                }
+                f(line, &record)?;
             }
-            Err(e) => return Err(CsvError::Unreadable { line: e.position().map_or(line, |p| p.line() as usize), reason: e.to_string() }),
+            Err(e) => return Err(CsvError::Unreadable { line: e.position().map_or(line, |p| p.line() as usize), reason: e.to_string() }.into()),
         }
     }
-    // The csv crate reads an unclosed quote to the end of the text: an odd number of quote
-    // characters is a quoted field that is not closed (doubled quotes come in pairs).
-    if text.bytes().filter(|&b| b == b'"').count() % 2 == 1 {
-        let line = records.last().map_or(1, |(l, _)| *l);
-        return Err(CsvError::Unterminated { line });
+    if reader.get_ref().quotes % 2 == 1 {
+        return Err(CsvError::Unterminated { line: last_line }.into());
     }
-    records.retain(|(_, f)| !(f.len() == 1 && f[0].trim().is_empty()));
-    let mut iter = records.into_iter();
-    let (_, header) = iter.next().ok_or(CsvError::Empty)?;
-    let header: Vec<String> = header.into_iter().map(|h| h.trim().to_string()).collect();
+    Ok(())
+}
+
+/// The header's fields and the records, each with the 1-based line number it starts on
+/// (blank lines skipped).
+///
+/// # Errors
+/// The [`CsvError`] of the first problem.
+pub fn parse(text: &str) -> Result<(Vec<String>, Vec<Record>), CsvError> {
+    let mut header: Option<Vec<String>> = None;
+    let mut rows = Vec::new();
+    for_each_record(text.as_bytes(), |line, r| {
+        match &header {
+            None => header = Some(checked_header(r)?),
+            Some(h) => rows.push((line, checked_fields(h.len(), line, r)?.iter().map(str::to_string).collect())),
+        }
+        Ok::<(), CsvError>(())
+    })?;
+    let header = header.ok_or(CsvError::Empty)?;
+    if rows.is_empty() {
+        return Err(CsvError::NoRecords);
+    }
+    Ok((header, rows))
+}
+
+/// The header's names, trimmed, refused when one appears twice.
+fn checked_header(r: &::csv::StringRecord) -> Result<Vec<String>, CsvError> {
+    let header: Vec<String> = r.iter().map(|h| h.trim().to_string()).collect();
     for (i, h) in header.iter().enumerate() {
         if header[..i].contains(h) {
             return Err(CsvError::DuplicateColumn(h.clone()));
         }
     }
-    let rows: Vec<(usize, Vec<String>)> = iter.collect();
-    for (l, r) in &rows {
-        if r.len() != header.len() {
-            return Err(CsvError::Ragged { line: *l, expected: header.len(), found: r.len() });
-        }
+    Ok(header)
+}
+
+/// The record, refused when it has another number of fields than the header.
+fn checked_fields(expected: usize, line: usize, r: &::csv::StringRecord) -> Result<&::csv::StringRecord, CsvError> {
+    if r.len() != expected {
+        return Err(CsvError::Ragged { line, expected, found: r.len() });
     }
-    if rows.is_empty() {
-        return Err(CsvError::NoRecords);
-    }
-    Ok((header, rows))
+    Ok(r)
 }
 
 /// Digits after the decimal point of a plain decimal number, or `None` when `text` is not one
@@ -184,12 +226,48 @@ impl fmt::Display for CsvTable {
     }
 }
 
-/// Reads the CSV text into fixed-point columns.
+/// What a first pass over a CSV file decides: which columns are numeric and at which scale,
+/// and how many records there are (no value is kept).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CsvLayout {
+    /// The numeric columns: their field index in each record, name and decimals.
+    pub numeric: Vec<(usize, String, u32)>,
+    /// Text columns that are not encrypted.
+    pub skipped_columns: Vec<String>,
+    /// Records (non-blank lines after the header).
+    pub records: usize,
+    header_len: usize,
+}
+
+/// The first pass: reads `source` once and decides each column's kind and decimals (detected,
+/// at most [`MAX_DETECTED_DECIMALS`], unless `decimals` gives them).
 ///
 /// # Errors
-/// The [`CsvError`] of the first problem, naming its line and column.
-pub fn read_table(text: &str, decimals: &BTreeMap<String, u32>, skip_missing: bool) -> Result<CsvTable, CsvError> {
-    let (header, rows) = parse(text)?;
+/// The [`CsvError`] of the first structural problem (cells are checked by [`read_chunks`]).
+pub fn scan<R: Read>(source: R, decimals: &BTreeMap<String, u32>) -> Result<CsvLayout, CsvError> {
+    let mut header: Option<Vec<String>> = None;
+    // Per column: any numeric cell, and the most decimal digits seen.
+    let mut seen: Vec<(bool, u32)> = Vec::new();
+    let mut records = 0usize;
+    for_each_record(source, |line, r| {
+        let Some(h) = &header else {
+            let h = checked_header(r)?;
+            seen = vec![(false, 0); h.len()];
+            header = Some(h);
+            return Ok::<(), CsvError>(());
+        };
+        for (s, cell) in seen.iter_mut().zip(checked_fields(h.len(), line, r)?.iter()) {
+            if let Some(d) = decimal_digits(cell) {
+                *s = (true, s.1.max(d));
+            }
+        }
+        records += 1;
+        Ok(())
+    })?;
+    let header = header.ok_or(CsvError::Empty)?;
+    if records == 0 {
+        return Err(CsvError::NoRecords);
+    }
     for (name, &d) in decimals {
         if !header.contains(name) {
             return Err(CsvError::BadDecimals(format!("names column {name:?}, which the file does not have")));
@@ -198,44 +276,94 @@ pub fn read_table(text: &str, decimals: &BTreeMap<String, u32>, skip_missing: bo
             return Err(CsvError::BadDecimals(format!("{name}={d}: at most {} decimals", FixedPoint::MAX_DECIMALS)));
         }
     }
-    let mut out = CsvTable { columns: Vec::new(), skipped_columns: Vec::new(), skipped_cells: BTreeMap::new() };
-    for (j, name) in header.iter().enumerate() {
-        let cells: Vec<(usize, &str)> = rows.iter().map(|(l, r)| (*l, r[j].as_str())).collect();
-        let numeric = cells.iter().filter(|(_, c)| normalized(c).is_some()).count();
-        if numeric == 0 {
-            out.skipped_columns.push(name.clone());
+    let mut layout = CsvLayout { numeric: Vec::new(), skipped_columns: Vec::new(), records, header_len: header.len() };
+    for (j, (name, (numeric, digits))) in header.into_iter().zip(seen).enumerate() {
+        if !numeric {
+            layout.skipped_columns.push(name);
             continue;
         }
-        let d = match decimals.get(name) {
-            Some(&d) => d,
-            None => cells.iter().filter_map(|(_, c)| decimal_digits(c)).max().unwrap_or(0).min(MAX_DETECTED_DECIMALS),
-        };
-        let fixed = FixedPoint::new(d).map_err(|e| CsvError::BadDecimals(e.to_string()))?;
-        let mut values = Vec::with_capacity(cells.len());
-        let mut skipped = 0;
-        for (line, cell) in cells {
-            let number = normalized(cell);
-            let parsed = number.as_ref().and_then(|s| fixed.parse(s).ok());
-            match parsed {
-                Some(v) => values.push(Some(v)),
-                None if number.is_some() => return Err(CsvError::TooLarge { line, column: name.clone(), value: cell.to_string() }),
-                None if skip_missing => {
-                    skipped += 1;
-                    values.push(None);
-                }
-                None if cell.trim().is_empty() => return Err(CsvError::EmptyCell { line, column: name.clone() }),
-                None => return Err(CsvError::NotANumber { line, column: name.clone(), value: cell.to_string() }),
-            }
-        }
-        if skipped > 0 {
-            out.skipped_cells.insert(name.clone(), skipped);
-        }
-        out.columns.push(PlainColumn { name: name.clone(), decimals: d, values });
+        let d = decimals.get(&name).copied().unwrap_or(digits.min(MAX_DETECTED_DECIMALS));
+        layout.numeric.push((j, name, d));
     }
-    if out.columns.is_empty() {
+    if layout.numeric.is_empty() {
         return Err(CsvError::NoNumericColumn);
     }
-    Ok(out)
+    Ok(layout)
+}
+
+/// The second pass: reads `source` (the same bytes [`scan`] read) once more and calls `f`
+/// with the numeric columns of every `chunk_records` records in order (the last chunk may be
+/// shorter), in fixed point. At most one chunk of values is held at a time.
+/// Returns the cells skipped per column (`skip_missing`).
+///
+/// # Errors
+/// A [`CsvError`] naming the line and column of the first bad cell (a file that changed
+/// since [`scan`] gives [`CsvError::Ragged`] or a count error), or the first error of `f`.
+pub fn read_chunks<R: Read, E: From<CsvError>>(
+    source: R,
+    layout: &CsvLayout,
+    skip_missing: bool,
+    chunk_records: usize,
+    mut f: impl FnMut(Vec<PlainColumn>) -> Result<(), E>,
+) -> Result<BTreeMap<String, usize>, E> {
+    let chunk_records = chunk_records.max(1);
+    let scales = layout.numeric.iter().map(|(_, _, d)| FixedPoint::new(*d).map_err(|e| CsvError::BadDecimals(e.to_string()))).collect::<Result<Vec<_>, _>>()?;
+    let empty = |capacity: usize| -> Vec<PlainColumn> { layout.numeric.iter().map(|(_, name, d)| PlainColumn { name: name.clone(), decimals: *d, values: Vec::with_capacity(capacity) }).collect() };
+    let capacity = chunk_records.min(layout.records);
+    let mut chunk = empty(capacity);
+    let mut skipped = vec![0usize; layout.numeric.len()];
+    let (mut header_seen, mut records) = (false, 0usize);
+    for_each_record(source, |line, r| {
+        if !std::mem::replace(&mut header_seen, true) {
+            return Ok::<(), E>(());
+        }
+        let r = checked_fields(layout.header_len, line, r)?;
+        for (((j, name, _), fixed), (column, skip)) in layout.numeric.iter().zip(&scales).zip(chunk.iter_mut().zip(skipped.iter_mut())) {
+            column.values.push(cell_value(fixed, &r[*j], line, name, skip_missing, skip)?);
+        }
+        records += 1;
+        if chunk[0].values.len() == chunk_records {
+            f(std::mem::replace(&mut chunk, empty(capacity)))?;
+        }
+        Ok(())
+    })?;
+    if records != layout.records {
+        return Err(CsvError::Unreadable { line: 0, reason: format!("the file changed while it was read: {records} records, {} before", layout.records) }.into());
+    }
+    if !chunk[0].values.is_empty() {
+        f(chunk)?;
+    }
+    Ok(layout.numeric.iter().zip(skipped).filter(|(_, n)| *n > 0).map(|((_, name, _), n)| (name.clone(), n)).collect())
+}
+
+/// One cell of a numeric column in fixed point: `None` for a skipped cell (counted in
+/// `skipped`).
+fn cell_value(fixed: &FixedPoint, cell: &str, line: usize, column: &str, skip_missing: bool, skipped: &mut usize) -> Result<Option<i128>, CsvError> {
+    let number = normalized(cell);
+    match number.as_ref().and_then(|s| fixed.parse(s).ok()) {
+        Some(v) => Ok(Some(v)),
+        None if number.is_some() => Err(CsvError::TooLarge { line, column: column.to_string(), value: cell.to_string() }),
+        None if skip_missing => {
+            *skipped += 1;
+            Ok(None)
+        }
+        None if cell.trim().is_empty() => Err(CsvError::EmptyCell { line, column: column.to_string() }),
+        None => Err(CsvError::NotANumber { line, column: column.to_string(), value: cell.to_string() }),
+    }
+}
+
+/// Reads the CSV text into fixed-point columns ([`scan`], then [`read_chunks`] in one chunk).
+///
+/// # Errors
+/// The [`CsvError`] of the first problem, naming its line and column.
+pub fn read_table(text: &str, decimals: &BTreeMap<String, u32>, skip_missing: bool) -> Result<CsvTable, CsvError> {
+    let layout = scan(text.as_bytes(), decimals)?;
+    let mut columns = Vec::new();
+    let skipped_cells = read_chunks(text.as_bytes(), &layout, skip_missing, usize::MAX, |c| {
+        columns = c;
+        Ok::<(), CsvError>(())
+    })?;
+    Ok(CsvTable { columns, skipped_columns: layout.skipped_columns, skipped_cells })
 }
 
 /// One column of numbers (a DataFrame's or an array's) into fixed point, as [`read_table`]

@@ -386,6 +386,10 @@ pub fn check_upload(schema: &Schema, keys: &KeyInfo, body: &[u8]) -> Result<Chec
     Ok(CheckedUpload { rows: rows.records(), body: body.to_vec() })
 }
 
+/// What [`UploadEncryptor::encrypt_ahead`] hands each upload to: its index, its records and
+/// its body.
+pub type UploadSink<'a, E> = &'a mut dyn FnMut(usize, &Range<usize>, Vec<u8>) -> Result<(), E>;
+
 /// A device's (or owner's) encryptor for one dataset: the `public.key` file opened, its
 /// digest taken and the dataset's row plan computed once, then any number of uploads.
 pub struct UploadEncryptor<B: ringvault_core::Backend> {
@@ -468,7 +472,7 @@ impl<B: ringvault_core::Backend> UploadEncryptor<B> {
     /// [`StreamError::Sink`] with `sink`'s first error (no later upload is handed over), or
     /// [`StreamError::Encrypt`] naming the first upload of a window that failed to encrypt
     /// (every earlier upload was handed over).
-    pub fn encrypt_ahead<E>(&self, columns: &[PlainColumn], ranges: &[Range<usize>], sink: &mut dyn FnMut(usize, &Range<usize>, Vec<u8>) -> Result<(), E>) -> Result<(), StreamError<E>> {
+    pub fn encrypt_ahead<E>(&self, columns: &[PlainColumn], ranges: &[Range<usize>], sink: UploadSink<'_, E>) -> Result<(), StreamError<E>> {
         let window = rayon::current_num_threads().max(1);
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel(1);

@@ -2,7 +2,7 @@
 //!
 //! | kind | metadata | objects |
 //! |---|---|---|
-//! | `table` | [`TableMeta`] | every column's ciphertexts, column after column, each `[modulus][chunk]` |
+//! | `table` | [`TableMeta`] | every column's ciphertexts, column after column, each `[modulus][chunk]`; a streamed table ([`TableMeta::block_records`]) repeats that layout per block of records |
 //! | `stat` | [`StatMeta`] | `Σx` per modulus, then `Σx²` per modulus (each when present) |
 //! | `scores` | [`ScoresMeta`] | `[modulus][chunk]` |
 //!
@@ -31,6 +31,26 @@ pub struct TableMeta {
     /// the vault refuses tables of another key set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_key: Option<String>,
+    /// Set in a table written block by block ([`crate::local::TableEncryptor::encrypt_csv`]):
+    /// the records of each block (a multiple of `n`; the last block may hold fewer). The
+    /// objects are then the layout above for the first block, then for the next, and so on.
+    /// Absent: the whole table is one block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_records: Option<usize>,
+}
+
+impl TableMeta {
+    /// The record ranges of the blocks, in file order.
+    ///
+    /// # Errors
+    /// [`AppError::Format`] for a block size that is zero or not a multiple of `n`.
+    pub fn blocks(&self, n: usize) -> Result<Vec<std::ops::Range<usize>>, AppError> {
+        let size = self.block_records.unwrap_or(self.records.max(1));
+        if self.block_records.is_some() && (size == 0 || !size.is_multiple_of(n)) {
+            return Err(AppError::Format(format!("blocks of {size} records: a block must be a positive multiple of {n} records")));
+        }
+        Ok((0..self.records).step_by(size).map(|s| s..(s + size).min(self.records)).collect())
+    }
 }
 
 /// Statistic metadata.
@@ -107,7 +127,7 @@ pub fn table_file<B: Backend>(ctx: &StatsContext<B>, table: &EncryptedTable<B>) 
 /// Serialization errors.
 pub fn table_file_under<B: Backend>(ctx: &StatsContext<B>, table: &EncryptedTable<B>, public_key: Option<&str>) -> Result<Vec<u8>, AppError> {
     let objects = ctx.table_to_objects(table)?;
-    let m = TableMeta { records: table.records(), columns: table.columns().iter().map(|c| c.info().clone()).collect(), public_key: public_key.map(str::to_string) };
+    let m = TableMeta { records: table.records(), columns: table.columns().iter().map(|c| c.info().clone()).collect(), public_key: public_key.map(str::to_string), block_records: None };
     container::encode(&header("table", ctx.params(), objects.len(), to_value(&m)?), &objects)
 }
 
@@ -136,13 +156,22 @@ pub fn table_parts<'a, B: Backend>(ctx: &StatsContext<B>, bytes: &'a [u8]) -> Re
 /// [`AppError::Format`]; wire errors.
 pub fn table_from_file<B: Backend>(ctx: &StatsContext<B>, bytes: &[u8]) -> Result<EncryptedTable<B>, AppError> {
     let (m, objects) = table_parts(ctx, bytes)?;
-    let per_column = objects.len() / m.columns.len();
-    let chunks = per_column / ctx.schemes().len();
-    let mut columns = Vec::with_capacity(m.columns.len());
-    for (info, objs) in m.columns.into_iter().zip(objects.chunks(per_column)) {
-        columns.push((info, ctx.chunks_from_objects(chunks, objs)?));
+    let n = ctx.params().n();
+    let moduli = ctx.schemes().len();
+    // ciphertexts[column][modulus] gathers the chunks of every block in order.
+    let mut ciphertexts: Vec<Vec<Vec<_>>> = m.columns.iter().map(|_| (0..moduli).map(|_| Vec::new()).collect()).collect();
+    let mut rest = &objects[..];
+    for block in m.blocks(n)? {
+        let chunks = block.len().div_ceil(n);
+        for column in &mut ciphertexts {
+            let (objs, r) = rest.split_at_checked(chunks * moduli).ok_or_else(|| AppError::Format("fewer objects than the blocks need".into()))?;
+            rest = r;
+            for (all, part) in column.iter_mut().zip(ctx.chunks_from_objects(chunks, objs)?) {
+                all.extend(part);
+            }
+        }
     }
-    Ok(ctx.table_from_parts(m.records, columns)?)
+    Ok(ctx.table_from_parts(m.records, m.columns.into_iter().zip(ciphertexts).collect())?)
 }
 
 fn stat_meta<B: Backend>(r: &EncryptedStat<B>) -> StatMeta {

@@ -13,13 +13,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use ringvault_app::config::VaultSettings;
 use ringvault_app::dataset::UploadEncryptor;
-use ringvault_app::workloads::{cohort, fixed_point, heart_model, schema_of};
+use ringvault_app::workloads::{cohort, fixed_point_of, heart_model, schema_of};
 use ringvault_app::query::{QueryRequest, StatColumn};
 use ringvault_app::results::Decrypted;
 use ringvault_core::Backend;
 use ringvault_core::scheme::Preset;
-use ringvault_core::stats::{PlainColumn, Stat, StatsParameters, sigmoid};
-use ringvault_vault::client::Client;
+use ringvault_core::stats::{Stat, StatsParameters, sigmoid};
+use ringvault_vault::client::{self, Client};
 
 use crate::CliError;
 
@@ -44,6 +44,9 @@ fn vault_err(e: impl std::fmt::Display) -> CliError {
 
 /// Monitors pushing the cohort at once, each with its own device token.
 const MONITORS: usize = 4;
+
+/// Uploads a monitor converts to fixed point and pushes at a time.
+const UPLOADS_PER_PART: usize = 8;
 
 /// Runs the demo for `records` patients on `backend`; returns the report, whose first line is
 /// `selected` (how the backend was chosen, e.g. [`Selection::note`](crate::engine::Selection::note)).
@@ -87,7 +90,6 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
 
     let t = Instant::now();
     let data = cohort(records, 2011);
-    let columns = fixed_point(&data);
     phases.push(("synthetic cohort", t.elapsed()));
 
     let t = Instant::now();
@@ -105,8 +107,7 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
     let _ = writeln!(out, "vault: {} (store on disk, fsync'd), dataset {} with {:.1} MB of evaluation keys", vault.url(), created.id, info.bytes as f64 / 1e6);
 
     let t = Instant::now();
-    let pb = spinner(&format!("{MONITORS} monitors: encrypting {records} patients × {} columns and pushing them", columns.len()));
-    schema.check_rows(&columns)?; // every reading within its declared range, as a device checks
+    let pb = spinner(&format!("{MONITORS} monitors: encrypting {records} patients × {} columns and pushing them", data.len()));
     let share = records.div_ceil(MONITORS);
     let tokens = (0..MONITORS.min(records)).map(|m| owner.issue_device(&created.id, &format!("monitor-{}", m + 1)).map_err(vault_err)).collect::<Result<Vec<_>, _>>()?;
     let pushed: Vec<Result<usize, CliError>> = std::thread::scope(|scope| {
@@ -114,15 +115,23 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
             .iter()
             .enumerate()
             .map(|(m, token)| {
-                let (backend, schema, columns, public, url, id) = (backend.clone(), &schema, &columns, &keys.public, vault.url(), &created.id);
+                let (backend, schema, data, public, url, id) = (backend.clone(), &schema, &data, &keys.public, vault.url(), &created.id);
                 scope.spawn(move || -> Result<usize, CliError> {
                     let device = Client::new(&url, &token.token).map_err(vault_err)?;
-                    let range = m * share..((m + 1) * share).min(records);
-                    let mine = PlainColumn::records_of(columns, range);
                     let enc = UploadEncryptor::new(backend, schema, public)?;
-                    // Encrypted one window ahead of the pushes: a few uploads in memory.
-                    let report = device.push_records(id, &enc, &mine, enc.default_rows_per_upload(), &format!("monitor-{m}"), false, (None, None), &mut |_| {}).map_err(vault_err)?;
-                    Ok(report.bytes)
+                    let mine = m * share..((m + 1) * share).min(records);
+                    let rows = enc.default_rows_per_upload();
+                    let part = client::PushPart { first_upload: 0, uploads: mine.len().div_ceil(rows) };
+                    let mut bytes = 0;
+                    // A monitor converts and pushes its readings a few uploads at a time (each
+                    // encrypted one window ahead of its push): memory stays at a few uploads.
+                    for start in (mine.start..mine.end).step_by(rows * UPLOADS_PER_PART) {
+                        let readings = fixed_point_of(data, start..(start + rows * UPLOADS_PER_PART).min(mine.end));
+                        schema.check_rows_at(&readings, start)?; // every reading within its declared range, as a device checks
+                        let part = client::PushPart { first_upload: (start - mine.start) / rows, ..part };
+                        bytes += device.push_part(id, &enc, &readings, rows, part, &format!("monitor-{m}"), false, (None, None), &mut |_| {}).map_err(vault_err)?.bytes;
+                    }
+                    Ok(bytes)
                 })
             })
             .collect();
@@ -142,38 +151,35 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
     pb.finish_and_clear();
     phases.push(("statistics (vault, keyless)", t.elapsed()));
 
+    let owner_keys = ringvault_app::results::OwnerDecryptor::new(backend.clone(), &keys.secret)?;
     let t = Instant::now();
-    let pb = spinner("vault: heart-risk scores, monitor by monitor");
+    let pb = spinner("vault: heart-risk scores, monitor by monitor; owner: decrypting each answer as it arrives");
     let model = heart_model();
     // Per monitor: a device's uploads are in the order it sent them, so its scores follow its
-    // patients (uploads of different monitors interleave in arrival order).
-    let score_files = tokens
-        .iter()
-        .map(|t| {
-            let request = QueryRequest { logreg: Some(model.clone()), device: Some(t.id.clone()), ..QueryRequest::default() };
-            owner.query(&created.id, &request, &mut |_| {}).map_err(vault_err)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    pb.finish_and_clear();
-    phases.push(("logistic scores (vault, keyless)", t.elapsed()));
-
-    let t = Instant::now();
-    let pb = spinner("owner: decrypting");
-    let owner_keys = ringvault_app::results::OwnerDecryptor::new(backend.clone(), &keys.secret)?;
-    let decrypt = |bytes: &[u8]| owner_keys.decrypt(bytes);
-    let Decrypted::Stats(values) = decrypt(&results)? else {
-        return Err(CliError::Format("the statistics came back in another form".into()));
-    };
-    let mut got_scores = Vec::with_capacity(records);
-    for f in &score_files {
-        let Decrypted::Scores { scores, .. } = decrypt(f)? else {
+    // patients (uploads of different monitors interleave in arrival order). Each answer is
+    // decrypted when it arrives and dropped: the owner holds one at a time.
+    let (mut got_scores, mut scale, mut decrypting) = (Vec::with_capacity(records), 0, Duration::ZERO);
+    for token in &tokens {
+        let request = QueryRequest { logreg: Some(model.clone()), device: Some(token.id.clone()), ..QueryRequest::default() };
+        let answer = owner.query(&created.id, &request, &mut |_| {}).map_err(vault_err)?;
+        let d = Instant::now();
+        let Decrypted::Scores { scores, .. } = owner_keys.decrypt(&answer)? else {
             return Err(CliError::Format("the scores came back as a statistic".into()));
         };
         got_scores.extend(scores);
+        scale = ringvault_app::results::scores_scale(&answer)?;
+        decrypting += d.elapsed();
     }
-    let scale = ringvault_app::results::scores_scale(&score_files[0])?;
     pb.finish_and_clear();
-    phases.push(("decryption (owner)", t.elapsed()));
+    phases.push(("logistic scores (vault, keyless)", t.elapsed() - decrypting));
+
+    let t = Instant::now();
+    let pb = spinner("owner: decrypting");
+    let Decrypted::Stats(values) = owner_keys.decrypt(&results)? else {
+        return Err(CliError::Format("the statistics came back in another form".into()));
+    };
+    pb.finish_and_clear();
+    phases.push(("decryption (owner)", t.elapsed() + decrypting));
     vault.shutdown().map_err(vault_err)?;
 
     let _ = writeln!(out, "\n{records} patients; every statistic computed on ciphertexts, decrypted by the owner, beside float64 on the plaintext:\n");

@@ -142,35 +142,86 @@ pub struct PushOptions {
 /// The most ciphertexts per modulus `--rows-per-upload` may ask for in one upload.
 const MAX_CHUNKS_PER_UPLOAD: usize = 256;
 
+/// Uploads read from the CSV file at once by `vault push` (at least two per thread, so that
+/// encryption keeps every core busy): memory stays at a few uploads' records however large
+/// the file.
+const UPLOADS_PER_READ: usize = 8;
+
+/// A reader that hashes what it reads (the file's digest names an idempotent push).
+struct Hashing<R> {
+    inner: R,
+    hash: sha2::Sha256,
+}
+
+impl<R: std::io::Read> std::io::Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        sha2::Digest::update(&mut self.hash, &buf[..n]);
+        Ok(n)
+    }
+}
+
 /// `vault push`: encrypts a CSV with `KEYS/public.key` only and uploads it in batches, each
 /// with its own idempotency key (`--idempotency-key K` makes a rerun of the same push store
 /// nothing twice: batch `i` of `m` is `K-i-of-m`); returns after the server acknowledged every
 /// batch (the client retries transient failures with the same key).
 ///
+/// The file is streamed, never held whole: a first read decides its columns and counts its
+/// records ([`ringvault_app::csv::scan`]), a second checks every value against the schema
+/// and hashes the file, so that a bad cell anywhere is refused before anything is sent; the
+/// third encrypts and pushes [`UPLOADS_PER_READ`] uploads' records at a time.
+///
 /// # Errors
 /// CSV and schema errors (before anything is sent), the server's refusal.
 pub fn push(conn: &Connection, engine: &Engine, keys_dir: &Path, dataset: &str, csv_path: &Path, opts: &PushOptions) -> Result<String, CliError> {
+    use ringvault_app::csv::{read_chunks, scan};
     let c = conn.client()?;
     let schema = c.schema(dataset).map_err(vault_err)?;
     let public = keys::read_file(&keys_dir.join(PUBLIC_KEY))?;
-    let text = std::fs::read_to_string(csv_path).map_err(|e| CliError::io(csv_path, &e))?;
+    let open = || std::fs::File::open(csv_path).map(std::io::BufReader::new).map_err(|e| CliError::io(csv_path, &e));
     let mut decimals: BTreeMap<String, u32> = schema.columns.iter().map(|s| (s.name.clone(), s.decimals)).collect();
     decimals.extend(opts.decimals.clone());
-    let plain = ringvault_app::csv::read_table(&text, &decimals, opts.skip_missing)?;
-    let columns = schema
+    let layout = scan(open()?, &decimals)?;
+    // Where each of the schema's columns is among the file's numeric columns.
+    let picks = schema
         .columns
         .iter()
-        .map(|s| plain.columns.iter().find(|c| c.name == s.name).cloned().ok_or_else(|| CliError::Schema(format!("{}: no column {:?} (the dataset's schema needs it)", csv_path.display(), s.name))))
+        .map(|s| layout.numeric.iter().position(|(_, name, _)| *name == s.name).ok_or_else(|| CliError::Schema(format!("{}: no column {:?} (the dataset's schema needs it)", csv_path.display(), s.name))))
         .collect::<Result<Vec<_>, _>>()?;
-    schema.check_rows(&columns)?; // every value within its range before anything is sent
-    crate::on_backend!(engine, |b| push_batches(&UploadEncryptor::new(b.clone(), &schema, &public)?, &c, dataset, &columns, &text, &decimals, opts, &conn.server))
+    let select = |chunk: Vec<PlainColumn>| -> Vec<PlainColumn> {
+        let mut all: Vec<Option<PlainColumn>> = chunk.into_iter().map(Some).collect();
+        picks.iter().filter_map(|&i| all[i].take()).collect()
+    };
+    let mut hashing = Hashing { inner: open()?, hash: sha2::Digest::new() };
+    let mut checked = 0;
+    read_chunks(&mut hashing, &layout, opts.skip_missing, CHECK_RECORDS, |chunk| {
+        let columns = select(chunk);
+        schema.check_rows_at(&columns, checked)?; // every value within its range before anything is sent
+        checked += columns.first().map_or(0, |c| c.values.len());
+        Ok::<(), CliError>(())
+    })?;
+    let digest = sha2::Digest::finalize(hashing.hash);
+    let source = PushSource { path: csv_path, layout: &layout, select: &select, digest: &digest };
+    crate::on_backend!(engine, |b| push_batches(&UploadEncryptor::new(b.clone(), &schema, &public)?, &c, dataset, &source, &decimals, opts, &conn.server))
 }
 
-/// Encrypts and pushes `columns` batch by batch ([`Client::push_records`]) under idempotency
-/// keys derived from `--idempotency-key`, the file and the options; the text to print.
-#[allow(clippy::too_many_arguments)]
-fn push_batches<B: ringvault_core::Backend>(enc: &UploadEncryptor<B>, c: &Client, dataset: &str, columns: &[PlainColumn], text: &str, decimals: &BTreeMap<String, u32>, opts: &PushOptions, server: &str) -> Result<String, CliError> {
-    let records = columns.first().map_or(0, |c| c.values.len());
+/// Records checked against the schema at a time by `vault push`'s second read.
+const CHECK_RECORDS: usize = 1 << 16;
+
+/// The checked CSV file of a push and how its chunks become the schema's columns.
+struct PushSource<'a> {
+    path: &'a Path,
+    layout: &'a ringvault_app::csv::CsvLayout,
+    select: &'a dyn Fn(Vec<PlainColumn>) -> Vec<PlainColumn>,
+    /// SHA-256 of the file's bytes.
+    digest: &'a [u8],
+}
+
+/// Encrypts and pushes the file's records part by part ([`Client::push_part`]) under
+/// idempotency keys derived from `--idempotency-key`, the file and the options; the text to
+/// print.
+fn push_batches<B: ringvault_core::Backend>(enc: &UploadEncryptor<B>, c: &Client, dataset: &str, source: &PushSource<'_>, decimals: &BTreeMap<String, u32>, opts: &PushOptions, server: &str) -> Result<String, CliError> {
+    let records = source.layout.records;
     let rows = opts.rows_per_upload.unwrap_or(enc.default_rows_per_upload()).clamp(1, enc.rows_per_ciphertext() * MAX_CHUNKS_PER_UPLOAD);
     let base = match &opts.idempotency_key {
         // The key names this push: the same file and options under the same key give the same
@@ -178,7 +229,7 @@ fn push_batches<B: ringvault_core::Backend>(enc: &UploadEncryptor<B>, c: &Client
         Some(k) => {
             use sha2::{Digest, Sha256};
             let mut h = Sha256::new();
-            h.update(text.as_bytes());
+            h.update(source.digest);
             h.update(format!("{:?}|{:?}|{:?}|{}|{rows}", opts.from, opts.to, decimals, opts.skip_missing).as_bytes());
             format!("{k}-{}", ringvault_app::hex(&h.finalize()[..8]))
         }
@@ -188,8 +239,18 @@ fn push_batches<B: ringvault_core::Backend>(enc: &UploadEncryptor<B>, c: &Client
             ringvault_app::hex(&r)
         }
     };
+    let per_read = UPLOADS_PER_READ.max(2 * rayon::current_num_threads());
+    let uploads = records.div_ceil(rows);
+    let mut report = client::PushReport { records: 0, uploads: 0, stored: 0, duplicates: 0, bytes: 0 };
     let pb = progress_bar(records as u64, "encrypting and uploading records");
-    let report = c.push_records(dataset, enc, columns, rows, &base, opts.idempotency_key.is_some(), (opts.from, opts.to), &mut |done| pb.set_position(done as u64)).map_err(vault_err)?;
+    let file = std::fs::File::open(source.path).map(std::io::BufReader::new).map_err(|e| CliError::io(source.path, &e))?;
+    ringvault_app::csv::read_chunks(file, source.layout, opts.skip_missing, rows * per_read, |chunk| {
+        let columns = (source.select)(chunk);
+        let (done, part) = (report.records, client::PushPart { first_upload: report.uploads, uploads });
+        let r = c.push_part(dataset, enc, &columns, rows, part, &base, opts.idempotency_key.is_some(), (opts.from, opts.to), &mut |d| pb.set_position((done + d) as u64)).map_err(vault_err)?;
+        report.join(&r);
+        Ok::<(), CliError>(())
+    })?;
     pb.finish_and_clear();
     Ok(format!(
         "pushed {records} records in {} uploads ({:.1} MB): {} stored, {} already present; acknowledged by {server}",

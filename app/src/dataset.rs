@@ -237,6 +237,15 @@ impl Schema {
     /// # Errors
     /// [`AppError::Schema`] naming the column and record at fault.
     pub fn check_rows(&self, columns: &[PlainColumn]) -> Result<(), AppError> {
+        self.check_rows_at(columns, 0)
+    }
+
+    /// [`Self::check_rows`] for a chunk of a longer table whose first record is record
+    /// `first` (from 0) of the whole: errors number records across the table.
+    ///
+    /// # Errors
+    /// As [`Self::check_rows`].
+    pub fn check_rows_at(&self, columns: &[PlainColumn], first: usize) -> Result<(), AppError> {
         let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
         let want: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
         if names != want {
@@ -251,7 +260,7 @@ impl Schema {
                 if let Some(v) = v {
                     let x = *v as f64 / scale;
                     if x < spec.min || x > spec.max {
-                        return Err(AppError::Schema(format!("column {:?}, record {}: {x} is outside the declared range [{}, {}]", c.name, r + 1, spec.min, spec.max)));
+                        return Err(AppError::Schema(format!("column {:?}, record {}: {x} is outside the declared range [{}, {}]", c.name, first + r + 1, spec.min, spec.max)));
                     }
                 }
             }

@@ -190,27 +190,37 @@ impl<B: Backend> Runner<B> {
 }
 
 impl<B: Backend> Partial<B> {
-    /// Evaluates one batch of uploads and joins it to the result so far.
+    /// Evaluates one batch of uploads and joins it to the result so far. The batch is split
+    /// into one part per rayon thread, parsed and evaluated in parallel, and the parts' results
+    /// joined in upload order (totals added, scores appended: the same result as one pass).
     fn add(self, ctx: &StatsContext<B>, spec: &Spec<'_>, bounds: &[u32], batch: &[Vec<u8>]) -> Result<Self, AppError> {
-        let mut rows = crate::rows::rows_from_files(ctx, batch)?;
-        Ok(match (self, spec) {
-            (Self::Totals(acc), _) => {
-                let t = ctx.row_totals(&rows)?;
-                Self::Totals(Some(match acc {
-                    Some(a) => ctx.add_totals(a, t)?,
-                    None => t,
-                }))
-            }
-            (Self::Scores(acc), Spec::Scores { model }) => {
+        use rayon::prelude::*;
+        let per_part = batch.len().div_ceil(rayon::current_num_threads().max(1)).max(1);
+        let parts = batch.par_chunks(per_part).map(|files| Self::evaluate(ctx, spec, bounds, files)).collect::<Result<Vec<_>, _>>()?;
+        parts.into_iter().try_fold(self, |acc, part| acc.join(ctx, part))
+    }
+
+    /// The result of a few uploads alone.
+    fn evaluate(ctx: &StatsContext<B>, spec: &Spec<'_>, bounds: &[u32], files: &[Vec<u8>]) -> Result<Self, AppError> {
+        let mut rows = crate::rows::rows_from_files(ctx, files)?;
+        Ok(match spec {
+            Spec::Stats { .. } => Self::Totals(Some(ctx.row_totals(&rows)?)),
+            Spec::Scores { model } => {
                 // The declared bounds fix the scores' scale whatever the batch.
                 rows.widen_bounds(bounds)?;
-                let s = ctx.row_scores(&rows, model)?;
-                Self::Scores(Some(match acc {
-                    Some(a) => ctx.append_row_scores(a, s)?,
-                    None => s,
-                }))
+                Self::Scores(Some(ctx.row_scores(&rows, model)?))
             }
-            (Self::Scores(_), Spec::Stats { .. }) => return Err(AppError::Format("scores asked of a statistics query".into())),
+        })
+    }
+
+    /// This result followed by `next` (of the records after this one's).
+    fn join(self, ctx: &StatsContext<B>, next: Self) -> Result<Self, AppError> {
+        Ok(match (self, next) {
+            (Self::Totals(Some(a)), Self::Totals(Some(b))) => Self::Totals(Some(ctx.add_totals(a, b)?)),
+            (Self::Scores(Some(a)), Self::Scores(Some(b))) => Self::Scores(Some(ctx.append_row_scores(a, b)?)),
+            (Self::Totals(None), t @ Self::Totals(_)) | (t @ Self::Totals(_), Self::Totals(None)) => t,
+            (Self::Scores(None), s @ Self::Scores(_)) | (s @ Self::Scores(_), Self::Scores(None)) => s,
+            _ => return Err(AppError::Format("scores joined to totals".into())),
         })
     }
 }

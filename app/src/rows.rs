@@ -119,7 +119,12 @@ pub fn totals_file<B: Backend>(ctx: &StatsContext<B>, totals: &EncryptedTotals<B
 /// # Errors
 /// Serialization errors.
 pub fn row_scores_file<B: Backend>(ctx: &StatsContext<B>, s: &EncryptedRowScores<B>) -> Result<Vec<u8>, AppError> {
-    let objects = ctx.used_chunks_to_objects(&s.ciphertexts)?;
+    use rayon::prelude::*;
+    // Many ciphertexts for many records: serialized in parallel, in `[modulus][result]` order.
+    if s.ciphertexts.is_empty() || s.ciphertexts.len() > ctx.schemes().len() || s.ciphertexts.iter().any(|v| v.len() != s.segments.len()) {
+        return Err(AppError::Format(format!("scores under {} moduli for {} results", s.ciphertexts.len(), s.segments.len())));
+    }
+    let objects = s.ciphertexts.iter().zip(ctx.schemes()).flat_map(|(per, scheme)| per.iter().map(move |c| (c, scheme))).collect::<Vec<_>>().par_iter().map(|(c, scheme)| c.to_bytes(scheme)).collect::<Result<Vec<_>, _>>()?;
     let m = RowScoresMeta { records: s.records, scale: s.scale, bound_bits: s.bound_bits, missing: s.missing.clone(), moduli: s.ciphertexts.len(), stride: s.stride, segments: s.segments.clone() };
     container::encode(&header("row-scores", ctx.params(), objects.len(), to_value(&m)?), &objects)
 }

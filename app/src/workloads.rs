@@ -73,10 +73,16 @@ pub fn heart_model() -> LogisticModel {
 
 /// The cohort's columns as fixed point (`round(x·10^d)`), none missing.
 pub fn fixed_point(data: &[Synthetic]) -> Vec<PlainColumn> {
+    fixed_point_of(data, 0..data.first().map_or(0, |c| c.values.len()))
+}
+
+/// [`fixed_point`] of the patients in `range` only (what one monitor holds).
+/// Precondition: `range` lies within every column.
+pub fn fixed_point_of(data: &[Synthetic], range: std::ops::Range<usize>) -> Vec<PlainColumn> {
     data.iter()
         .map(|c| {
             let f = 10f64.powi(c.decimals as i32);
-            PlainColumn { name: c.name.into(), decimals: c.decimals, values: c.values.iter().map(|x| Some((x * f).round() as i128)).collect() }
+            PlainColumn { name: c.name.into(), decimals: c.decimals, values: c.values[range.clone()].iter().map(|x| Some((x * f).round() as i128)).collect() }
         })
         .collect()
 }

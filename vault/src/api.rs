@@ -36,7 +36,7 @@ use tracing::Instrument;
 use crate::auth::{self, Caller};
 use crate::checks::Checks;
 use crate::error::ApiError;
-use crate::jobs::{Job, Jobs, QUICK};
+use crate::jobs::{Answer, Job, Jobs, QUICK};
 use crate::keyfiles::KeyFiles;
 use crate::store::{hex, AppendOp, DatasetRecord, DeviceRecord, Op, Outcome, Role, Store, TokenRecord};
 use crate::types::{CreateDataset, CreateDevice, CreatedDataset, DatasetDetail, DatasetInfo, Deleted, DeviceInfo, DeviceToken, ErrorBody, Health, JobState, JobStatus, Revoked, UploadReceipt};
@@ -182,6 +182,18 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
 
 fn octets(bytes: Bytes) -> Response {
     ([(header::CONTENT_TYPE, HeaderValue::from_static(OCTET_STREAM))], bytes).into_response()
+}
+
+/// A result file as a response: from memory, or streamed from its file.
+async fn answer_response(answer: &Answer) -> Result<Response, ApiError> {
+    match answer {
+        Answer::Memory(bytes) => Ok(octets(bytes.clone())),
+        Answer::File { path, len } => {
+            let file = tokio::fs::File::open(path).await.map_err(|e| ApiError::internal(format!("the query's result {}: {e}", path.display())))?;
+            let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+            Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(OCTET_STREAM)), (header::CONTENT_LENGTH, HeaderValue::from(*len))], body).into_response())
+        }
+    }
 }
 
 fn dataset_info(d: &DatasetRecord) -> DatasetInfo {
@@ -487,7 +499,7 @@ pub(crate) async fn query(State(st): St, caller: Caller, Path(id): Path<String>,
     if job.wait(QUICK).await {
         st.jobs.remove(&job.id);
         return match job.outcome() {
-            Some(Ok(bytes)) => Ok(octets(bytes)),
+            Some(Ok(answer)) => answer_response(&answer).await,
             Some(Err(e)) => Err(e),
             None => Err(ApiError::internal("a finished job has no outcome")),
         };
@@ -535,7 +547,7 @@ async fn run_job(st: Arc<AppState>, job: Arc<Job>, d: DatasetRecord, keys: KeyIn
     let permit = st.queries.clone().acquire_owned().await;
     let (st2, job2) = (st.clone(), job.clone());
     let span = tracing::Span::current();
-    let res = tokio::task::spawn_blocking(move || -> Result<Bytes, ApiError> {
+    let res = tokio::task::spawn_blocking(move || -> Result<Answer, ApiError> {
         let _e = span.enter();
         let _permit = permit;
         let chosen: Vec<(u64, u64)> = st2.store.uploads(&d.id)?.iter().filter(|u| selected(u, &req)).map(|u| (u.seq, u.stored_bytes)).collect();
@@ -555,7 +567,7 @@ async fn run_job(st: Arc<AppState>, job: Arc<Job>, d: DatasetRecord, keys: KeyIn
         let started = std::time::Instant::now();
         let out = st2.runner.run(&d.schema, &keys, &req, uploads, &mut source, &progress).map_err(|e| ApiError::from_app(&e))?;
         tracing::info!(dataset = %d.id, ms = started.elapsed().as_millis() as u64, "query evaluated");
-        Ok(Bytes::from(out))
+        Ok(st2.jobs.keep(&job2.id, out))
     })
     .await;
     job.finish(res.unwrap_or_else(|e| Err(ApiError::internal(format!("query task failed: {e}")))));
@@ -606,7 +618,7 @@ pub(crate) async fn get_job(State(st): St, caller: Caller, Path(job): Path<Strin
 pub(crate) async fn job_result(State(st): St, caller: Caller, Path(job): Path<String>) -> Result<Response, ApiError> {
     let j = job_of(&st, &caller, &job)?;
     match j.outcome() {
-        Some(Ok(bytes)) => Ok(octets(bytes)),
+        Some(Ok(answer)) => answer_response(&answer).await,
         Some(Err(e)) => Err(e),
         None => {
             let s = j.status();

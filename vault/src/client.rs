@@ -413,21 +413,48 @@ impl Client {
         rows_per_upload: usize,
         base_key: &str,
         rerun: bool,
+        time: (Option<i64>, Option<i64>),
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<PushReport, ClientError> {
+        let records = columns.first().map_or(0, |c| c.values.len());
+        let part = PushPart { first_upload: 0, uploads: records.div_ceil(rows_per_upload.max(1)) };
+        self.push_part(dataset, encryptor, columns, rows_per_upload, part, base_key, rerun, time, progress)
+    }
+
+    /// [`Self::push_records`] for one part of a longer push read chunk by chunk (a large CSV
+    /// file): `columns` are the records of uploads `part.first_upload …` of the push's
+    /// `part.uploads`, so the idempotency keys and error messages number uploads across the
+    /// whole push. `progress` receives the records of this part acknowledged so far.
+    /// Precondition: `part.first_upload` plus this part's uploads is at most `part.uploads`.
+    ///
+    /// # Errors
+    /// As [`Self::push_records`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn push_part<B: ringvault_core::Backend>(
+        &self,
+        dataset: &str,
+        encryptor: &UploadEncryptor<B>,
+        columns: &[PlainColumn],
+        rows_per_upload: usize,
+        part: PushPart,
+        base_key: &str,
+        rerun: bool,
         (from, to): (Option<i64>, Option<i64>),
         progress: &mut dyn FnMut(usize),
     ) -> Result<PushReport, ClientError> {
         let records = columns.first().map_or(0, |c| c.values.len());
         let ranges = ringvault_app::dataset::upload_ranges(records, rows_per_upload);
-        let uploads = ranges.len();
-        let mut report = PushReport { records, uploads, stored: 0, duplicates: 0, bytes: 0 };
+        let total = part.uploads;
+        let mut report = PushReport { records, uploads: ranges.len(), stored: 0, duplicates: 0, bytes: 0 };
         let pushed = encryptor.encrypt_ahead(columns, &ranges, &mut |i, range, body| {
-            let key = format!("{base_key}-{}-of-{uploads}", i + 1);
+            let number = part.first_upload + i + 1;
+            let key = format!("{base_key}-{number}-of-{total}");
             match self.push(dataset, &body, &key, from, to) {
                 Ok(r) if r.duplicate => report.duplicates += 1,
                 Ok(_) => report.stored += 1,
                 Err(ClientError::Refused { status: 409, message }) if rerun && message.contains("different body") => report.duplicates += 1,
                 Err(e) => {
-                    let context = |m: &str| format!("upload {} of {uploads}: {m} ({i} uploads acknowledged before it)", i + 1);
+                    let context = |m: &str| format!("upload {number} of {total}: {m} ({} uploads acknowledged before it)", number - 1);
                     return Err(match e {
                         ClientError::Refused { status, message } => ClientError::Refused { status, message: context(&message) },
                         ClientError::Transport(m) => ClientError::Transport(context(&m)),
@@ -442,7 +469,7 @@ impl Client {
         match pushed {
             Ok(()) => Ok(report),
             Err(StreamError::Sink(e)) => Err(e),
-            Err(StreamError::Encrypt { upload, error }) => Err(ClientError::Invalid(format!("encrypting upload {} of {uploads}: {error}", upload + 1))),
+            Err(StreamError::Encrypt { upload, error }) => Err(ClientError::Invalid(format!("encrypting upload {} of {total}: {error}", part.first_upload + upload + 1))),
         }
     }
 
@@ -506,6 +533,26 @@ pub struct PushReport {
     pub duplicates: usize,
     /// Bytes of the uploads.
     pub bytes: usize,
+}
+
+/// Where a part of a push stands in the whole ([`Client::push_part`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PushPart {
+    /// Index (from 0) of the part's first upload in the push.
+    pub first_upload: usize,
+    /// Uploads of the whole push.
+    pub uploads: usize,
+}
+
+impl PushReport {
+    /// Adds the report of the next part of the same push.
+    pub fn join(&mut self, part: &PushReport) {
+        self.records += part.records;
+        self.uploads += part.uploads;
+        self.stored += part.stored;
+        self.duplicates += part.duplicates;
+        self.bytes += part.bytes;
+    }
 }
 
 /// Writes a token file (`contents`: a bare token, or a JSON object with a `"token"` field)

@@ -1,10 +1,16 @@
-//! Query jobs, in memory. A query that does not finish within [`QUICK`] is answered `202`
-//! with its job; the owner polls `GET /v1/jobs/{job}` and fetches `…/result`. At most
-//! [`MAX_JOBS`] jobs are held at once (more queries are answered 503); a finished job is
-//! forgotten [`TTL`] after it finished, and every job is lost on restart (run the query
-//! again). A query answered directly (within [`QUICK`]) leaves no job behind.
+//! Query jobs. A query that does not finish within [`QUICK`] is answered `202` with its job;
+//! the owner polls `GET /v1/jobs/{job}` and fetches `…/result`. At most [`MAX_JOBS`] jobs are
+//! held at once (more queries are answered 503); a finished job is forgotten [`TTL`] after it
+//! finished, and every job is lost on restart (run the query again). A query answered
+//! directly (within [`QUICK`]) leaves no job behind.
+//!
+//! A result larger than [`SPILL_BYTES`] (the scores of many records: about 0.5 kB per record)
+//! is kept in a file of `DATA/results/`, not in memory, and streamed from there: a server
+//! keeping a few such answers for their [`TTL`] would otherwise hold gigabytes. The folder
+//! is emptied at startup; a result's file is removed when its job is forgotten.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -21,9 +27,37 @@ pub(crate) const MAX_JOBS: usize = 1024;
 /// How long a finished job's result is kept.
 pub(crate) const TTL: Duration = Duration::from_secs(600);
 
+/// Results larger than this are kept in a file rather than in memory.
+pub(crate) const SPILL_BYTES: usize = 4 << 20;
+
+/// A finished job's result file.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// Held in memory (a small result).
+    Memory(Bytes),
+    /// Kept in a file of `DATA/results/`, removed when the answer is dropped (a response
+    /// streaming it keeps its open file readable).
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Its length in bytes.
+        len: u64,
+    },
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        if let Self::File { path, .. } = self
+            && let Err(e) = std::fs::remove_file(path.as_path())
+        {
+            tracing::warn!(path = %path.display(), error = %e, "could not remove a query result");
+        }
+    }
+}
+
 enum Slot {
     Running,
-    Done(Bytes, Instant),
+    Done(Arc<Answer>, Instant),
     Failed(ApiError, Instant),
 }
 
@@ -48,12 +82,12 @@ impl Job {
     }
 
     /// Records the result and wakes the waiters.
-    pub(crate) fn finish(&self, result: Result<Bytes, ApiError>) {
+    pub(crate) fn finish(&self, result: Result<Answer, ApiError>) {
         let now = Instant::now();
         *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = match result {
             Ok(b) => {
                 self.set_progress(1.0);
-                Slot::Done(b, now)
+                Slot::Done(Arc::new(b), now)
             }
             Err(e) => Slot::Failed(e, now),
         };
@@ -67,7 +101,7 @@ impl Job {
     }
 
     /// The result, once finished.
-    pub(crate) fn outcome(&self) -> Option<Result<Bytes, ApiError>> {
+    pub(crate) fn outcome(&self) -> Option<Result<Arc<Answer>, ApiError>> {
         match &*self.slot.lock().unwrap_or_else(PoisonError::into_inner) {
             Slot::Running => None,
             Slot::Done(b, _) => Some(Ok(b.clone())),
@@ -93,13 +127,47 @@ impl Job {
     }
 }
 
-/// Every job.
+/// Every job, and where large results are kept.
 #[derive(Default)]
 pub(crate) struct Jobs {
     map: Mutex<HashMap<String, Arc<Job>>>,
+    /// `DATA/results/` (`None`: every result in memory).
+    spill: Option<PathBuf>,
 }
 
 impl Jobs {
+    /// Jobs whose large results go to `DATA/results/`, emptied now (no job survives a
+    /// restart).
+    ///
+    /// # Errors
+    /// The folder cannot be emptied or created.
+    pub(crate) fn new(data: &std::path::Path) -> std::io::Result<Self> {
+        let dir = data.join("results");
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self { map: Mutex::default(), spill: Some(dir) })
+    }
+
+    /// A job's result as it is kept: a large one written to its file (memory again if the
+    /// write fails, say on a full disk: the answer is not lost).
+    pub(crate) fn keep(&self, job: &str, bytes: Vec<u8>) -> Answer {
+        let Some(dir) = self.spill.as_ref().filter(|_| bytes.len() > SPILL_BYTES) else {
+            return Answer::Memory(Bytes::from(bytes));
+        };
+        let path = dir.join(job);
+        match std::fs::write(&path, &bytes) {
+            Ok(()) => Answer::File { path, len: bytes.len() as u64 },
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "a query result stays in memory");
+                let _ = std::fs::remove_file(&path);
+                Answer::Memory(Bytes::from(bytes))
+            }
+        }
+    }
+
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Job>>> {
         self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -159,5 +227,24 @@ mod tests {
         assert!(jobs.get(&j.id).is_some());
         jobs.remove_dataset("d");
         assert!(jobs.get(&j.id).is_none());
+    }
+
+    #[test]
+    fn large_results_are_kept_in_files_removed_with_their_job() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("results")).unwrap();
+        std::fs::write(dir.path().join("results").join("stale"), b"from before a restart").unwrap();
+        let jobs = Jobs::new(dir.path()).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path().join("results")).unwrap().count(), 0, "a restart empties results/");
+        assert!(matches!(&jobs.keep("small", vec![7; 100]), Answer::Memory(b) if b.len() == 100));
+        let big = vec![9u8; SPILL_BYTES + 1];
+        let answer = jobs.keep("big", big.clone());
+        let Answer::File { path, len } = &answer else { panic!("a large result stayed in memory") };
+        assert_eq!((*len, std::fs::read(path).unwrap()), (big.len() as u64, big));
+        let path = path.clone();
+        drop(answer);
+        assert!(!path.exists(), "a forgotten result's file is removed");
+        // Without a results folder every result stays in memory.
+        assert!(matches!(&Jobs::default().keep("big", vec![0; SPILL_BYTES + 1]), Answer::Memory(_)));
     }
 }

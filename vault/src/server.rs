@@ -118,7 +118,7 @@ async fn serve_store(
         keys,
         runner: opts.runner.clone(),
         checks: internals.checks,
-        jobs: Jobs::default(),
+        jobs: Jobs::new(data).map_err(|e| VaultError::Store(format!("{}: {e}", data.join("results").display())))?,
         queries: Arc::new(Semaphore::new(settings.query_concurrency.max(1))),
         limits,
     });

@@ -355,6 +355,80 @@ fn a_monitor_pushes_one_reading_at_a_time() {
     assert!(stored || !out.ok, "vault push exited 0 for readings the vault did not store (a reused --idempotency-key):\n{}", out.stdout);
 }
 
+/// A file larger than one read of `vault push` (8 uploads' records, at least 2 per thread) is
+/// read, encrypted and pushed part by part: uploads are numbered across the whole push (a
+/// rerun under its key stores nothing twice), the statistics equal float64, and a bad cell
+/// near the end of the file is refused, naming its record, before anything is sent.
+#[test]
+fn a_large_csv_is_pushed_part_by_part_and_a_late_bad_cell_sends_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    let keys_dir = keys_copy(&keys());
+    let keys = keys_dir.path();
+    let server = Server::start(&work.join("data"));
+    let url = server.url.clone();
+    let http = server.http();
+    let operator = server.operator_token();
+    let schema_file = work.join("vitals.json");
+    std::fs::write(&schema_file, r#"{"columns": [{"name": "hr", "decimals": 0, "min": 20, "max": 250}, {"name": "spo2", "decimals": 1, "min": 50, "max": 100}]}"#).unwrap();
+    let out = ringvault(&["vault", "create", "--server", &url, "--token", s(&server.data.join("operator.token")), "--keys", s(keys), "--name", "ward", "--schema", s(&schema_file)], work);
+    out.assert_ok("vault create");
+    let id = out.last_line();
+    let dev_file = work.join("ward.token");
+    ringvault(&["vault", "device", "--server", &url, "--token", s(&keys.join("owner.token")), "--dataset", &id, "--name", "ward", "--out", s(&dev_file)], work).assert_ok("vault device");
+    // 20 records per upload and at most 2 threads here: 160 records per read, so 1,234
+    // records are 8 reads, the last one ragged (114 records), and 62 uploads.
+    let records = 1234;
+    let (hr, spo2): (Vec<f64>, Vec<f64>) = (0..records).map(|i| ((40 + (i * 37) % 150) as f64, 80.0 + ((i * 13) % 200) as f64 / 10.0)).unzip();
+    let text = |bad: Option<(usize, &str)>| {
+        let mut t = String::from("patient,hr,spo2\n");
+        for i in 0..records {
+            let h = match bad {
+                Some((at, v)) if at == i => v.to_string(),
+                _ => hr[i].to_string(),
+            };
+            t.push_str(&format!("p{i},{h},{:.1}\n", spo2[i]));
+        }
+        t
+    };
+    let csv = work.join("ward.csv");
+    std::fs::write(&csv, text(None)).unwrap();
+    let push = |csv: &Path, extra: &[&str]| {
+        let base = ["vault", "push", "--server", &url, "--token", s(&dev_file), "--keys", s(keys), "--dataset", &id, "--csv", s(csv), "--rows-per-upload", "20"];
+        ringvault(&[&base[..], extra].concat(), work)
+    };
+    let out = push(&csv, &["--idempotency-key", "ward-1"]);
+    out.assert_ok("vault push of a large file");
+    assert!(out.stdout.contains("in 62 uploads") && out.stdout.contains("62 stored"), "{}", out.stdout);
+    assert_eq!(counts(&http, &id, &operator), (62, records as u64));
+    let out = push(&csv, &["--idempotency-key", "ward-1"]);
+    out.assert_ok("the same push again");
+    assert!(out.stdout.contains("0 stored, 62 already present"), "keys number uploads across parts: {}", out.stdout);
+    assert_eq!(counts(&http, &id, &operator), (62, records as u64), "a rerun stores nothing twice");
+
+    let owner = Owner { url: &url, keys, id: &id, work };
+    for (column, values) in [("hr", &hr), ("spo2", &spo2)] {
+        for stat in ["mean", "variance"] {
+            let (count, got) = owner.stat(stat, column, &[]);
+            let want = float64(stat, values);
+            assert_eq!(count, records as u64);
+            assert!(((got - want) / want).abs() <= 1e-9, "{stat} of {column}: {got} against float64 {want}");
+        }
+    }
+
+    // A reading outside its range in the last read, and a cell that is not a number: refused
+    // before the first upload.
+    let late = work.join("late.csv");
+    std::fs::write(&late, text(Some((1200, "300")))).unwrap();
+    let out = push(&late, &[]);
+    assert!(!out.ok, "a file with a reading outside its range was pushed");
+    assert!(out.stderr.contains("record 1201") && out.stderr.contains("hr"), "the message names the record and column: {}", out.stderr);
+    std::fs::write(&late, text(Some((1230, "n/a")))).unwrap();
+    let out = push(&late, &[]);
+    assert!(!out.ok && out.stderr.contains("n/a") && out.stderr.contains("1232"), "the message names the cell and its line: {}", out.stderr);
+    assert_eq!(counts(&http, &id, &operator), (62, records as u64), "nothing sent from refused files");
+}
+
 #[test]
 fn the_openapi_document_is_served_and_lists_every_route() {
     let work = tempfile::tempdir().unwrap();

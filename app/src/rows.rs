@@ -141,13 +141,36 @@ pub(crate) fn decrypt_totals<B: Backend, O: AsRef<[u8]>>(ctx: &StatsContext<B>, 
     Ok((dec.totals(&t, &requests)?, m.batched))
 }
 
-/// Decrypts a parsed `row-scores` file, in record order.
-pub(crate) fn decrypt_row_scores<B: Backend, O: AsRef<[u8]>>(ctx: &StatsContext<B>, dec: &StatsDecryptor<'_, B>, h: &Header, objects: &[O]) -> Result<Vec<Option<f64>>, AppError> {
+/// Decrypts a parsed `row-scores` file, in record order. The results are split into one run
+/// per rayon thread, each parsed and decrypted on its own (a million scores are a few thousand
+/// ciphertexts), and the runs' scores joined in order.
+pub(crate) fn decrypt_row_scores<B: Backend, O: AsRef<[u8]> + Sync>(ctx: &StatsContext<B>, dec: &StatsDecryptor<'_, B>, h: &Header, objects: &[O]) -> Result<Vec<Option<f64>>, AppError> {
+    use rayon::prelude::*;
     let m: RowScoresMeta = meta(h)?;
-    if m.segments.is_empty() || m.moduli.checked_mul(m.segments.len()) != Some(objects.len()) {
-        return Err(AppError::Format(format!("{} objects for {} score ciphertexts", objects.len(), m.segments.len())));
+    let results = m.segments.len();
+    if results == 0 || m.moduli.checked_mul(results) != Some(objects.len()) {
+        return Err(AppError::Format(format!("{} objects for {} score ciphertexts", objects.len(), results)));
     }
-    let ciphertexts = ctx.used_chunks_from_objects(m.moduli, m.segments.len(), objects)?;
-    let s = EncryptedRowScores { records: m.records, scale: m.scale, bound_bits: m.bound_bits, missing: m.missing, stride: m.stride, segments: m.segments, ciphertexts };
-    Ok(dec.row_scores(&s)?)
+    let per_result: Vec<usize> = m.segments.iter().map(|segs| segs.iter().map(|g| g.records).sum()).collect();
+    if per_result.iter().sum::<usize>() != m.records {
+        return Err(AppError::Format(format!("score segments of {} records for {} records", per_result.iter().sum::<usize>(), m.records)));
+    }
+    let run = results.div_ceil(rayon::current_num_threads().max(1)).max(1);
+    let runs: Vec<Vec<Option<f64>>> = (0..results)
+        .step_by(run)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|start| {
+            let end = (start + run).min(results);
+            let first: usize = per_result[..start].iter().sum();
+            let records: usize = per_result[start..end].iter().sum();
+            // `[modulus][result]` objects of this run's results.
+            let mine: Vec<&[u8]> = (0..m.moduli).flat_map(|k| objects[k * results + start..k * results + end].iter().map(AsRef::as_ref)).collect();
+            let ciphertexts = ctx.used_chunks_from_objects(m.moduli, end - start, &mine)?;
+            let missing = m.missing.iter().filter(|&&r| r >= first && r < first + records).map(|r| r - first).collect();
+            let s = EncryptedRowScores { records, scale: m.scale, bound_bits: m.bound_bits, missing, stride: m.stride, segments: m.segments[start..end].to_vec(), ciphertexts };
+            Ok(dec.row_scores(&s)?)
+        })
+        .collect::<Result<_, AppError>>()?;
+    Ok(runs.concat())
 }

@@ -190,7 +190,7 @@ async fn answer_response(answer: &Answer) -> Result<Response, ApiError> {
         Answer::Memory(bytes) => Ok(octets(bytes.clone())),
         Answer::File { path, len } => {
             let file = tokio::fs::File::open(path).await.map_err(|e| ApiError::internal(format!("the query's result {}: {e}", path.display())))?;
-            let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+            let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
             Ok(([(header::CONTENT_TYPE, HeaderValue::from_static(OCTET_STREAM)), (header::CONTENT_LENGTH, HeaderValue::from(*len))], body).into_response())
         }
     }
@@ -547,7 +547,7 @@ async fn run_job(st: Arc<AppState>, job: Arc<Job>, d: DatasetRecord, keys: KeyIn
     let permit = st.queries.clone().acquire_owned().await;
     let (st2, job2) = (st.clone(), job.clone());
     let span = tracing::Span::current();
-    let res = tokio::task::spawn_blocking(move || -> Result<Answer, ApiError> {
+    let res = tokio::task::spawn_blocking(move || -> Result<Bytes, ApiError> {
         let _e = span.enter();
         let _permit = permit;
         let chosen: Vec<(u64, u64)> = st2.store.uploads(&d.id)?.iter().filter(|u| selected(u, &req)).map(|u| (u.seq, u.stored_bytes)).collect();
@@ -567,10 +567,18 @@ async fn run_job(st: Arc<AppState>, job: Arc<Job>, d: DatasetRecord, keys: KeyIn
         let started = std::time::Instant::now();
         let out = st2.runner.run(&d.schema, &keys, &req, uploads, &mut source, &progress).map_err(|e| ApiError::from_app(&e))?;
         tracing::info!(dataset = %d.id, ms = started.elapsed().as_millis() as u64, "query evaluated");
-        Ok(st2.jobs.keep(&job2.id, out))
+        Ok(Bytes::from(out))
     })
     .await;
-    job.finish(res.unwrap_or_else(|e| Err(ApiError::internal(format!("query task failed: {e}")))));
+    let res = res.unwrap_or_else(|e| Err(ApiError::internal(format!("query task failed: {e}"))));
+    // Answered from memory at once; a large result then moves to its file, off the answer's
+    // path (a fetch already streaming keeps its bytes).
+    let spill = res.as_ref().ok().filter(|b| st.jobs.spills(b.len())).cloned();
+    job.finish(res.map(Answer::Memory));
+    if let Some(bytes) = spill {
+        let (st, job) = (st.clone(), job.clone());
+        let _ = tokio::task::spawn_blocking(move || st.jobs.spill(&job, &bytes)).await;
+    }
 }
 
 fn job_of(st: &AppState, caller: &Caller, job: &str) -> Result<Arc<Job>, ApiError> {

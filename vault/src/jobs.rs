@@ -5,9 +5,10 @@
 //! directly (within [`QUICK`]) leaves no job behind.
 //!
 //! A result larger than [`SPILL_BYTES`] (the scores of many records: about 0.5 kB per record)
-//! is kept in a file of `DATA/results/`, not in memory, and streamed from there: a server
-//! keeping a few such answers for their [`TTL`] would otherwise hold gigabytes. The folder
-//! is emptied at startup; a result's file is removed when its job is forgotten.
+//! is answered from memory as soon as it is ready, then moved to a file of `DATA/results/`
+//! and streamed from there: a server keeping a few such answers for their [`TTL`] would
+//! otherwise hold gigabytes. The folder is emptied at startup; a result's file is removed
+//! when its job is forgotten.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -151,20 +152,28 @@ impl Jobs {
         Ok(Self { map: Mutex::default(), spill: Some(dir) })
     }
 
-    /// A job's result as it is kept: a large one written to its file (memory again if the
-    /// write fails, say on a full disk: the answer is not lost).
-    pub(crate) fn keep(&self, job: &str, bytes: Vec<u8>) -> Answer {
-        let Some(dir) = self.spill.as_ref().filter(|_| bytes.len() > SPILL_BYTES) else {
-            return Answer::Memory(Bytes::from(bytes));
-        };
-        let path = dir.join(job);
-        match std::fs::write(&path, &bytes) {
-            Ok(()) => Answer::File { path, len: bytes.len() as u64 },
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "a query result stays in memory");
-                let _ = std::fs::remove_file(&path);
-                Answer::Memory(Bytes::from(bytes))
-            }
+    /// Whether a result of `len` bytes moves to a file ([`Self::spill`]).
+    pub(crate) fn spills(&self, len: usize) -> bool {
+        self.spill.is_some() && len > SPILL_BYTES
+    }
+
+    /// Moves a finished job's result (`bytes`) to its file in `DATA/results/`, unless the job
+    /// was forgotten meanwhile; on a failed write (a full disk) it stays in memory: the
+    /// answer is not lost.
+    pub(crate) fn spill(&self, job: &Job, bytes: &Bytes) {
+        let Some(dir) = &self.spill else { return };
+        if self.get(&job.id).is_none() {
+            return;
+        }
+        let path = dir.join(&job.id);
+        if let Err(e) = std::fs::write(&path, bytes) {
+            tracing::warn!(path = %path.display(), error = %e, "a query result stays in memory");
+            let _ = std::fs::remove_file(&path);
+            return;
+        }
+        let file = Answer::File { path, len: bytes.len() as u64 };
+        if let Slot::Done(answer, _) = &mut *job.slot.lock().unwrap_or_else(PoisonError::into_inner) {
+            *answer = Arc::new(file);
         }
     }
 
@@ -229,22 +238,34 @@ mod tests {
         assert!(jobs.get(&j.id).is_none());
     }
 
-    #[test]
-    fn large_results_are_kept_in_files_removed_with_their_job() {
+    #[tokio::test]
+    async fn large_results_move_to_files_removed_with_their_job() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("results")).unwrap();
         std::fs::write(dir.path().join("results").join("stale"), b"from before a restart").unwrap();
         let jobs = Jobs::new(dir.path()).unwrap();
         assert_eq!(std::fs::read_dir(dir.path().join("results")).unwrap().count(), 0, "a restart empties results/");
-        assert!(matches!(&jobs.keep("small", vec![7; 100]), Answer::Memory(b) if b.len() == 100));
-        let big = vec![9u8; SPILL_BYTES + 1];
-        let answer = jobs.keep("big", big.clone());
-        let Answer::File { path, len } = &answer else { panic!("a large result stayed in memory") };
-        assert_eq!((*len, std::fs::read(path).unwrap()), (big.len() as u64, big));
+        assert!(!jobs.spills(SPILL_BYTES) && jobs.spills(SPILL_BYTES + 1));
+        assert!(!Jobs::default().spills(SPILL_BYTES + 1), "without a results folder every result stays in memory");
+        let big = Bytes::from(vec![9u8; SPILL_BYTES + 1]);
+        let j = jobs.insert("d").unwrap();
+        j.finish(Ok(Answer::Memory(big.clone())));
+        let before = j.outcome().unwrap().unwrap();
+        jobs.spill(&j, &big);
+        let after = j.outcome().unwrap().unwrap();
+        let Answer::File { path, len } = &*after else { panic!("a large result stayed in memory") };
+        assert_eq!((*len, std::fs::read(path).unwrap()), (big.len() as u64, big.to_vec()));
+        assert!(matches!(&*before, Answer::Memory(b) if *b == big), "a fetch already under way keeps its bytes");
         let path = path.clone();
-        drop(answer);
+        drop(after);
+        jobs.remove(&j.id);
+        drop(j);
         assert!(!path.exists(), "a forgotten result's file is removed");
-        // Without a results folder every result stays in memory.
-        assert!(matches!(&Jobs::default().keep("big", vec![0; SPILL_BYTES + 1]), Answer::Memory(_)));
+        // A job forgotten before its result moved leaves no file.
+        let k = jobs.insert("d").unwrap();
+        k.finish(Ok(Answer::Memory(big.clone())));
+        jobs.remove(&k.id);
+        jobs.spill(&k, &big);
+        assert_eq!(std::fs::read_dir(dir.path().join("results")).unwrap().count(), 0);
     }
 }

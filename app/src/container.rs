@@ -140,6 +140,137 @@ impl<W: std::io::Write> Writer<W> {
     }
 }
 
+/// Reads a file object by object (what [`parse`] checks, without holding the file): the
+/// header at [`Reader::new`], then [`Reader::next_object`] for each object (kept or skipped,
+/// hashed either way), then [`Reader::finish`] checks the digest. Every declared length is
+/// checked against the bytes the file has left before anything is allocated. Objects are
+/// handed out before the digest is checked: a caller discards what it built from them when
+/// [`Reader::finish`] fails.
+pub struct Reader<R: std::io::Read> {
+    input: R,
+    header: Header,
+    hasher: Option<Sha256>,
+    /// Bytes of the file after what was read.
+    left: u64,
+    /// Objects read or skipped so far.
+    seen: usize,
+}
+
+impl<R: std::io::Read> Reader<R> {
+    /// Reads the header of a file of `len` bytes, which must be one of `kinds`.
+    ///
+    /// # Errors
+    /// As [`parse`]; read errors.
+    pub fn new(mut input: R, len: u64, kinds: &[&str]) -> Result<Self, String> {
+        let io = |e: std::io::Error| format!("truncated or unreadable: {e}");
+        let mut start = vec![0u8; 12];
+        if len < 12 {
+            return Err("not a RingVault file (bad magic)".into());
+        }
+        input.read_exact(&mut start).map_err(io)?;
+        let header_len = u32::from_le_bytes([start[8], start[9], start[10], start[11]]) as u64;
+        if &start[..8] == MAGIC && header_len <= MAX_HEADER as u64 && 12 + header_len <= len {
+            start.resize(12 + header_len as usize, 0);
+            input.read_exact(&mut start[12..]).map_err(io)?;
+        }
+        let (header, used) = peek_header(&start)?;
+        if !kinds.contains(&header.kind.as_str()) {
+            return Err(format!("expected a {} file, found {}", kinds.join(" or "), header.kind));
+        }
+        let mut hasher = (header.version >= 2).then(Sha256::new);
+        if let Some(h) = &mut hasher {
+            h.update(&start);
+        }
+        let tail = if header.version >= 2 { DIGEST_LEN as u64 } else { 0 };
+        let left = len.checked_sub(used as u64 + tail).ok_or("truncated: no room for the file's digest")?;
+        // Every object needs at least its 8-byte length.
+        if header.objects as u64 > left / 8 {
+            return Err(format!("{} objects declared in {left} bytes", header.objects));
+        }
+        Ok(Self { input, header, hasher, left, seen: 0 })
+    }
+
+    /// The file's header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn read_hashed(&mut self, buf: &mut [u8]) -> Result<(), String> {
+        self.input.read_exact(buf).map_err(|e| format!("truncated or unreadable: {e}"))?;
+        if let Some(h) = &mut self.hasher {
+            h.update(&*buf);
+        }
+        Ok(())
+    }
+
+    /// The next object's bytes (`keep`), or `None` after reading past it unkept.
+    ///
+    /// # Errors
+    /// Every declared object already read; a length beyond the file; read errors.
+    pub fn next_object(&mut self, keep: bool) -> Result<Option<Vec<u8>>, String> {
+        let i = self.seen;
+        if i == self.header.objects {
+            return Err(format!("the header declares {} objects, more asked", self.header.objects));
+        }
+        if self.left < 8 {
+            return Err(format!("object {i}: truncated length"));
+        }
+        let mut n = [0u8; 8];
+        self.read_hashed(&mut n)?;
+        let n = u64::from_le_bytes(n);
+        self.left -= 8;
+        if n > self.left {
+            return Err(format!("object {i}: {n} bytes declared, {} left", self.left));
+        }
+        self.left -= n;
+        self.seen += 1;
+        if keep {
+            let mut o = vec![0u8; n as usize];
+            self.read_hashed(&mut o)?;
+            return Ok(Some(o));
+        }
+        let mut buf = vec![0u8; (n as usize).min(1 << 16)];
+        let mut rest = n as usize;
+        while rest > 0 {
+            let k = rest.min(buf.len());
+            self.read_hashed(&mut buf[..k])?;
+            rest -= k;
+        }
+        Ok(None)
+    }
+
+    /// Reads what is left (every object not read yet, skipped) and checks the file's digest
+    /// and length.
+    ///
+    /// # Errors
+    /// A digest that does not match; trailing bytes; read errors.
+    pub fn finish(mut self) -> Result<(), String> {
+        while self.seen < self.header.objects {
+            self.next_object(false)?;
+        }
+        if self.left > 0 {
+            return Err(format!("{} trailing bytes", self.left));
+        }
+        if let Some(h) = self.hasher.take() {
+            let mut digest = [0u8; DIGEST_LEN];
+            self.input.read_exact(&mut digest).map_err(|e| format!("truncated or unreadable: {e}"))?;
+            if h.finalize().as_slice() != digest {
+                return Err("the file's SHA-256 digest does not match its content (corrupted or truncated)".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// `error`, unless the rest of the file shows it corrupted: then that (a flipped bit is
+    /// reported as such, not as whatever the loader made of it).
+    pub fn explain(self, error: AppError) -> AppError {
+        match self.finish() {
+            Err(e) if e.contains("digest") || e.contains("truncated") => AppError::Format(e),
+            _ => error,
+        }
+    }
+}
+
 /// Parses container bytes of one of `kinds`: header and objects, every length checked first.
 ///
 /// # Errors

@@ -211,6 +211,34 @@ impl<B: Backend> TableEncryptor<B> {
     }
 }
 
+/// Where [`TableEvaluator`] reads a `table` file: bytes in memory, or a file read object by
+/// object (memory then holds the columns a computation uses, not the file).
+#[derive(Clone, Copy, Debug)]
+pub enum TableSource<'a> {
+    /// The file's bytes.
+    Bytes(&'a [u8]),
+    /// A path to the file.
+    File(&'a std::path::Path),
+}
+
+impl<'a> From<&'a [u8]> for TableSource<'a> {
+    fn from(b: &'a [u8]) -> Self {
+        Self::Bytes(b)
+    }
+}
+
+impl<'a> From<&'a Vec<u8>> for TableSource<'a> {
+    fn from(b: &'a Vec<u8>) -> Self {
+        Self::Bytes(b)
+    }
+}
+
+impl<'a> From<&'a std::path::Path> for TableSource<'a> {
+    fn from(p: &'a std::path::Path) -> Self {
+        Self::File(p)
+    }
+}
+
 /// Computes on `table` files with the `eval.keys` file only; answers are result files.
 pub struct TableEvaluator<B: Backend> {
     ctx: StatsContext<B>,
@@ -232,8 +260,16 @@ impl<B: Backend> TableEvaluator<B> {
         &self.ctx
     }
 
-    fn table(&self, table: &[u8]) -> Result<ringvault_core::stats::EncryptedTable<B>, AppError> {
-        crate::results::table_from_file(&self.ctx, table)
+    /// The table's columns in `columns` (read from the file object by object).
+    fn table(&self, table: TableSource<'_>, columns: &[&str]) -> Result<ringvault_core::stats::EncryptedTable<B>, AppError> {
+        match table {
+            TableSource::Bytes(bytes) => crate::results::table_from_reader(&self.ctx, bytes, bytes.len() as u64, Some(columns)),
+            TableSource::File(path) => {
+                let file = std::fs::File::open(path).map_err(|e| AppError::io(path, &e))?;
+                let len = file.metadata().map_err(|e| AppError::io(path, &e))?.len();
+                crate::results::table_from_reader(&self.ctx, std::io::BufReader::with_capacity(1 << 20, file), len, Some(columns))
+            }
+        }
     }
 
     /// One statistic of a column: a `stat` file.
@@ -241,8 +277,8 @@ impl<B: Backend> TableEvaluator<B> {
     /// # Errors
     /// [`AppError::Format`] for a table of other keys; an unknown column; a refused
     /// computation (could wrap); evaluation errors.
-    pub fn stat(&self, table: &[u8], stat: Stat, column: &str) -> Result<Vec<u8>, AppError> {
-        let t = self.table(table)?;
+    pub fn stat<'a>(&self, table: impl Into<TableSource<'a>>, stat: Stat, column: &str) -> Result<Vec<u8>, AppError> {
+        let t = self.table(table.into(), &[column])?;
         let r = self.ctx.evaluator(&self.keys)?.evaluate(&t, &[(stat, column)])?.pop().ok_or_else(|| AppError::Format("no result".into()))?;
         crate::results::stat_file(&self.ctx, &r)
     }
@@ -251,8 +287,9 @@ impl<B: Backend> TableEvaluator<B> {
     ///
     /// # Errors
     /// As [`Self::stat`].
-    pub fn stats(&self, table: &[u8], requests: &[(Stat, &str)]) -> Result<Vec<u8>, AppError> {
-        let t = self.table(table)?;
+    pub fn stats<'a>(&self, table: impl Into<TableSource<'a>>, requests: &[(Stat, &str)]) -> Result<Vec<u8>, AppError> {
+        let columns: Vec<&str> = requests.iter().map(|(_, c)| *c).collect();
+        let t = self.table(table.into(), &columns)?;
         let results = self.ctx.evaluator(&self.keys)?.evaluate(&t, requests)?;
         crate::results::stats_file(&self.ctx, &results)
     }
@@ -261,8 +298,12 @@ impl<B: Backend> TableEvaluator<B> {
     ///
     /// # Errors
     /// As [`Self::stat`]; a weight count other than the record count.
-    pub fn weighted_sum(&self, table: &[u8], column: &str, weights: &Weights) -> Result<Vec<u8>, AppError> {
-        let t = self.table(table)?;
+    pub fn weighted_sum<'a>(&self, table: impl Into<TableSource<'a>>, column: &str, weights: &Weights) -> Result<Vec<u8>, AppError> {
+        let mut columns = vec![column];
+        if let Weights::Column(w) = weights {
+            columns.push(w);
+        }
+        let t = self.table(table.into(), &columns)?;
         let r = self.ctx.evaluator(&self.keys)?.weighted_sum(&t, column, weights)?;
         crate::results::stat_file(&self.ctx, &r)
     }
@@ -271,8 +312,9 @@ impl<B: Backend> TableEvaluator<B> {
     ///
     /// # Errors
     /// As [`Self::stat`]; a model with no weight or an unknown column.
-    pub fn logistic(&self, table: &[u8], model: &LogisticModel) -> Result<Vec<u8>, AppError> {
-        let t = self.table(table)?;
+    pub fn logistic<'a>(&self, table: impl Into<TableSource<'a>>, model: &LogisticModel) -> Result<Vec<u8>, AppError> {
+        let columns: Vec<&str> = model.weights.keys().map(String::as_str).collect();
+        let t = self.table(table.into(), &columns)?;
         let r = self.ctx.evaluator(&self.keys)?.logistic_scores(&t, model)?;
         crate::results::scores_file(&self.ctx, &r)
     }

@@ -131,47 +131,71 @@ pub fn table_file_under<B: Backend>(ctx: &StatsContext<B>, table: &EncryptedTabl
     container::encode(&header("table", ctx.params(), objects.len(), to_value(&m)?), &objects)
 }
 
-/// The header, metadata and objects of a `table` file under `ctx`'s parameters, with the
-/// object count checked against the metadata (objects not yet loaded).
-///
-/// # Errors
-/// [`AppError::Format`].
-pub fn table_parts<'a, B: Backend>(ctx: &StatsContext<B>, bytes: &'a [u8]) -> Result<(TableMeta, Vec<&'a [u8]>), AppError> {
-    let (h, objects) = container::parse(bytes, &["table"]).map_err(AppError::Format)?;
-    check_params(ctx, &h)?;
-    let m: TableMeta = meta(&h)?;
-    if m.records == 0 || m.columns.is_empty() {
-        return Err(AppError::Format("a table needs at least one record and one column".into()));
-    }
-    let chunks = m.records.div_ceil(ctx.params().n());
-    if m.columns.len().checked_mul(ctx.schemes().len() * chunks) != Some(objects.len()) {
-        return Err(AppError::Format(format!("{} objects for {} columns of {} records", objects.len(), m.columns.len(), m.records)));
-    }
-    Ok((m, objects))
-}
 
 /// Reads a `table` file: every ciphertext through its wire loader.
 ///
 /// # Errors
 /// [`AppError::Format`]; wire errors.
 pub fn table_from_file<B: Backend>(ctx: &StatsContext<B>, bytes: &[u8]) -> Result<EncryptedTable<B>, AppError> {
-    let (m, objects) = table_parts(ctx, bytes)?;
+    table_from_reader(ctx, bytes, bytes.len() as u64, None)
+}
+
+/// Reads a `table` file of `len` bytes from `input` object by object ([`container::Reader`]),
+/// keeping only the columns named in `columns` (all when `None`): the others' objects are
+/// read past, hashed and dropped, so a statistic of one column of a large table holds that
+/// column only, never the file. The digest is checked at the end, and a loader's error in a
+/// corrupted file is reported as the corruption.
+///
+/// # Errors
+/// [`AppError::Format`] for a bad file or a column the table does not have; wire errors.
+pub fn table_from_reader<B: Backend, R: std::io::Read>(ctx: &StatsContext<B>, input: R, len: u64, columns: Option<&[&str]>) -> Result<EncryptedTable<B>, AppError> {
+    let mut reader = container::Reader::new(input, len, &["table"]).map_err(AppError::Format)?;
+    check_params(ctx, reader.header())?;
+    let m: TableMeta = meta(reader.header())?;
     let n = ctx.params().n();
     let moduli = ctx.schemes().len();
-    // ciphertexts[column][modulus] gathers the chunks of every block in order.
-    let mut ciphertexts: Vec<Vec<Vec<_>>> = m.columns.iter().map(|_| (0..moduli).map(|_| Vec::new()).collect()).collect();
-    let mut rest = &objects[..];
-    for block in m.blocks(n)? {
-        let chunks = block.len().div_ceil(n);
-        for column in &mut ciphertexts {
-            let (objs, r) = rest.split_at_checked(chunks * moduli).ok_or_else(|| AppError::Format("fewer objects than the blocks need".into()))?;
-            rest = r;
-            for (all, part) in column.iter_mut().zip(ctx.chunks_from_objects(chunks, objs)?) {
-                all.extend(part);
+    let chunks = m.records.div_ceil(n);
+    if m.records == 0 || m.columns.is_empty() {
+        return Err(AppError::Format("a table needs at least one record and one column".into()));
+    }
+    if m.columns.len().checked_mul(moduli * chunks) != Some(reader.header().objects) {
+        return Err(AppError::Format(format!("{} objects for {} columns of {} records", reader.header().objects, m.columns.len(), m.records)));
+    }
+    if let Some(wanted) = columns
+        && let Some(missing) = wanted.iter().find(|w| !m.columns.iter().any(|c| c.name == **w))
+    {
+        let names: Vec<&str> = m.columns.iter().map(|c| c.name.as_str()).collect();
+        return Err(AppError::Format(format!("no column {missing:?}; the table has {}", names.join(", "))));
+    }
+    let keep: Vec<bool> = m.columns.iter().map(|c| columns.is_none_or(|w| w.contains(&c.name.as_str()))).collect();
+    // ciphertexts[column][modulus] gathers the chunks of every block in order: per block,
+    // each column's `chunks × moduli` objects.
+    let mut ciphertexts: Vec<Vec<Vec<_>>> = keep.iter().map(|_| (0..moduli).map(|_| Vec::new()).collect()).collect();
+    let mut gather = |reader: &mut container::Reader<R>| -> Result<(), AppError> {
+        for block in m.blocks(n)? {
+            let chunks = block.len().div_ceil(n);
+            for (column, &kept) in ciphertexts.iter_mut().zip(&keep) {
+                let mut objects = Vec::with_capacity(if kept { chunks * moduli } else { 0 });
+                for _ in 0..chunks * moduli {
+                    if let Some(o) = reader.next_object(kept).map_err(AppError::Format)? {
+                        objects.push(o);
+                    }
+                }
+                if kept {
+                    for (all, part) in column.iter_mut().zip(ctx.chunks_from_objects(chunks, &objects)?) {
+                        all.extend(part);
+                    }
+                }
             }
         }
+        Ok(())
+    };
+    if let Err(e) = gather(&mut reader) {
+        return Err(reader.explain(e));
     }
-    Ok(ctx.table_from_parts(m.records, m.columns.into_iter().zip(ciphertexts).collect())?)
+    reader.finish().map_err(AppError::Format)?;
+    let kept = m.columns.into_iter().zip(ciphertexts).zip(keep).filter_map(|(c, k)| k.then_some(c)).collect();
+    Ok(ctx.table_from_parts(m.records, kept)?)
 }
 
 fn stat_meta<B: Backend>(r: &EncryptedStat<B>) -> StatMeta {

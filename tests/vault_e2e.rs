@@ -298,6 +298,19 @@ fn the_readme_flow_through_the_vault_matches_float64_and_survives_a_restart() {
     http.get("/v1/datasets").token(&operator).send().expect(200, "the operator token still works");
 }
 
+/// A dataset of `schema` (JSON) created by the operator on `server`, and a device token file
+/// issued by its owner: `(dataset id, token file)`.
+fn dataset_with_device(server: &Server, keys: &Path, work: &Path, name: &str, schema: &str) -> (String, std::path::PathBuf) {
+    let schema_file = work.join(format!("{name}.json"));
+    std::fs::write(&schema_file, schema).unwrap();
+    let out = ringvault(&["vault", "create", "--server", &server.url, "--token", s(&server.data.join("operator.token")), "--keys", s(keys), "--name", name, "--schema", s(&schema_file)], work);
+    out.assert_ok("vault create");
+    let id = out.last_line();
+    let dev_file = work.join(format!("{name}.token"));
+    ringvault(&["vault", "device", "--server", &server.url, "--token", s(&keys.join("owner.token")), "--dataset", &id, "--name", name, "--out", s(&dev_file)], work).assert_ok("vault device");
+    (id, dev_file)
+}
+
 /// A monitor sends one reading at a time: readings with equal values at different times are
 /// different records; a push repeated with its `--idempotency-key` is stored once; a key
 /// reused for other readings never reports them stored when they are not; a reading outside
@@ -312,13 +325,7 @@ fn a_monitor_pushes_one_reading_at_a_time() {
     let url = server.url.clone();
     let http = server.http();
     let operator = server.operator_token();
-    let schema_file = work.join("vitals.json");
-    std::fs::write(&schema_file, r#"{"columns": [{"name": "hr", "decimals": 0, "min": 20, "max": 250}, {"name": "spo2", "decimals": 0, "min": 50, "max": 100}]}"#).unwrap();
-    let out = ringvault(&["vault", "create", "--server", &url, "--token", s(&server.data.join("operator.token")), "--keys", s(keys), "--name", "vitals", "--schema", s(&schema_file)], work);
-    out.assert_ok("vault create");
-    let id = out.last_line();
-    let dev_file = work.join("bed-7.token");
-    ringvault(&["vault", "device", "--server", &url, "--token", s(&keys.join("owner.token")), "--dataset", &id, "--name", "bed 7", "--out", s(&dev_file)], work).assert_ok("vault device");
+    let (id, dev_file) = dataset_with_device(&server, keys, work, "vitals", r#"{"columns": [{"name": "hr", "decimals": 0, "min": 20, "max": 250}, {"name": "spo2", "decimals": 0, "min": 50, "max": 100}]}"#);
     let reading = work.join("reading.csv");
     std::fs::write(&reading, "hr,spo2\n72,98\n").unwrap();
     let push = |csv: &Path, at: &str, extra: &[&str]| {
@@ -369,14 +376,8 @@ fn a_large_csv_is_pushed_part_by_part_and_a_late_bad_cell_sends_nothing() {
     let url = server.url.clone();
     let http = server.http();
     let operator = server.operator_token();
-    let schema_file = work.join("vitals.json");
-    std::fs::write(&schema_file, r#"{"columns": [{"name": "hr", "decimals": 0, "min": 20, "max": 250}, {"name": "spo2", "decimals": 1, "min": 50, "max": 100}]}"#).unwrap();
-    let out = ringvault(&["vault", "create", "--server", &url, "--token", s(&server.data.join("operator.token")), "--keys", s(keys), "--name", "ward", "--schema", s(&schema_file)], work);
-    out.assert_ok("vault create");
-    let id = out.last_line();
-    let dev_file = work.join("ward.token");
-    ringvault(&["vault", "device", "--server", &url, "--token", s(&keys.join("owner.token")), "--dataset", &id, "--name", "ward", "--out", s(&dev_file)], work).assert_ok("vault device");
-    // 20 records per upload and at most 2 threads here: 160 records per read, so 1,234
+    let (id, dev_file) = dataset_with_device(&server, keys, work, "ward", r#"{"columns": [{"name": "hr", "decimals": 0, "min": 20, "max": 250}, {"name": "spo2", "decimals": 1, "min": 50, "max": 100}]}"#);
+    // 20 records per upload and 2 threads on the development machine: 160 records per read, so 1,234
     // records are 8 reads, the last one ragged (114 records), and 62 uploads.
     let records = 1234;
     let (hr, spo2): (Vec<f64>, Vec<f64>) = (0..records).map(|i| ((40 + (i * 37) % 150) as f64, 80.0 + ((i * 13) % 200) as f64 / 10.0)).unzip();

@@ -337,6 +337,16 @@ pub fn peek_header(bytes: &[u8]) -> Result<(Header, usize), String> {
     Ok((header, 12 + len))
 }
 
+/// Every object of `data` through [`Reader`] (what [`parse`] returns, owned).
+#[cfg(any(test, feature = "testing"))]
+fn read_all(data: &[u8]) -> Result<(Header, Vec<Vec<u8>>), String> {
+    let mut r = Reader::new(data, data.len() as u64, &KINDS)?;
+    let objects = (0..r.header().objects).map(|_| r.next_object(true)?.ok_or_else(|| "an object kept was not returned".to_string())).collect::<Result<Vec<_>, _>>()?;
+    let header = r.header().clone();
+    r.finish()?;
+    Ok((header, objects))
+}
+
 /// Small files of every kind (real headers, short stand-in objects): the fuzz target
 /// `container`'s seeds (`fuzz/corpus/container/`). Feature `testing`.
 #[cfg(any(test, feature = "testing"))]
@@ -363,7 +373,13 @@ pub fn sample_files() -> Vec<(String, Vec<u8>)> {
 /// target's oracle). Feature `testing`.
 #[cfg(any(test, feature = "testing"))]
 pub fn check_fuzz_input(data: &[u8]) {
-    let Ok((header, objects)) = parse(data, &KINDS) else { return };
+    let streamed = read_all(data);
+    let Ok((header, objects)) = parse(data, &KINDS) else {
+        assert!(streamed.is_err(), "Reader accepts a file parse refuses");
+        return;
+    };
+    let streamed = streamed.unwrap_or_else(|e| panic!("Reader refuses a file parse accepts: {e}"));
+    assert!(streamed.0 == header && streamed.1.iter().map(Vec::as_slice).eq(objects.iter().copied()), "Reader reads other objects than parse");
     let again = encode(&header, &objects).unwrap_or_else(|e| panic!("a parsed file does not re-encode: {e}"));
     let reparsed = parse(&again, &KINDS).unwrap_or_else(|e| panic!("a re-encoded file does not parse: {e}"));
     assert!(reparsed == (header, objects), "the re-encoded file parses differently");
@@ -420,6 +436,16 @@ mod tests {
             flipped[at] ^= 1 << (at % 8);
             assert!(parse(&flipped, &KINDS).is_err(), "flip at {at}");
         }
+        // The streaming reader agrees with parse on every cut and flip.
+        for cut in 0..bytes.len() {
+            check_fuzz_input(&bytes[..cut]);
+        }
+        for at in 0..bytes.len() {
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 1 << (at % 8);
+            check_fuzz_input(&flipped);
+        }
+        check_fuzz_input(&bytes);
         // Version 1 (no digest) is still read; its trailing bytes are refused.
         let h1 = Header { version: 1, ..parse(&bytes, &KINDS).unwrap().0 };
         let v1 = encode(&h1, &parse(&bytes, &KINDS).unwrap().1).unwrap();

@@ -147,7 +147,8 @@ pub fn table_from_file<B: Backend>(ctx: &StatsContext<B>, bytes: &[u8]) -> Resul
 /// corrupted file is reported as the corruption.
 ///
 /// # Errors
-/// [`AppError::Format`] for a bad file or a column the table does not have; wire errors.
+/// [`AppError::Format`] for a bad file; [`ringvault_core::Error::InvalidInput`] for a column
+/// the table does not have; wire errors.
 pub fn table_from_reader<B: Backend, R: std::io::Read>(ctx: &StatsContext<B>, input: R, len: u64, columns: Option<&[&str]>) -> Result<EncryptedTable<B>, AppError> {
     let mut reader = container::Reader::new(input, len, &["table"]).map_err(AppError::Format)?;
     check_params(ctx, reader.header())?;
@@ -164,8 +165,9 @@ pub fn table_from_reader<B: Backend, R: std::io::Read>(ctx: &StatsContext<B>, in
     if let Some(wanted) = columns
         && let Some(missing) = wanted.iter().find(|w| !m.columns.iter().any(|c| c.name == **w))
     {
-        let names: Vec<&str> = m.columns.iter().map(|c| c.name.as_str()).collect();
-        return Err(AppError::Format(format!("no column {missing:?}; the table has {}", names.join(", "))));
+        // The evaluator's own words for an unknown column (a request error, not a bad file).
+        let names: Vec<String> = m.columns.iter().map(|c| format!("{:?}", c.name)).collect();
+        return Err(ringvault_core::Error::InvalidInput { what: format!("no column {missing:?}; the table has {}", names.join(", ")) }.into());
     }
     let keep: Vec<bool> = m.columns.iter().map(|c| columns.is_none_or(|w| w.contains(&c.name.as_str()))).collect();
     // ciphertexts[column][modulus] gathers the chunks of every block in order: per block,

@@ -448,7 +448,6 @@ pub(crate) fn drop_last_limb_poly(rows: &[u32], out: &mut [u32], n: usize, drop:
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::CpuLevel;
     use rand_chacha::ChaCha8Rng;
     use rand_core::{RngCore, SeedableRng};
     use ringvault_core::prime::ntt_primes;

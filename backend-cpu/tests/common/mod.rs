@@ -2,6 +2,8 @@
 //! requires the level: `RINGVAULT_REQUIRE_AVX2=1` for AVX2, `RINGVAULT_REQUIRE_AVX512=1` for
 //! AVX-512).
 
+#![allow(clippy::expect_used)]
+
 use ringvault_backend_cpu::{CpuBackend, CpuLevel};
 
 /// The backend at `level`, or `None` (with a note) when the CPU lacks it and CI does not

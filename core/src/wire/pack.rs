@@ -176,7 +176,7 @@ mod tests {
                 let mut back = vec![0; n];
                 unpack_row(&bytes, w, u32::MAX, &mut back).unwrap_or_else(|e| panic!("w={w} n={n}: {e}"));
                 assert_eq!(back, values, "unpack w={w} n={n}");
-                if (n * w as usize) % 8 != 0 {
+                if !(n * w as usize).is_multiple_of(8) {
                     let mut bad = bytes.clone();
                     *bad.last_mut().unwrap() |= 0x80;
                     assert!(matches!(unpack_row(&bad, w, u32::MAX, &mut back), Err(Error::WireNonCanonical { .. })), "padding w={w} n={n}");

@@ -63,22 +63,31 @@ pub enum EvalRequest {
 /// # Errors
 /// Key, data, evaluation and I/O errors.
 pub fn eval<B: Backend>(backend: Arc<B>, keys_dir: &Path, data: &Path, request: &EvalRequest, out: &Path) -> Result<String, CliError> {
-    let evaluator = TableEvaluator::new(backend, &keys::read_file(&keys_dir.join(EVAL_KEYS))?)?;
+    let pb = crate::vault_cli::progress_bar(0, "reading the table");
+    let bar = pb.clone();
+    let evaluator = TableEvaluator::new(backend, &keys::read_file(&keys_dir.join(EVAL_KEYS))?)?.with_progress(move |done, all| {
+        bar.set_length(all as u64);
+        bar.set_position(done as u64);
+    });
     // Read object by object: memory holds the columns the computation uses, not the file.
     let table = data;
     let in_data = |e: CliError| match e {
         CliError::Format(m) => CliError::Format(format!("{}: {m}", data.display())),
         other => other,
     };
+    let answer = match request {
+        EvalRequest::Stat(stat, column) => evaluator.stat(table, *stat, column),
+        EvalRequest::LogReg(model) => evaluator.logistic(table, model),
+    };
+    pb.finish_and_clear();
+    let answer = answer.map_err(in_data)?;
+    keys::write_file(out, &answer)?;
     match request {
         EvalRequest::Stat(stat, column) => {
-            keys::write_file(out, &evaluator.stat(table, *stat, column).map_err(in_data)?)?;
             Ok(format!("encrypted {stat} of {column:?} written to {}", out.display()))
         }
-        EvalRequest::LogReg(model) => {
-            let scores = evaluator.logistic(table, model).map_err(in_data)?;
-            keys::write_file(out, &scores)?;
-            let (h, _) = ringvault_app::container::peek_header(&scores).map_err(CliError::Format)?;
+        EvalRequest::LogReg(_) => {
+            let (h, _) = ringvault_app::container::peek_header(&answer).map_err(CliError::Format)?;
             Ok(format!("encrypted scores of {} records written to {}", h.meta["records"], out.display()))
         }
     }

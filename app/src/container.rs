@@ -195,6 +195,11 @@ impl<R: std::io::Read> Reader<R> {
         &self.header
     }
 
+    /// Objects read or skipped so far (of [`Header::objects`]).
+    pub fn objects_seen(&self) -> usize {
+        self.seen
+    }
+
     fn read_hashed(&mut self, buf: &mut [u8]) -> Result<(), String> {
         self.input.read_exact(buf).map_err(|e| format!("truncated or unreadable: {e}"))?;
         if let Some(h) = &mut self.hasher {

@@ -243,6 +243,8 @@ impl<'a> From<&'a std::path::Path> for TableSource<'a> {
 pub struct TableEvaluator<B: Backend> {
     ctx: StatsContext<B>,
     keys: StatsKeys,
+    /// Told `(objects read, objects in all)` while a table is read.
+    progress: Box<dyn Fn(usize, usize) + Send + Sync>,
 }
 
 impl<B: Backend> TableEvaluator<B> {
@@ -252,7 +254,15 @@ impl<B: Backend> TableEvaluator<B> {
     /// Key file errors.
     pub fn new(backend: Arc<B>, eval_keys: &[u8]) -> Result<Self, AppError> {
         let (ctx, keys) = crate::keys::open_eval(backend, eval_keys)?;
-        Ok(Self { ctx, keys })
+        Ok(Self { ctx, keys, progress: Box::new(|_, _| {}) })
+    }
+
+    /// Reports the reading of each table (most of a computation over a large table file) to
+    /// `progress` as `(objects read, objects in all)`, for a progress bar.
+    #[must_use]
+    pub fn with_progress(mut self, progress: impl Fn(usize, usize) + Send + Sync + 'static) -> Self {
+        self.progress = Box::new(progress);
+        self
     }
 
     /// The statistics context of the keys.
@@ -263,11 +273,11 @@ impl<B: Backend> TableEvaluator<B> {
     /// The table's columns in `columns` (read from the file object by object).
     fn table(&self, table: TableSource<'_>, columns: &[&str]) -> Result<ringvault_core::stats::EncryptedTable<B>, AppError> {
         match table {
-            TableSource::Bytes(bytes) => crate::results::table_from_reader(&self.ctx, bytes, bytes.len() as u64, Some(columns)),
+            TableSource::Bytes(bytes) => crate::results::table_from_reader(&self.ctx, bytes, bytes.len() as u64, Some(columns), &*self.progress),
             TableSource::File(path) => {
                 let file = std::fs::File::open(path).map_err(|e| AppError::io(path, &e))?;
                 let len = file.metadata().map_err(|e| AppError::io(path, &e))?.len();
-                crate::results::table_from_reader(&self.ctx, std::io::BufReader::with_capacity(1 << 20, file), len, Some(columns))
+                crate::results::table_from_reader(&self.ctx, std::io::BufReader::with_capacity(1 << 20, file), len, Some(columns), &*self.progress)
             }
         }
     }

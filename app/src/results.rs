@@ -137,19 +137,19 @@ pub fn table_file_under<B: Backend>(ctx: &StatsContext<B>, table: &EncryptedTabl
 /// # Errors
 /// [`AppError::Format`]; wire errors.
 pub fn table_from_file<B: Backend>(ctx: &StatsContext<B>, bytes: &[u8]) -> Result<EncryptedTable<B>, AppError> {
-    table_from_reader(ctx, bytes, bytes.len() as u64, None)
+    table_from_reader(ctx, bytes, bytes.len() as u64, None, &|_, _| {})
 }
 
 /// Reads a `table` file of `len` bytes from `input` object by object ([`container::Reader`]),
 /// keeping only the columns named in `columns` (all when `None`): the others' objects are
 /// read past, hashed and dropped, so a statistic of one column of a large table holds that
-/// column only, never the file. The digest is checked at the end, and a loader's error in a
+/// column only, never the file. `progress` receives `(objects read, objects in all)`. The digest is checked at the end, and a loader's error in a
 /// corrupted file is reported as the corruption.
 ///
 /// # Errors
 /// [`AppError::Format`] for a bad file; [`ringvault_core::Error::InvalidInput`] for a column
 /// the table does not have; wire errors.
-pub fn table_from_reader<B: Backend, R: std::io::Read>(ctx: &StatsContext<B>, input: R, len: u64, columns: Option<&[&str]>) -> Result<EncryptedTable<B>, AppError> {
+pub fn table_from_reader<B: Backend, R: std::io::Read>(ctx: &StatsContext<B>, input: R, len: u64, columns: Option<&[&str]>, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<EncryptedTable<B>, AppError> {
     let mut reader = container::Reader::new(input, len, &["table"]).map_err(AppError::Format)?;
     check_params(ctx, reader.header())?;
     let m: TableMeta = meta(reader.header())?;
@@ -182,6 +182,7 @@ pub fn table_from_reader<B: Backend, R: std::io::Read>(ctx: &StatsContext<B>, in
                     if let Some(o) = reader.next_object(kept).map_err(AppError::Format)? {
                         objects.push(o);
                     }
+                    progress(reader.objects_seen(), reader.header().objects);
                 }
                 if kept {
                     for (all, part) in column.iter_mut().zip(ctx.chunks_from_objects(chunks, &objects)?) {

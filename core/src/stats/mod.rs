@@ -39,6 +39,15 @@ use crate::encoding::{BatchEncoder, CrtPlaintextSpace};
 use crate::scheme::{EvaluationKeys, KeyPlan, Preset, PublicKey, Scheme, SecretKey};
 use crate::Error;
 
+/// `v mod t` in `[0, t)` for `t > 0`: in 64-bit arithmetic when both fit (every reading
+/// does), by 128-bit division otherwise.
+pub(crate) fn residue_of(v: i128, t: i128) -> u32 {
+    match (i64::try_from(v), i64::try_from(t)) {
+        (Ok(v), Ok(t)) => v.rem_euclid(t) as u32,
+        _ => v.rem_euclid(t) as u32,
+    }
+}
+
 pub use owner::{StatValue, StatsDecryptor, sigmoid};
 pub use row_eval::{EncryptedRowScores, EncryptedTotals, ScoreSegment};
 pub use rows::{EncryptedRows, RowPlan, RowSpec, score_capacity_bits};
@@ -355,5 +364,18 @@ impl<B: Backend> StatsContext<B> {
             return Err(Error::ParameterMismatch);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn residues_equal_128_bit_division_on_edge_values() {
+        let values = [0i128, 1, -1, 7, -7, i128::from(i64::MAX), i128::from(i64::MIN), i128::from(i64::MAX) + 1, i128::from(i64::MIN) - 1, i128::MAX, i128::MIN, 1 << 100, -(1 << 100) + 3];
+        for t in [2i128, 3, 65537, (1 << 31) - 1, i128::from(u32::MAX)] {
+            for &v in &values {
+                assert_eq!(super::residue_of(v, t), v.rem_euclid(t) as u32, "{v} mod {t}");
+            }
+        }
     }
 }

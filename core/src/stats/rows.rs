@@ -291,8 +291,8 @@ impl<B: Backend> StatsContext<B> {
         let n = self.params.n();
         let mut ciphertexts = Vec::with_capacity(plan.moduli);
         for (scheme, pk) in self.schemes.iter().zip(public).take(plan.moduli) {
-            let t = i128::from(scheme.params().plaintext().value());
-            let residue = |v: i128| v.rem_euclid(t) as u32;
+            let t = scheme.params().plaintext().value();
+            let residue = |v: i128| super::residue_of(v, i128::from(t));
             let mut pts = Vec::with_capacity(chunk_records.len());
             for (k, &here) in chunk_records.iter().enumerate() {
                 let mut coeffs = vec![0u32; n];
@@ -300,10 +300,11 @@ impl<B: Backend> StatsContext<B> {
                     let record = k * per + r;
                     for (c, col) in columns.iter().enumerate() {
                         if let Some(v) = col.values[record] {
-                            coeffs[r * stride + c] = residue(v);
+                            let x = residue(v);
+                            coeffs[r * stride + c] = x;
                             if plan.squares {
-                                // |v| < 2^(capacity/2) ≤ 2^63: the square fits an i128.
-                                coeffs[r * stride + width + c] = residue(v * v);
+                                // v² ≡ (v mod t)² (mod t), and (v mod t)² < t² < 2^64.
+                                coeffs[r * stride + width + c] = ((u64::from(x) * u64::from(x)) % u64::from(t)) as u32;
                             }
                         }
                     }

@@ -179,7 +179,7 @@ impl<B: Backend> StatsContext<B> {
                         });
                     }
                     for (s, t) in slots.iter_mut().zip(&ts) {
-                        s[j - chunk * n] = v.rem_euclid(*t) as u32;
+                        s[j - chunk * n] = super::residue_of(*v, *t);
                     }
                 }
                 for (i, s) in slots.into_iter().enumerate() {

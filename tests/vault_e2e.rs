@@ -298,17 +298,29 @@ fn the_readme_flow_through_the_vault_matches_float64_and_survives_a_restart() {
     http.get("/v1/datasets").token(&operator).send().expect(200, "the operator token still works");
 }
 
-/// A dataset of `schema` (JSON) created by the operator on `server`, and a device token file
-/// issued by its owner: `(dataset id, token file)`.
-fn dataset_with_device(server: &Server, keys: &Path, work: &Path, name: &str, schema: &str) -> (String, std::path::PathBuf) {
-    let schema_file = work.join(format!("{name}.json"));
+/// A vault on loopback over a fresh store, with one dataset of `schema` (JSON) created by
+/// the operator and a device token issued by its owner.
+struct Ward {
+    work: tempfile::TempDir,
+    keys: tempfile::TempDir,
+    server: Server,
+    id: String,
+    dev_file: std::path::PathBuf,
+}
+
+fn ward(name: &str, schema: &str) -> Ward {
+    let work = tempfile::tempdir().unwrap();
+    let keys = keys_copy(&self::keys());
+    let server = Server::start(&work.path().join("data"));
+    let (w, k) = (work.path(), keys.path());
+    let schema_file = w.join(format!("{name}.json"));
     std::fs::write(&schema_file, schema).unwrap();
-    let out = ringvault(&["vault", "create", "--server", &server.url, "--token", s(&server.data.join("operator.token")), "--keys", s(keys), "--name", name, "--schema", s(&schema_file)], work);
+    let out = ringvault(&["vault", "create", "--server", &server.url, "--token", s(&server.data.join("operator.token")), "--keys", s(k), "--name", name, "--schema", s(&schema_file)], w);
     out.assert_ok("vault create");
     let id = out.last_line();
-    let dev_file = work.join(format!("{name}.token"));
-    ringvault(&["vault", "device", "--server", &server.url, "--token", s(&keys.join("owner.token")), "--dataset", &id, "--name", name, "--out", s(&dev_file)], work).assert_ok("vault device");
-    (id, dev_file)
+    let dev_file = w.join(format!("{name}.token"));
+    ringvault(&["vault", "device", "--server", &server.url, "--token", s(&k.join("owner.token")), "--dataset", &id, "--name", name, "--out", s(&dev_file)], w).assert_ok("vault device");
+    Ward { work, keys, server, id, dev_file }
 }
 
 /// A monitor sends one reading at a time: readings with equal values at different times are
@@ -317,15 +329,9 @@ fn dataset_with_device(server: &Server, keys: &Path, work: &Path, name: &str, sc
 /// the declared range is refused by the client before anything is sent.
 #[test]
 fn a_monitor_pushes_one_reading_at_a_time() {
-    let work = tempfile::tempdir().unwrap();
-    let work = work.path();
-    let keys_dir = keys_copy(&keys());
-    let keys = keys_dir.path();
-    let server = Server::start(&work.join("data"));
-    let url = server.url.clone();
-    let http = server.http();
-    let operator = server.operator_token();
-    let (id, dev_file) = dataset_with_device(&server, keys, work, "vitals", r#"{"columns": [{"name": "hr", "decimals": 0, "min": 20, "max": 250}, {"name": "spo2", "decimals": 0, "min": 50, "max": 100}]}"#);
+    let w = ward("vitals", r#"{"columns": [{"name": "hr", "decimals": 0, "min": 20, "max": 250}, {"name": "spo2", "decimals": 0, "min": 50, "max": 100}]}"#);
+    let (work, keys, url, id, dev_file) = (w.work.path(), w.keys.path(), w.server.url.clone(), w.id.clone(), w.dev_file.clone());
+    let (http, operator) = (w.server.http(), w.server.operator_token());
     let reading = work.join("reading.csv");
     std::fs::write(&reading, "hr,spo2\n72,98\n").unwrap();
     let push = |csv: &Path, at: &str, extra: &[&str]| {
@@ -368,15 +374,9 @@ fn a_monitor_pushes_one_reading_at_a_time() {
 /// near the end of the file is refused, naming its record, before anything is sent.
 #[test]
 fn a_large_csv_is_pushed_part_by_part_and_a_late_bad_cell_sends_nothing() {
-    let work = tempfile::tempdir().unwrap();
-    let work = work.path();
-    let keys_dir = keys_copy(&keys());
-    let keys = keys_dir.path();
-    let server = Server::start(&work.join("data"));
-    let url = server.url.clone();
-    let http = server.http();
-    let operator = server.operator_token();
-    let (id, dev_file) = dataset_with_device(&server, keys, work, "ward", r#"{"columns": [{"name": "hr", "decimals": 0, "min": 20, "max": 250}, {"name": "spo2", "decimals": 1, "min": 50, "max": 100}]}"#);
+    let w = ward("ward", r#"{"columns": [{"name": "hr", "decimals": 0, "min": 20, "max": 250}, {"name": "spo2", "decimals": 1, "min": 50, "max": 100}]}"#);
+    let (work, keys, url, id, dev_file) = (w.work.path(), w.keys.path(), w.server.url.clone(), w.id.clone(), w.dev_file.clone());
+    let (http, operator) = (w.server.http(), w.server.operator_token());
     // 20 records per upload and 2 threads on the development machine: 160 records per read, so 1,234
     // records are 8 reads, the last one ragged (114 records), and 62 uploads.
     let records = 1234;

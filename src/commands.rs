@@ -69,15 +69,14 @@ pub fn eval<B: Backend>(backend: Arc<B>, keys_dir: &Path, data: &Path, request: 
         bar.set_length(all as u64);
         bar.set_position(done as u64);
     });
-    // Read object by object: memory holds the columns the computation uses, not the file.
-    let table = data;
     let in_data = |e: CliError| match e {
         CliError::Format(m) => CliError::Format(format!("{}: {m}", data.display())),
         other => other,
     };
+    // Read object by object: memory holds the columns the computation uses, not the file.
     let answer = match request {
-        EvalRequest::Stat(stat, column) => evaluator.stat(table, *stat, column),
-        EvalRequest::LogReg(model) => evaluator.logistic(table, model),
+        EvalRequest::Stat(stat, column) => evaluator.stat(data, *stat, column),
+        EvalRequest::LogReg(model) => evaluator.logistic(data, model),
     };
     pb.finish_and_clear();
     let answer = answer.map_err(in_data)?;

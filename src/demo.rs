@@ -121,14 +121,14 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, records: usize, selected: &str
                     let enc = UploadEncryptor::new(backend, schema, public)?;
                     let mine = m * share..((m + 1) * share).min(records);
                     let rows = enc.default_rows_per_upload();
-                    let part = client::PushPart { first_upload: 0, uploads: mine.len().div_ceil(rows) };
+                    let uploads = mine.len().div_ceil(rows);
                     let mut bytes = 0;
                     // A monitor converts and pushes its readings a few uploads at a time (each
                     // encrypted one window ahead of its push): memory stays at a few uploads.
                     for start in (mine.start..mine.end).step_by(rows * UPLOADS_PER_PART) {
                         let readings = fixed_point_of(data, start..(start + rows * UPLOADS_PER_PART).min(mine.end));
                         schema.check_rows_at(&readings, start)?; // every reading within its declared range, as a device checks
-                        let part = client::PushPart { first_upload: (start - mine.start) / rows, ..part };
+                        let part = client::PushPart { first_upload: (start - mine.start) / rows, uploads };
                         bytes += device.push_part(id, &enc, &readings, rows, part, &format!("monitor-{m}"), false, (None, None), &mut |_| {}).map_err(vault_err)?.bytes;
                     }
                     Ok(bytes)

@@ -234,14 +234,17 @@ impl<R: std::io::Read> Reader<R> {
             self.read_hashed(&mut o)?;
             return Ok(Some(o));
         }
-        let mut buf = vec![0u8; (n as usize).min(1 << 16)];
-        let mut rest = n as usize;
-        while rest > 0 {
-            let k = rest.min(buf.len());
-            self.read_hashed(&mut buf[..k])?;
-            rest -= k;
+        // Read past: into the hash (or nowhere, for a file without a digest).
+        let mut part = std::io::Read::take(&mut self.input, n);
+        let copied = match &mut self.hasher {
+            Some(h) => std::io::copy(&mut part, h),
+            None => std::io::copy(&mut part, &mut std::io::sink()),
+        };
+        match copied {
+            Ok(c) if c == n => Ok(None),
+            Ok(c) => Err(format!("truncated or unreadable: object {i} ends after {c} of its {n} bytes")),
+            Err(e) => Err(format!("truncated or unreadable: {e}")),
         }
-        Ok(None)
     }
 
     /// Reads what is left (every object not read yet, skipped) and checks the file's digest
@@ -269,10 +272,7 @@ impl<R: std::io::Read> Reader<R> {
     /// `error`, unless the rest of the file shows it corrupted: then that (a flipped bit is
     /// reported as such, not as whatever the loader made of it).
     pub fn explain(self, error: AppError) -> AppError {
-        match self.finish() {
-            Err(e) if e.contains("digest") || e.contains("truncated") => AppError::Format(e),
-            _ => error,
-        }
+        self.finish().map_or_else(AppError::Format, |()| error)
     }
 }
 

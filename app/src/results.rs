@@ -131,7 +131,6 @@ pub fn table_file_under<B: Backend>(ctx: &StatsContext<B>, table: &EncryptedTabl
     container::encode(&header("table", ctx.params(), objects.len(), to_value(&m)?), &objects)
 }
 
-
 /// Reads a `table` file: every ciphertext through its wire loader.
 ///
 /// # Errors
@@ -143,8 +142,9 @@ pub fn table_from_file<B: Backend>(ctx: &StatsContext<B>, bytes: &[u8]) -> Resul
 /// Reads a `table` file of `len` bytes from `input` object by object ([`container::Reader`]),
 /// keeping only the columns named in `columns` (all when `None`): the others' objects are
 /// read past, hashed and dropped, so a statistic of one column of a large table holds that
-/// column only, never the file. `progress` receives `(objects read, objects in all)`. The digest is checked at the end, and a loader's error in a
-/// corrupted file is reported as the corruption.
+/// column only, never the file. `progress` receives `(objects read, objects in all)`. The
+/// digest is checked at the end, and a loader's error in a corrupted file is reported as the
+/// corruption.
 ///
 /// # Errors
 /// [`AppError::Format`] for a bad file; [`ringvault_core::Error::InvalidInput`] for a column

@@ -452,7 +452,7 @@ fn the_openapi_document_is_served_and_lists_every_route() {
         ("/v1/datasets/{id}/devices/{device}", &["delete"]),
         ("/v1/datasets/{id}/uploads", &["post"]),
         ("/v1/datasets/{id}/queries", &["post"]),
-        ("/v1/jobs/{job}", &["get"]),
+        ("/v1/jobs/{job}", &["get", "delete"]),
         ("/v1/jobs/{job}/result", &["get"]),
     ] {
         let p = paths.get(path).unwrap_or_else(|| panic!("the document has no path {path}; it has {:?}", paths.keys().collect::<Vec<_>>()));

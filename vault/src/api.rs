@@ -36,10 +36,10 @@ use tracing::Instrument;
 use crate::auth::{self, Caller};
 use crate::checks::Checks;
 use crate::error::ApiError;
-use crate::jobs::{Answer, Job, Jobs, QUICK};
+use crate::jobs::{Answer, Job, Jobs, QUICK, SPILL_AFTER};
 use crate::keyfiles::KeyFiles;
 use crate::store::{hex, AppendOp, DatasetRecord, DeviceRecord, Op, Outcome, Role, Store, TokenRecord};
-use crate::types::{CreateDataset, CreateDevice, CreatedDataset, DatasetDetail, DatasetInfo, Deleted, DeviceInfo, DeviceToken, ErrorBody, Health, JobState, JobStatus, Revoked, UploadReceipt};
+use crate::types::{CreateDataset, CreateDevice, CreatedDataset, DatasetDetail, DatasetInfo, Deleted, DeletedJob, DeviceInfo, DeviceToken, ErrorBody, Health, JobState, JobStatus, Revoked, UploadReceipt};
 
 /// Largest JSON request body.
 pub(crate) const JSON_LIMIT: u64 = 1 << 20;
@@ -68,7 +68,15 @@ pub(crate) struct AppState {
     pub(crate) jobs: Jobs,
     pub(crate) queries: Arc<Semaphore>,
     pub(crate) limits: Limits,
+    /// Faults enabled: queries wait while this file (`DIR/fault-hold-query`) exists.
+    pub(crate) hold_queries: Option<std::path::PathBuf>,
 }
+
+/// The file whose presence holds every query before it computes (faults enabled): tests make
+/// a query outlast [`QUICK`] and become a job, and keep it running as long as they need.
+pub(crate) const HOLD_FILE: &str = "fault-hold-query";
+/// Longest a query is held by [`HOLD_FILE`].
+const HOLD_AT_MOST: Duration = Duration::from_secs(60);
 
 type St = State<Arc<AppState>>;
 
@@ -550,6 +558,12 @@ async fn run_job(st: Arc<AppState>, job: Arc<Job>, d: DatasetRecord, keys: KeyIn
     let res = tokio::task::spawn_blocking(move || -> Result<Bytes, ApiError> {
         let _e = span.enter();
         let _permit = permit;
+        if let Some(hold) = &st2.hold_queries {
+            let until = std::time::Instant::now() + HOLD_AT_MOST;
+            while hold.exists() && std::time::Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let chosen: Vec<(u64, u64)> = st2.store.uploads(&d.id)?.iter().filter(|u| selected(u, &req)).map(|u| (u.seq, u.stored_bytes)).collect();
         let uploads = chosen.len();
         let groups = read_groups(&chosen);
@@ -571,11 +585,13 @@ async fn run_job(st: Arc<AppState>, job: Arc<Job>, d: DatasetRecord, keys: KeyIn
     })
     .await;
     let res = res.unwrap_or_else(|e| Err(ApiError::internal(format!("query task failed: {e}"))));
-    // Answered from memory at once; a large result then moves to its file, off the answer's
-    // path (a fetch already streaming keeps its bytes).
+    // Answered from memory at once; a large result still held after SPILL_AFTER moves to its
+    // file (a fetch already streaming keeps its bytes). An owner that fetches and deletes the
+    // job (as the client does) or a quick answer never writes it to disk.
     let spill = res.as_ref().ok().filter(|b| st.jobs.spills(b.len())).cloned();
     job.finish(res.map(Answer::Memory));
     if let Some(bytes) = spill {
+        tokio::time::sleep(SPILL_AFTER).await;
         let (st, job) = (st.clone(), job.clone());
         let _ = tokio::task::spawn_blocking(move || st.jobs.spill(&job, &bytes)).await;
     }
@@ -634,6 +650,17 @@ pub(crate) async fn job_result(State(st): St, caller: Caller, Path(job): Path<St
             Err(ApiError::conflict(format!("job {job} is still running ({:.0}% done)", s.progress * 100.0)))
         }
     }
+}
+
+/// Forgets a job and its result (running, the job finishes unseen): an owner that has its
+/// result frees the vault's memory or disk at once instead of after the 10 minutes a result
+/// is kept.
+#[utoipa::path(delete, path = "/v1/jobs/{job}", tag = "queries", security(("bearer" = [])), params(("job" = String, Path, description = "The job's id")),
+    responses((status = 200, body = DeletedJob), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn delete_job(State(st): St, caller: Caller, Path(job): Path<String>) -> Result<Json<DeletedJob>, ApiError> {
+    let j = job_of(&st, &caller, &job)?;
+    st.jobs.remove(&j.id);
+    Ok(Json(DeletedJob { job, deleted: true }))
 }
 
 async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
@@ -725,7 +752,7 @@ pub(crate) fn router(st: Arc<AppState>) -> Result<Router, ApiError> {
         .route("/v1/datasets/{id}/devices/{device}", delete(revoke_device))
         .route("/v1/datasets/{id}/uploads", post(upload))
         .route("/v1/datasets/{id}/queries", post(query))
-        .route("/v1/jobs/{job}", get(get_job))
+        .route("/v1/jobs/{job}", get(get_job).delete(delete_job))
         .route("/v1/jobs/{job}/result", get(job_result))
         .fallback(fallback)
         .with_state(st)

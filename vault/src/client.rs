@@ -137,8 +137,14 @@ fn read_json<T: DeserializeOwned>(mut res: Response<Body>) -> Result<T, ClientEr
     serde_json::from_str(&text).map_err(|e| ClientError::Invalid(format!("unexpected answer from the vault: {e}")))
 }
 
+/// The answer's body, read into one buffer of its announced length (no regrowing: a result
+/// of hundreds of megabytes is copied once).
 fn read_bytes(mut res: Response<Body>) -> Result<Vec<u8>, ClientError> {
-    res.body_mut().with_config().limit(MAX_BINARY).read_to_vec().map_err(|e| ClientError::Transport(format!("reading the answer: {e}")))
+    use std::io::Read as _;
+    let announced = res.body().content_length().unwrap_or(0).min(MAX_BINARY);
+    let mut out = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+    res.body_mut().with_config().limit(MAX_BINARY).reader().read_to_end(&mut out).map_err(|e| ClientError::Transport(format!("reading the answer: {e}")))?;
+    Ok(out)
 }
 
 /// Runs `attempt` until it succeeds, fails for good, or [`PUSH_TRIES`] attempts failed
@@ -489,8 +495,19 @@ impl Client {
         read_bytes(expect_ok(self.get(&format!("/v1/jobs/{job}/result")))?)
     }
 
+    /// Forgets a job and its result (owner token): the vault frees them at once.
+    ///
+    /// # Errors
+    /// The server's refusal (404 unknown or already forgotten) or the transport.
+    pub fn delete_job(&self, job: &str) -> Result<(), ClientError> {
+        let r = self.agent.delete(&self.url(&format!("/v1/jobs/{job}"))).header("Authorization", &self.auth).call();
+        read_json::<crate::types::DeletedJob>(expect_ok(sent(r))?).map(drop)
+    }
+
     /// Runs a query (owner token) and returns the result file that `ringvault decrypt`
-    /// reads. A query that becomes a job is polled until done; `progress` receives fractions.
+    /// reads. A query that becomes a job is polled until done, its result fetched and the
+    /// job deleted (a failed deletion only leaves the job to expire); `progress` receives
+    /// fractions.
     ///
     /// # Errors
     /// The server's refusal (422 invalid query or could wrap, 409 no keys) or the transport.
@@ -504,7 +521,12 @@ impl Client {
         loop {
             progress(status.progress);
             match status.state {
-                JobState::Done | JobState::Failed => return self.job_result(&status.job),
+                JobState::Done | JobState::Failed => {
+                    let result = self.job_result(&status.job);
+                    // The vault would keep the result for its TTL; it is ours now.
+                    let _ = self.delete_job(&status.job);
+                    return result;
+                }
                 JobState::Running => {}
             }
             // A long poll: the server answers as soon as the job is done, or after a second

@@ -5,10 +5,12 @@
 //! directly (within [`QUICK`]) leaves no job behind.
 //!
 //! A result larger than [`SPILL_BYTES`] (the scores of many records: about 0.5 kB per record)
-//! is answered from memory as soon as it is ready, then moved to a file of `DATA/results/`
-//! and streamed from there: a server keeping a few such answers for their [`TTL`] would
-//! otherwise hold gigabytes. The folder is emptied at startup; a result's file is removed
-//! when its job is forgotten.
+//! is answered from memory as soon as it is ready; if its job is still held [`SPILL_AFTER`]
+//! later, the result moves to a file of `DATA/results/` and is streamed from there: a server
+//! keeping a few such answers for their [`TTL`] would otherwise hold gigabytes. An owner
+//! that fetches the result and deletes its job (`DELETE /v1/jobs/{job}`, as the client does)
+//! never makes the vault write it. The folder is emptied at startup; a result's file is
+//! removed when its job is forgotten.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -30,6 +32,9 @@ pub(crate) const TTL: Duration = Duration::from_secs(600);
 
 /// Results larger than this are kept in a file rather than in memory.
 pub(crate) const SPILL_BYTES: usize = 4 << 20;
+/// How long a large finished result stays in memory before it moves to its file: an owner
+/// polling the job fetches it well within this.
+pub(crate) const SPILL_AFTER: Duration = Duration::from_secs(3);
 
 /// A finished job's result file.
 #[derive(Debug)]

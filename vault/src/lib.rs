@@ -36,6 +36,7 @@
 //! | `POST /v1/datasets/{id}/queries` | owner | `QueryRequest` → 200 result file, or 202 `{"job","state","progress"}` + `Location` |
 //! | `GET /v1/jobs/{job}[?wait_ms=…]` | owner | `{"job","state","progress","error"?}`; `wait_ms` (≤ 10,000) long-polls until the job is done |
 //! | `GET /v1/jobs/{job}/result` | owner | the result file; 409 while running; the job's error |
+//! | `DELETE /v1/jobs/{job}` | owner | `{"job","deleted":true}`: the job and its result forgotten |
 //!
 //! Errors are `{"error": "<message>"}`: 400 malformed request, 401 no/unknown/revoked
 //! token, 403 wrong role or dataset, 404 unknown dataset/device/job (once the caller may see
@@ -190,7 +191,8 @@ pub(crate) fn spawn_with(opts: ServeOptions, internals: server::Internals) -> Re
 /// (`RUST_LOG` filters; default `info`), and prints one line
 /// `ringvault vault listening on http://ADDR (data DIR)` to standard error once listening.
 /// With `RINGVAULT_VAULT_FAULTS=1`, storage writes fail with ENOSPC while `DIR/fault-enospc`
-/// exists (tests of disk-full handling).
+/// exists (tests of disk-full handling), and queries wait (up to a minute) while
+/// `DIR/fault-hold-query` exists (tests of jobs).
 ///
 /// # Errors
 /// As [`spawn`], and what the server failed with.

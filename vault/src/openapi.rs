@@ -31,6 +31,7 @@ use crate::types;
         api::query,
         api::get_job,
         api::job_result,
+        api::delete_job,
     ),
     components(schemas(
         types::Health,
@@ -43,6 +44,7 @@ use crate::types;
         types::DeviceInfo,
         types::Revoked,
         types::Deleted,
+        types::DeletedJob,
         types::UploadReceipt,
         types::JobState,
         types::JobStatus,

@@ -26,7 +26,8 @@ const GRACE: Duration = Duration::from_secs(30);
 
 /// What the service is built with besides [`ServeOptions`] (tests swap the validators).
 pub(crate) struct Internals {
-    /// Storage writes fail with `ENOSPC` while `DIR/fault-enospc` exists.
+    /// Storage writes fail with `ENOSPC` while `DIR/fault-enospc` exists; queries wait while
+    /// `DIR/fault-hold-query` exists.
     pub(crate) faults: bool,
     pub(crate) checks: Arc<dyn Checks>,
 }
@@ -121,6 +122,7 @@ async fn serve_store(
         jobs: Jobs::new(data).map_err(|e| VaultError::Store(format!("{}: {e}", data.join("results").display())))?,
         queries: Arc::new(Semaphore::new(settings.query_concurrency.max(1))),
         limits,
+        hold_queries: internals.faults.then(|| data.join(api::HOLD_FILE)),
     });
     let app = api::router(state).map_err(|e| VaultError::Server(e.message))?;
     let handle = axum_server::Handle::new();

@@ -134,6 +134,15 @@ pub struct Deleted {
     pub deleted: bool,
 }
 
+/// `200` of `DELETE /v1/jobs/{job}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeletedJob {
+    /// The job's id.
+    pub job: String,
+    /// `true`.
+    pub deleted: bool,
+}
+
 /// The receipt of an upload: `201` when stored now, `200` with `duplicate: true` for a retry
 /// of an upload already stored (same `Idempotency-Key`, same body).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

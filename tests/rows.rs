@@ -91,7 +91,7 @@ fn totals_and_scores_of_mixed_uploads_match_float64() {
 
     let weights: BTreeMap<String, f64> = [("age".to_string(), 0.031), ("delta".to_string(), -0.0042)].into_iter().collect();
     let model = LogisticModel { intercept: -1.5, weights };
-    let scores = ctx.row_scores(&rows, &model).unwrap();
+    let scores = ctx.row_scores(rows, &model).unwrap();
     // The full chunk takes a result ciphertext; the ragged one and the ten one-record chunks share one.
     assert_eq!(scores.segments.len(), 2, "{:?}", scores.segments);
     let got = dec.row_scores(&scores).unwrap();

@@ -208,7 +208,7 @@ impl<B: Backend> Partial<B> {
             Spec::Scores { model } => {
                 // The declared bounds fix the scores' scale whatever the batch.
                 rows.widen_bounds(bounds)?;
-                Self::Scores(Some(ctx.row_scores(&rows, model)?))
+                Self::Scores(Some(ctx.row_scores(rows, model)?))
             }
         })
     }

@@ -18,10 +18,14 @@ struct DeviceKey<B: Backend> {
 }
 
 /// A plaintext in the evaluation (NTT) form of one level, for multiplying many ciphertexts
-/// ([`Evaluator::prepare_plaintext`], [`Evaluator::mul_prepared_assign`]).
+/// ([`Evaluator::prepare_plaintext`], [`Evaluator::mul_prepared_assign`]) or adding it to
+/// many ciphertexts of one plaintext factor ([`Evaluator::prepare_addend`],
+/// [`Evaluator::add_prepared_assign`]).
 pub struct PreparedPlaintext<B: Backend> {
     ntt: B::Batch<Ntt>,
     level: usize,
+    /// The factor its coefficients were multiplied by (1 for a product's operand).
+    factor: u32,
     plain: Plaintext,
 }
 
@@ -355,7 +359,40 @@ impl<'a, B: Backend> Evaluator<'a, B> {
         if level == 0 || level > self.scheme.params.max_level() {
             return Err(Error::InvalidInput { what: format!("a plaintext prepared at level {level} (levels 1 to {})", self.scheme.params.max_level()) });
         }
-        Ok(PreparedPlaintext { ntt: self.plain_to_ntt(&[pt], level, 1)?, level, plain: pt.clone() })
+        self.prepare_addend(pt, level, 1)
+    }
+
+    /// `pt` times `factor` (mod `t`), lifted and transformed once at `level`, for
+    /// [`Self::add_prepared_assign`] on many ciphertexts at that level and plaintext factor
+    /// (a fresh ciphertext's factor is 1; see [`Ciphertext::factor`]).
+    ///
+    /// # Errors
+    /// As [`Self::prepare_plaintext`].
+    pub fn prepare_addend(&self, pt: &Plaintext, level: usize, factor: u32) -> Result<PreparedPlaintext<B>, Error> {
+        if level == 0 || level > self.scheme.params.max_level() {
+            return Err(Error::InvalidInput { what: format!("a plaintext prepared at level {level} (levels 1 to {})", self.scheme.params.max_level()) });
+        }
+        let factor = self.scheme.params.plaintext().reduce(factor);
+        Ok(PreparedPlaintext { ntt: self.plain_to_ntt(&[pt], level, factor)?, level, factor, plain: pt.clone() })
+    }
+
+    /// `a += m` for a prepared plaintext (applied to every ciphertext of `a`): the same
+    /// result as [`Self::add_plain_assign`] with `m`'s plaintext. A ciphertext at another
+    /// level or factor than `m`'s is added through the plaintext (correct, not faster).
+    ///
+    /// # Errors
+    /// As [`Self::add_plain_assign`].
+    pub fn add_prepared_assign(&self, a: &mut Ciphertext<B>, m: &PreparedPlaintext<B>) -> Result<(), Error> {
+        self.check(a)?;
+        if m.plain.params.literal() != self.scheme.params.literal() {
+            return Err(Error::ParameterMismatch);
+        }
+        if a.level != m.level || a.factor != m.factor {
+            return self.add_plain_assign(a, &[&m.plain]);
+        }
+        self.be().add_assign(self.plan(), &mut a.parts[0], &m.ntt)?;
+        a.seeds = None;
+        Ok(())
     }
 
     /// `a ·= m` for a prepared plaintext (applied to every ciphertext of `a`): the same
@@ -369,7 +406,7 @@ impl<'a, B: Backend> Evaluator<'a, B> {
         if m.plain.params.literal() != self.scheme.params.literal() {
             return Err(Error::ParameterMismatch);
         }
-        if a.level != m.level {
+        if a.level != m.level || m.factor != 1 {
             return self.mul_plain_assign(a, &[&m.plain]);
         }
         self.mul_ntt_assign(a, &m.ntt)

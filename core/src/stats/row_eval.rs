@@ -8,7 +8,7 @@ use super::server::{centered_residue, fixed_model, residue, sum_bits};
 use super::table::ColumnInfo;
 use super::{LogisticModel, StatsContext};
 use crate::backend::Backend;
-use crate::scheme::{Ciphertext, Evaluator, Plaintext};
+use crate::scheme::{Ciphertext, Evaluator, Plaintext, PreparedPlaintext};
 use crate::Error;
 
 /// Encrypted totals of row-packed records, one ciphertext per used plaintext modulus:
@@ -201,12 +201,13 @@ impl<B: Backend> StatsContext<B> {
     /// `w(x) = Σ_c w_c·x^(−c)` holds its records' scores at `r·S`; chunks are then packed
     /// into as few result ciphertexts as their coefficient windows allow (a one-record chunk
     /// takes `S + C − 1` coefficients), each moved there by a monomial. The fixed point is
-    /// that of the column layout's scores.
+    /// that of the column layout's scores. The rows are consumed: each chunk is multiplied in
+    /// place, and the intercept of a layout of segments is transformed once.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for no weight, an unknown column or a weight that is not
     /// finite; [`Error::WouldWrap`] when the scores could exceed the plan's space.
-    pub fn row_scores(&self, rows: &EncryptedRows<B>, model: &LogisticModel) -> Result<EncryptedRowScores<B>, Error> {
+    pub fn row_scores(&self, rows: EncryptedRows<B>, model: &LogisticModel) -> Result<EncryptedRowScores<B>, Error> {
         let plan = rows.plan;
         let width = rows.columns.len();
         let mut positions = Vec::with_capacity(model.weights.len());
@@ -240,7 +241,8 @@ impl<B: Backend> StatsContext<B> {
             }
         }
         let mut ciphertexts = Vec::with_capacity(plan.moduli);
-        for (scheme, cts) in self.schemes.iter().zip(&rows.ciphertexts) {
+        let records = rows.records();
+        for (scheme, cts) in self.schemes.iter().zip(rows.ciphertexts) {
             let ev = scheme.arithmetic();
             let t = scheme.params().plaintext().value();
             let mut w = vec![0u32; n];
@@ -254,8 +256,7 @@ impl<B: Backend> StatsContext<B> {
             // Lifted and transformed once for every chunk (all at the plan's level).
             let weights = ev.prepare_plaintext(&weights, plan.level)?;
             let mut out: Vec<Option<Ciphertext<B>>> = (0..segments.len()).map(|_| None).collect();
-            for (ct, &(result, shift)) in cts.iter().zip(&placement) {
-                let mut p = ev.duplicate(ct)?;
+            for (mut p, &(result, shift)) in cts.into_iter().zip(&placement) {
                 ev.mul_prepared_assign(&mut p, &weights)?;
                 if shift > 0 {
                     ev.mul_monomial_assign(&mut p, shift)?;
@@ -278,15 +279,23 @@ impl<B: Backend> StatsContext<B> {
                 level -= 1;
             }
             let mut results = Vec::with_capacity(segments.len());
+            // Most results share one layout (a full chunk each): its intercept is reused.
+            let mut intercept: Option<(&[ScoreSegment], u32, PreparedPlaintext<B>)> = None;
             for (acc, segs) in out.into_iter().zip(&segments) {
                 let mut acc = acc.ok_or(Error::ShapeMismatch { what: "chunks of a result", expected: 1, found: 0 })?;
-                let mut intercept = vec![0u32; n];
-                for s in segs {
-                    for r in 0..s.records {
-                        intercept[s.first + r * stride] = b;
+                if !intercept.as_ref().is_some_and(|(l, f, p)| *l == segs.as_slice() && *f == acc.factor() && p.level() == acc.level()) {
+                    let mut coeffs = vec![0u32; n];
+                    for s in segs {
+                        for r in 0..s.records {
+                            coeffs[s.first + r * stride] = b;
+                        }
                     }
+                    let pt = Plaintext::new(scheme.params(), &coeffs)?;
+                    intercept = Some((segs, acc.factor(), ev.prepare_addend(&pt, acc.level(), acc.factor())?));
                 }
-                ev.add_plain_assign(&mut acc, &[&Plaintext::new(scheme.params(), &intercept)?])?;
+                if let Some((_, _, p)) = &intercept {
+                    ev.add_prepared_assign(&mut acc, p)?;
+                }
                 while acc.level() > level {
                     ev.mod_switch_assign(&mut acc)?;
                 }
@@ -294,6 +303,6 @@ impl<B: Backend> StatsContext<B> {
             }
             ciphertexts.push(results);
         }
-        Ok(EncryptedRowScores { records: rows.records(), scale: fixed.scale, bound_bits: fixed.bound_bits, missing: fixed.missing, stride, segments, ciphertexts })
+        Ok(EncryptedRowScores { records, scale: fixed.scale, bound_bits: fixed.bound_bits, missing: fixed.missing, stride, segments, ciphertexts })
     }
 }

@@ -174,6 +174,26 @@ pub fn operations_match_plaintext<B: Backend>(backend: B) {
     assert_eq!(f.decrypt(&low), plain_mul(&a, &c), "mul_prepared at another level");
     assert!(matches!(ev.prepare_plaintext(&c, 0), Err(Error::InvalidInput { .. })));
     assert!(matches!(ev.prepare_plaintext(&c, params.max_level() + 1), Err(Error::InvalidInput { .. })));
+    // A prepared addend: bit for bit add_plain at its level and factor; through the plaintext
+    // at another level, or at the factor a modulus switch leaves.
+    let mut x = ev.duplicate(&ca).expect("dup");
+    ev.add_plain_assign(&mut x, &[&b]).expect("add_plain");
+    let addend = ev.prepare_addend(&b, ca.level(), ca.factor()).expect("prepare addend");
+    let mut y = ev.duplicate(&ca).expect("dup");
+    ev.add_prepared_assign(&mut y, &addend).expect("add_prepared");
+    assert!(y.to_bytes(&f.scheme).expect("bytes") == x.to_bytes(&f.scheme).expect("bytes"), "add_prepared equals add_plain bit for bit");
+    let mut low = ev.duplicate(&ca).expect("dup");
+    ev.mod_switch_assign(&mut low).expect("mod switch");
+    assert_ne!(low.factor(), 1, "a modulus switch changes the factor (t = 65537)");
+    let mut low_plain = ev.duplicate(&low).expect("dup");
+    ev.add_plain_assign(&mut low_plain, &[&b]).expect("add_plain");
+    let mut low_prep = ev.duplicate(&low).expect("dup");
+    ev.add_prepared_assign(&mut low_prep, &addend).expect("add_prepared at another level");
+    assert_eq!(f.decrypt(&low_prep), plain_add(&a, &b), "add_prepared at another level");
+    let at_low = ev.prepare_addend(&b, low.level(), low.factor()).expect("prepare addend");
+    ev.add_prepared_assign(&mut low, &at_low).expect("add_prepared at the switched factor");
+    assert!(low.to_bytes(&f.scheme).expect("bytes") == low_plain.to_bytes(&f.scheme).expect("bytes"), "add_prepared at a switched factor equals add_plain");
+    assert!(matches!(ev.prepare_addend(&b, 0, 1), Err(Error::InvalidInput { .. })));
     let mut x = ev.duplicate(&ca).expect("dup");
     ev.mul_constant_assign(&mut x, -12345).expect("mul_constant");
     let k = Plaintext::from_signed(&params, &[-12345]).expect("constant");

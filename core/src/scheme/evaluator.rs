@@ -479,6 +479,39 @@ impl<'a, B: Backend> Evaluator<'a, B> {
         Ok(())
     }
 
+    /// `acc += a · b` without relinearizing: a sum of products pays one relinearization
+    /// ([`Self::relinearize_assign`] on the sum) instead of one per product, and its
+    /// key-switching noise once. `acc` is typically a first [`Self::mul`]. When the product's
+    /// level, factor, count or length differ from `acc`'s, it is formed apart and added
+    /// (correct, not faster).
+    ///
+    /// # Errors
+    /// As [`Self::mul`] and [`Self::add_assign`].
+    pub fn mul_add_assign(&self, acc: &mut Ciphertext<B>, a: &Ciphertext<B>, b: &Ciphertext<B>) -> Result<(), Error> {
+        self.check(acc)?;
+        self.check(a)?;
+        self.check(b)?;
+        let (big, small) = if a.count >= b.count { (a, b) } else { (b, a) };
+        let t = self.scheme.params.plaintext();
+        let fits = a.level == acc.level
+            && b.level == acc.level
+            && t.mul(a.factor, b.factor) == acc.factor
+            && big.count == acc.count
+            && a.parts.len() + b.parts.len() - 1 == acc.parts.len()
+            && big.parts[0].shape() == acc.parts[0].shape();
+        if !fits {
+            let p = self.mul(a, b)?;
+            return self.add_assign(acc, &p);
+        }
+        for (i, x) in big.parts.iter().enumerate() {
+            for (j, y) in small.parts.iter().enumerate() {
+                self.be().mul_pointwise_acc(self.plan(), x, y, &mut acc.parts[i + j])?;
+            }
+        }
+        acc.seeds = None;
+        Ok(())
+    }
+
     /// `a · b` relinearized to length 2 (the leveled mode's product).
     ///
     /// # Errors

@@ -340,6 +340,34 @@ impl<B: Backend> StatsEvaluator<'_, B> {
         for c in iter {
             ev.add_assign(&mut acc, &c)?;
         }
+        self.slot_total(i, acc, count, noise_bits, mask)
+    }
+
+    /// [`Self::total`] of the products `a·b` of `pairs`: accumulated unrelinearized, then
+    /// relinearized once (one key switch per modulus instead of one per chunk; the noise
+    /// model's per-product estimate stays an upper bound).
+    fn product_total<'c>(&self, i: usize, pairs: impl IntoIterator<Item = (&'c Ciphertext<B>, &'c Ciphertext<B>)>, noise_bits: f64, mask: bool) -> Result<Ciphertext<B>, Error>
+    where
+        B: 'c,
+    {
+        let ev = &self.evals[i];
+        let mut acc: Option<Ciphertext<B>> = None;
+        let mut count = 0u64;
+        for (a, b) in pairs {
+            match acc.as_mut() {
+                Some(s) => ev.mul_add_assign(s, a, b)?,
+                None => acc = Some(ev.mul(a, b)?),
+            }
+            count += 1;
+        }
+        let mut acc = acc.ok_or(Error::ShapeMismatch { what: "chunks", expected: 1, found: 0 })?;
+        ev.relinearize_assign(&mut acc)?;
+        self.slot_total(i, acc, count, noise_bits, mask)
+    }
+
+    /// The slot sum (and mask) of `acc`, a sum of `count` summands of `noise_bits` each.
+    fn slot_total(&self, i: usize, mut acc: Ciphertext<B>, count: u64, noise_bits: f64, mask: bool) -> Result<Ciphertext<B>, Error> {
+        let ev = &self.evals[i];
         let params = ev.scheme().params();
         let model = params.noise();
         let level = slot_sum_level(params, model.after_additions(noise_bits, count), acc.level(), mask);
@@ -400,15 +428,15 @@ impl<B: Backend> StatsEvaluator<'_, B> {
         let sum_noise = |p: &Parameters| Summand::Fresh.noise_bits(p);
         let square_noise = |p: &Parameters| Summand::Product.noise_bits(p);
         let (mask_sums, mask_squares) = (self.mask_fits(&sum_noise, chunks), self.mask_fits(&square_noise, chunks));
-        for (i, ev) in self.evals.iter().enumerate() {
+        for i in 0..self.evals.len() {
             let s = &self.ctx.schemes[i];
             if !sum_cols.is_empty() {
                 let total = self.total(i, self.stacked(i, &sum_cols, chunks)?, sum_noise(s.params()), mask_sums)?;
                 sums.push(s.unstack(&total)?);
             }
             if !sq_cols.is_empty() {
-                let products = self.stacked(i, &sq_cols, chunks)?.iter().map(|x| ev.mul_relin(x, x)).collect::<Result<Vec<_>, _>>()?;
-                let total = self.total(i, products, square_noise(s.params()), mask_squares)?;
+                let stacked = self.stacked(i, &sq_cols, chunks)?;
+                let total = self.product_total(i, stacked.iter().map(|x| (x, x)), square_noise(s.params()), mask_squares)?;
                 squares.push(s.unstack(&total)?);
             }
         }
@@ -477,9 +505,9 @@ impl<B: Backend> StatsEvaluator<'_, B> {
         let mask = self.mask_fits(&noise, chunks);
         let mut per_modulus = Vec::with_capacity(self.evals.len());
         for (i, ev) in self.evals.iter().enumerate() {
-            let mut products = Vec::with_capacity(chunks);
-            match weights {
+            let total = match weights {
                 Weights::Plain { values, .. } => {
+                    let mut products = Vec::with_capacity(chunks);
                     let t = ev.scheme().params().plaintext().value();
                     let mut offset = 0;
                     for (c, &here) in table.chunk_records().iter().enumerate() {
@@ -490,15 +518,14 @@ impl<B: Backend> StatsEvaluator<'_, B> {
                         ev.mul_plain_assign(&mut p, &[&pt])?;
                         products.push(p);
                     }
+                    self.total(i, products, noise(ev.scheme().params()), mask)?
                 }
                 Weights::Column(name) => {
                     let w = table.column(name)?;
-                    for c in 0..chunks {
-                        products.push(ev.mul_relin(&x.ciphertexts()[i][c], &w.ciphertexts()[i][c])?);
-                    }
+                    self.product_total(i, x.ciphertexts()[i].iter().zip(&w.ciphertexts()[i]), noise(ev.scheme().params()), mask)?
                 }
-            }
-            per_modulus.push(self.total(i, products, noise(ev.scheme().params()), mask)?);
+            };
+            per_modulus.push(total);
         }
         Ok(EncryptedStat {
             stat: Stat::WeightedSum,

@@ -209,6 +209,16 @@ pub fn operations_match_plaintext<B: Backend>(backend: B) {
     assert_eq!(prod.len(), 2);
     let expected = plain_mul(&a, &b);
     assert_eq!(f.decrypt(&prod), expected, "mul_relin");
+    // A sum of products accumulated unrelinearized, relinearized once: a·b + b·a + a·a,
+    // the last operand at a lower level (formed apart and added).
+    let mut sum = ev.mul(&ca, &cb).expect("mul");
+    ev.mul_add_assign(&mut sum, &cb, &ca).expect("mul_add");
+    assert_eq!(sum.len(), 3, "accumulated without relinearizing");
+    let mut low = ev.duplicate(&ca).expect("dup");
+    ev.mod_switch_assign(&mut low).expect("mod switch");
+    ev.mul_add_assign(&mut sum, &low, &ca).expect("mul_add across levels");
+    ev.relinearize_assign(&mut sum).expect("relinearize");
+    assert_eq!(f.decrypt(&sum), plain_add(&plain_add(&expected, &expected), &plain_mul(&a, &a)), "mul_add");
     let mut switched = prod;
     ev.mod_switch_assign(&mut switched).expect("mod switch");
     assert_eq!(switched.level(), params.max_level() - 1);

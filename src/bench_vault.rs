@@ -243,7 +243,7 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, backend_arg: &str, json_lines:
             let take = (total - done).min(16 * n);
             for (i, body) in encrypt_uploads(backend.clone(), &schema, &generated.public, &columns(take, done as u64), n)?.iter().enumerate() {
                 owner.push(&created.id, body, &format!("q-{done}-{i}"), None, None).map_err(err)?;
-                stored.push(check_upload(&schema, &info, body)?.body);
+                stored.push(check_upload(&schema, &info, body.clone())?.body);
             }
             done += take;
         }

@@ -281,15 +281,40 @@ impl<R: std::io::Read> Reader<R> {
 /// # Errors
 /// A message naming what was expected and found: a wrong magic, version or kind, a digest
 /// that does not match, lengths that do not add up.
-pub fn parse<'a>(bytes: &'a [u8], kinds: &[&str]) -> Result<(Header, Vec<&'a [u8]>), String> {
+pub fn parse<'a>(bytes: &'a [u8], kinds: &[&str]) -> Result<Parsed<'a>, String> {
+    parse_inner(bytes, kinds, false).map(|(p, _)| p)
+}
+
+/// A parsed container: its header and its objects (borrowed from the bytes).
+pub type Parsed<'a> = (Header, Vec<&'a [u8]>);
+
+/// [`parse`], and the SHA-256 of all of `bytes` (the digest included) from the same pass
+/// that checks the file's digest: a caller that names a file by its hash (the vault's
+/// idempotent uploads) reads it once.
+///
+/// # Errors
+/// As [`parse`].
+pub fn parse_hashed<'a>(bytes: &'a [u8], kinds: &[&str]) -> Result<(Parsed<'a>, [u8; 32]), String> {
+    let (p, whole) = parse_inner(bytes, kinds, true)?;
+    Ok((p, whole.unwrap_or_else(|| Sha256::digest(bytes).into())))
+}
+
+fn parse_inner<'a>(bytes: &'a [u8], kinds: &[&str], whole: bool) -> Result<(Parsed<'a>, Option<[u8; 32]>), String> {
     let (header, start) = peek_header(bytes)?;
     if !kinds.contains(&header.kind.as_str()) {
         return Err(format!("expected a {} file, found {}", kinds.join(" or "), header.kind));
     }
+    let mut sha = None;
     let end = if header.version >= 2 {
         let end = bytes.len().checked_sub(DIGEST_LEN).filter(|&e| e >= start).ok_or("truncated: no room for the file's digest")?;
-        if Sha256::digest(&bytes[..end]).as_slice() != &bytes[end..] {
+        let mut h = Sha256::new();
+        h.update(&bytes[..end]);
+        if h.clone().finalize().as_slice() != &bytes[end..] {
             return Err("the file's SHA-256 digest does not match its content (corrupted or truncated)".into());
+        }
+        if whole {
+            h.update(&bytes[end..]);
+            sha = Some(h.finalize().into());
         }
         end
     } else {
@@ -319,7 +344,7 @@ pub fn parse<'a>(bytes: &'a [u8], kinds: &[&str]) -> Result<(Header, Vec<&'a [u8
     if !rest.is_empty() {
         return Err(format!("{} trailing bytes", rest.len()));
     }
-    Ok((header, objects))
+    Ok(((header, objects), sha))
 }
 
 /// The header of container bytes and the offset where its objects start, without reading
@@ -456,6 +481,13 @@ mod tests {
         let v1 = encode(&h1, &parse(&bytes, &KINDS).unwrap().1).unwrap();
         assert!(!v1.ends_with(&bytes[bytes.len() - 32..]));
         assert!(parse(&v1, &KINDS).is_ok());
+        // parse_hashed: what parse gives, and the SHA-256 of all the bytes, either version.
+        for file in [&bytes, &v1] {
+            let ((h, o), sha) = parse_hashed(file, &KINDS).unwrap();
+            assert_eq!((h, o), parse(file, &KINDS).unwrap());
+            assert_eq!(sha, <[u8; 32]>::from(Sha256::digest(file.as_slice())));
+        }
+        assert_eq!(parse_hashed(&bytes[..bytes.len() - 1], &KINDS).unwrap_err(), parse(&bytes[..bytes.len() - 1], &KINDS).unwrap_err());
         let mut long = v1.clone();
         long.push(0);
         assert!(parse(&long, &KINDS).unwrap_err().contains("trailing"));

@@ -117,6 +117,8 @@ pub struct CheckedUpload {
     pub rows: usize,
     /// The validated `rows` file, stored as it came (see [`crate::rows`]).
     pub body: Vec<u8>,
+    /// The SHA-256 of `body` (what names it for retries of the same upload).
+    pub sha256: [u8; 32],
 }
 
 impl Schema {
@@ -361,12 +363,18 @@ pub fn public_keys_file(path: &Path) -> Result<Vec<u8>, AppError> {
 /// ciphertext through its wire loader, columns, decimals and declared bounds. Nothing is
 /// stored unless this returns `Ok`. The stored body is the file as sent; its bounds are
 /// checked against the schema's, so the "could this wrap?" refusal rests on the declared
-/// ranges.
+/// ranges. The body is moved into the result, not copied.
 ///
 /// # Errors
 /// [`AppError::Format`], [`AppError::Schema`] or [`AppError::Core`] saying what is wrong.
-pub fn check_upload(schema: &Schema, keys: &KeyInfo, body: &[u8]) -> Result<CheckedUpload, AppError> {
-    let (h, objects) = container::parse(body, &["rows"]).map_err(|e| AppError::Format(format!("upload: {e}")))?;
+pub fn check_upload(schema: &Schema, keys: &KeyInfo, body: Vec<u8>) -> Result<CheckedUpload, AppError> {
+    let (rows, sha256) = upload_records(schema, keys, &body)?;
+    Ok(CheckedUpload { rows, body, sha256 })
+}
+
+/// The records and SHA-256 of an upload body that passes [`check_upload`]'s checks.
+fn upload_records(schema: &Schema, keys: &KeyInfo, body: &[u8]) -> Result<(usize, [u8; 32]), AppError> {
+    let ((h, objects), sha) = container::parse_hashed(body, &["rows"]).map_err(|e| AppError::Format(format!("upload: {e}")))?;
     require_digest(&h, "upload")?;
     if h.preset != keys.preset || h.moduli != keys.moduli {
         return Err(AppError::Format(format!("the upload is encrypted for {} {:?}; the dataset's keys are {} {:?}", h.preset, h.moduli, keys.preset, keys.moduli)));
@@ -392,7 +400,7 @@ pub fn check_upload(schema: &Schema, keys: &KeyInfo, body: &[u8]) -> Result<Chec
         return Err(AppError::Schema(format!("the upload is packed as {:?}; this dataset's schema and keys need {plan:?}", m.plan)));
     }
     let rows = crate::rows::rows_from_parts(&ctx, m, &objects)?;
-    Ok(CheckedUpload { rows: rows.records(), body: body.to_vec() })
+    Ok((rows.records(), sha))
 }
 
 /// What [`UploadEncryptor::encrypt_ahead`] hands each upload to: its index, its records and

@@ -108,7 +108,7 @@ fn uploads_are_checked_against_schema_and_keys_and_queries_match_float64() {
     for (a, b) in [(0, 1), (1, 3), (3, 6)] {
         let bodies = encrypt_uploads(backend(), &s, &keys().public, &columns(&hr[a..b], &bmi[a..b]), 8).unwrap();
         assert_eq!(bodies.len(), 1);
-        let checked = check_upload(&s, &info, &bodies[0]).unwrap();
+        let checked = check_upload(&s, &info, bodies[0].to_vec()).unwrap();
         assert_eq!(checked.rows, b - a);
         assert_eq!(checked.body, bodies[0], "the upload is stored as sent");
         stored.push(checked.body);
@@ -160,9 +160,9 @@ fn hostile_uploads_are_refused() {
     std::fs::write(&path, &keys().eval).unwrap();
     let info = check_eval_keys(&s, &path).unwrap().info;
     let body = encrypt_uploads(backend(), &s, &keys().public, &columns(&[70], &[220]), 1).unwrap().remove(0);
-    assert!(check_upload(&s, &info, &body).is_ok());
+    assert!(check_upload(&s, &info, body.to_vec()).is_ok());
     for cut in [0, 7, 12, 100, body.len() / 2, body.len() - 1] {
-        assert!(check_upload(&s, &info, &body[..cut]).is_err(), "cut at {cut}");
+        assert!(check_upload(&s, &info, body[..cut].to_vec()).is_err(), "cut at {cut}");
     }
     let mut rng = 0x2545f4914f6cdd1du64;
     for _ in 0..64 {
@@ -173,23 +173,23 @@ fn hostile_uploads_are_refused() {
         let at = (rng as usize) % b.len();
         b[at] ^= 1 << (rng >> 61);
         // Even a flip that leaves every residue below its prime is caught by the file's digest.
-        assert!(check_upload(&s, &info, &b).is_err(), "flip at {at}");
+        assert!(check_upload(&s, &info, b.to_vec()).is_err(), "flip at {at}");
     }
     // Another schema: other names, decimals; values beyond the declared range.
     let other = Schema::from_json(br#"{"columns": [{"name": "pulse", "min": 30, "max": 220}, {"name": "bmi", "decimals": 1, "min": 10, "max": 80}]}"#).unwrap();
-    assert!(check_upload(&other, &info, &body).unwrap_err().to_string().contains("where the schema has"));
+    assert!(check_upload(&other, &info, body.to_vec()).unwrap_err().to_string().contains("where the schema has"));
     let tight = Schema::from_json(br#"{"columns": [{"name": "hr", "min": 30, "max": 40}, {"name": "bmi", "decimals": 1, "min": 10, "max": 80}]}"#).unwrap();
-    assert!(check_upload(&tight, &info, &body).unwrap_err().to_string().contains("exceed the declared range"));
+    assert!(check_upload(&tight, &info, body.to_vec()).unwrap_err().to_string().contains("exceed the declared range"));
     // The client refuses readings outside the range before encrypting.
     assert!(encrypt_uploads(backend(), &s, &keys().public, &columns(&[250], &[220]), 1).unwrap_err().to_string().contains("outside the declared range"));
     // Another key set of the same preset: the table names its public key.
     let same_preset = keys::generate(backend(), Preset::N4096, ringvault_app::dataset::DEFAULT_MAX_RECORDS).unwrap();
     let stranger = encrypt_uploads(backend(), &s, &same_preset.public, &columns(&[70], &[220]), 1).unwrap().remove(0);
-    assert!(check_upload(&s, &info, &stranger).unwrap_err().to_string().contains("another key set"));
+    assert!(check_upload(&s, &info, stranger.to_vec()).unwrap_err().to_string().contains("another key set"));
     // Keys of another preset.
     let other_keys = keys::generate(backend(), Preset::N8192, ringvault_app::dataset::DEFAULT_MAX_RECORDS).unwrap();
     let foreign = encrypt_uploads(backend(), &s, &other_keys.public, &columns(&[70], &[220]), 1).unwrap().remove(0);
-    assert!(check_upload(&s, &info, &foreign).unwrap_err().to_string().contains("the dataset's keys are n4096"));
+    assert!(check_upload(&s, &info, foreign.to_vec()).unwrap_err().to_string().contains("the dataset's keys are n4096"));
 }
 
 #[test]
@@ -206,5 +206,5 @@ fn one_reading_of_the_demo_is_a_small_upload() {
     let path = dir.path().join("eval.keys");
     std::fs::write(&path, &keys.eval).unwrap();
     let info = check_eval_keys(&schema, &path).unwrap().info;
-    assert_eq!(check_upload(&schema, &info, &body).unwrap().rows, 1);
+    assert_eq!(check_upload(&schema, &info, body.to_vec()).unwrap().rows, 1);
 }

@@ -448,10 +448,13 @@ pub(crate) async fn upload(State(st): St, caller: Caller, Path(id): Path<String>
     if body.is_empty() {
         return Err(ApiError::bad_request("empty body: send an encrypted rows file (ringvault vault push writes them)"));
     }
-    let sha = hex(&Sha256::digest(&body));
     let principal = device.as_ref().map_or_else(|| "owner".to_owned(), |d| format!("device:{d}"));
     let receipt = |seq, rows, bytes, duplicate| UploadReceipt { upload: seq, rows, bytes, duplicate };
+    // A retry is told from its stored original by the body's SHA-256; a new upload's hash
+    // comes from the validation's pass over the body.
     if let Some(prev) = st.store.idempotent(&id, &principal, &key)? {
+        let b = body.clone();
+        let sha = blocking(move || hex(&Sha256::digest(&b))).await?;
         return if prev.body_sha256 == sha {
             Ok((StatusCode::OK, Json(receipt(prev.seq, prev.rows, prev.bytes, true))).into_response())
         } else {
@@ -460,8 +463,10 @@ pub(crate) async fn upload(State(st): St, caller: Caller, Path(id): Path<String>
     }
     let d = load_dataset(&st, &id)?;
     let keys = d.keys.clone().ok_or_else(|| no_keys(&id))?;
-    let (checks, schema, b) = (st.checks.clone(), d.schema, body.clone());
-    let checked = blocking(move || checks.upload(&schema, &keys, &b)).await?.map_err(|e| ApiError::from_app(&e))?;
+    let body_bytes = body.len() as u64;
+    let (checks, schema) = (st.checks.clone(), d.schema);
+    // The body moves to the check and on to the store: never copied.
+    let checked = blocking(move || checks.upload(&schema, &keys, Vec::from(body))).await?.map_err(|e| ApiError::from_app(&e))?;
     if checked.rows == 0 {
         return Err(ApiError::unprocessable("an upload holds at least one row"));
     }
@@ -470,8 +475,8 @@ pub(crate) async fn upload(State(st): St, caller: Caller, Path(id): Path<String>
         principal,
         device,
         idempotency_key: key,
-        body_sha256: sha,
-        body_bytes: body.len() as u64,
+        body_sha256: hex(&checked.sha256),
+        body_bytes,
         rows: checked.rows as u64,
         from,
         to,

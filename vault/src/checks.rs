@@ -16,8 +16,9 @@ pub(crate) trait Checks: Send + Sync + 'static {
     /// Validates an `eval.keys` file for `schema`, with the `public.key` file derived from it
     /// (CPU-heavy: call off the async threads).
     fn eval_keys(&self, schema: &Schema, path: &Path) -> Result<CheckedKeys, AppError>;
-    /// Validates an upload body (CPU-heavy: call off the async threads).
-    fn upload(&self, schema: &Schema, keys: &KeyInfo, body: &[u8]) -> Result<CheckedUpload, AppError>;
+    /// Validates an upload body and hashes it, in one pass (CPU-heavy: call off the async
+    /// threads); the body moves into the result.
+    fn upload(&self, schema: &Schema, keys: &KeyInfo, body: Vec<u8>) -> Result<CheckedUpload, AppError>;
 }
 
 /// The real validators: the application layer's wire loaders.
@@ -33,7 +34,7 @@ impl Checks for AppChecks {
     fn eval_keys(&self, schema: &Schema, path: &Path) -> Result<CheckedKeys, AppError> {
         dataset::check_eval_keys(schema, path)
     }
-    fn upload(&self, schema: &Schema, keys: &KeyInfo, body: &[u8]) -> Result<CheckedUpload, AppError> {
+    fn upload(&self, schema: &Schema, keys: &KeyInfo, body: Vec<u8>) -> Result<CheckedUpload, AppError> {
         dataset::check_upload(schema, keys, body)
     }
 }

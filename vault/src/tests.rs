@@ -46,14 +46,14 @@ impl Checks for FakeChecks {
         let info = KeyInfo { preset: "fake".into(), moduli: vec![65537], bytes: bytes.len() as u64, sha256: hex(&Sha256::digest(&bytes)), max_records: 1_000_000, public_key_sha256: String::new() };
         Ok(CheckedKeys { info, public_key: format!("PUBLIC of {} bytes", bytes.len()).into_bytes() })
     }
-    fn upload(&self, schema: &Schema, _: &KeyInfo, body: &[u8]) -> Result<CheckedUpload, AppError> {
-        let text = std::str::from_utf8(body).map_err(|_| AppError::Format("not a rows file".into()))?;
+    fn upload(&self, schema: &Schema, _: &KeyInfo, body: Vec<u8>) -> Result<CheckedUpload, AppError> {
+        let text = std::str::from_utf8(&body).map_err(|_| AppError::Format("not a rows file".into()))?;
         let (head, payload) = text.split_once('\n').ok_or_else(|| AppError::Format("not a rows file".into()))?;
         let rows: usize = head.strip_prefix("ROWS ").and_then(|n| n.parse().ok()).ok_or_else(|| AppError::Format("not a rows file".into()))?;
         if schema.columns.is_empty() {
             return Err(AppError::Schema("no column".into()));
         }
-        Ok(CheckedUpload { rows, body: format!("b:{payload}").into_bytes() })
+        Ok(CheckedUpload { rows, body: format!("b:{payload}").into_bytes(), sha256: Sha256::digest(&body).into() })
     }
 }
 

@@ -47,11 +47,13 @@ pub(crate) fn unpack_row(src: &[u8], w: u32, m: u32, out: &mut [u32]) -> Result<
     }
     let mask = if w == 32 { u64::from(u32::MAX) } else { (1u64 << w) - 1 };
     let n = out.len();
-    // Value `i` starts at bit `i·w`: an unaligned 8-byte load at its byte holds all of it
-    // (`w + 7 ≤ 39 < 64` bits). Values whose load stays inside `src` take that path (no
-    // branch per value); the last few read their bytes one by one.
+    // Whole groups of 8 values (exactly `w` bytes) at a fixed width first, then value by
+    // value: value `i` starts at bit `i·w`, and an unaligned 8-byte load at its byte holds
+    // all of it (`w + 7 ≤ 39 < 64` bits). Values whose load stays inside `src` take that
+    // path (no branch per value); the last few read their bytes one by one.
+    let grouped = unpack_groups(src, w, out);
     let fast = if src.len() >= 8 { n.min((src.len() - 8) * 8 / w as usize + 1) } else { 0 };
-    for (i, o) in out[..fast].iter_mut().enumerate() {
+    for (i, o) in out[..fast].iter_mut().enumerate().skip(grouped) {
         let bit = i * w as usize;
         let at = bit / 8;
         let word = u64::from_le_bytes([src[at], src[at + 1], src[at + 2], src[at + 3], src[at + 4], src[at + 5], src[at + 6], src[at + 7]]);
@@ -76,6 +78,38 @@ pub(crate) fn unpack_row(src: &[u8], w: u32, m: u32, out: &mut [u32]) -> Result<
         return Err(Error::ResidueOutOfRange { value: bad, q: m });
     }
     Ok(())
+}
+
+/// Unpacks the leading groups of 8 values of width `w` (`1 ≤ w ≤ 32`) whose 8-byte loads
+/// stay inside `src`, with the width a constant (every offset and shift fixed); returns how
+/// many values it wrote (a multiple of 8). The values are not range-checked.
+fn unpack_groups(src: &[u8], w: u32, out: &mut [u32]) -> usize {
+    macro_rules! by_width {
+        ($($w:literal)*) => {
+            match w {
+                $($w => unpack_groups_of::<$w>(src, out),)*
+                _ => 0,
+            }
+        };
+    }
+    by_width!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
+}
+
+/// [`unpack_groups`] at width `W`.
+#[inline]
+fn unpack_groups_of<const W: usize>(src: &[u8], out: &mut [u32]) -> usize {
+    let mask = if W == 32 { u64::from(u32::MAX) } else { (1u64 << W) - 1 };
+    // Group g spans bytes g·W … g·W + W − 1; its loads end before byte g·W + W + 8.
+    let groups = (out.len() / 8).min(src.len().saturating_sub(8) / W);
+    for (g, values) in out[..groups * 8].chunks_exact_mut(8).enumerate() {
+        let bytes = &src[g * W..g * W + W + 8];
+        for (k, o) in values.iter_mut().enumerate() {
+            let (at, shift) = (k * W / 8, k * W % 8);
+            let word = u64::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3], bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
+            *o = ((word >> shift) & mask) as u32;
+        }
+    }
+    groups * 8
 }
 
 /// A cursor over a body whose total length has already been checked.
@@ -167,7 +201,7 @@ mod tests {
             state ^= state << 17;
             state
         };
-        for w in [1u32, 5, 8, 13, 17, 24, 29, 30, 31, 32] {
+        for w in 1u32..=32 {
             for n in [1usize, 2, 7, 8, 9, 15, 64, 129, 4096] {
                 let values: Vec<u32> = (0..n).map(|_| (next() as u32) & if w == 32 { u32::MAX } else { (1 << w) - 1 }).collect();
                 let mut bytes = Vec::new();

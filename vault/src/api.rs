@@ -593,12 +593,15 @@ async fn run_job(st: Arc<AppState>, job: Arc<Job>, d: DatasetRecord, keys: KeyIn
     // Answered from memory at once; a large result still held after SPILL_AFTER moves to its
     // file (a fetch already streaming keeps its bytes). An owner that fetches and deletes the
     // job (as the client does) or a quick answer never writes it to disk.
-    let spill = res.as_ref().ok().filter(|b| st.jobs.spills(b.len())).cloned();
+    // Nothing of the job is held while waiting: a job deleted meanwhile frees its result.
+    let spill = res.as_ref().is_ok_and(|b| st.jobs.spills(b.len()));
     job.finish(res.map(Answer::Memory));
-    if let Some(bytes) = spill {
+    if spill {
+        let id = job.id.clone();
+        drop(job);
         tokio::time::sleep(SPILL_AFTER).await;
-        let (st, job) = (st.clone(), job.clone());
-        let _ = tokio::task::spawn_blocking(move || st.jobs.spill(&job, &bytes)).await;
+        let st = st.clone();
+        let _ = tokio::task::spawn_blocking(move || st.jobs.spill(&id)).await;
     }
 }
 

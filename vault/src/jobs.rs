@@ -162,16 +162,21 @@ impl Jobs {
         self.spill.is_some() && len > SPILL_BYTES
     }
 
-    /// Moves a finished job's result (`bytes`) to its file in `DATA/results/`, unless the job
-    /// was forgotten meanwhile; on a failed write (a full disk) it stays in memory: the
-    /// answer is not lost.
-    pub(crate) fn spill(&self, job: &Job, bytes: &Bytes) {
+    /// Moves the in-memory result of job `id` to its file in `DATA/results/`; nothing when
+    /// the job was forgotten, is still running or already has its file. On a failed write (a
+    /// full disk) the result stays in memory: the answer is not lost.
+    pub(crate) fn spill(&self, id: &str) {
         let Some(dir) = &self.spill else { return };
-        if self.get(&job.id).is_none() {
-            return;
-        }
+        let Some(job) = self.get(id) else { return };
+        let bytes = match job.outcome() {
+            Some(Ok(answer)) => match &*answer {
+                Answer::Memory(b) => b.clone(),
+                Answer::File { .. } => return,
+            },
+            _ => return,
+        };
         let path = dir.join(&job.id);
-        if let Err(e) = std::fs::write(&path, bytes) {
+        if let Err(e) = std::fs::write(&path, &bytes) {
             tracing::warn!(path = %path.display(), error = %e, "a query result stays in memory");
             let _ = std::fs::remove_file(&path);
             return;
@@ -256,7 +261,7 @@ mod tests {
         let j = jobs.insert("d").unwrap();
         j.finish(Ok(Answer::Memory(big.clone())));
         let before = j.outcome().unwrap().unwrap();
-        jobs.spill(&j, &big);
+        jobs.spill(&j.id);
         let after = j.outcome().unwrap().unwrap();
         let Answer::File { path, len } = &*after else { panic!("a large result stayed in memory") };
         assert_eq!((*len, std::fs::read(path).unwrap()), (big.len() as u64, big.to_vec()));
@@ -270,7 +275,21 @@ mod tests {
         let k = jobs.insert("d").unwrap();
         k.finish(Ok(Answer::Memory(big.clone())));
         jobs.remove(&k.id);
-        jobs.spill(&k, &big);
+        jobs.spill(&k.id);
+        assert_eq!(std::fs::read_dir(dir.path().join("results")).unwrap().count(), 0);
+        // Nothing of a forgotten job stays alive for a later spill: its result is freed.
+        let weak = {
+            let l = jobs.insert("d").unwrap();
+            l.finish(Ok(Answer::Memory(big.clone())));
+            let w = Arc::downgrade(&l);
+            jobs.remove(&l.id);
+            w
+        };
+        assert!(weak.upgrade().is_none(), "a forgotten job is dropped");
+        // A running job, or one whose result is already a file, is left as it is.
+        let r = jobs.insert("d").unwrap();
+        jobs.spill(&r.id);
+        assert_eq!(r.status().state, JobState::Running);
         assert_eq!(std::fs::read_dir(dir.path().join("results")).unwrap().count(), 0);
     }
 }

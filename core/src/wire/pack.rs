@@ -20,9 +20,12 @@ pub(crate) const fn row_bytes(n: usize, w: u32) -> usize {
 pub(crate) fn pack_row(values: &[u32], w: u32, out: &mut Vec<u8>) {
     debug_assert!(w <= 32 && values.iter().all(|&v| w == 32 || v >> w == 0));
     out.reserve(row_bytes(values.len(), w));
+    // Whole groups of 8 values (exactly `w` bytes, so the rest starts on a byte) at a fixed
+    // width, then value by value.
+    let grouped = pack_groups(values, w, out);
     let mut acc = 0u64;
     let mut bits = 0u32;
-    for &v in values {
+    for &v in &values[grouped..] {
         acc |= u64::from(v) << bits;
         bits += w;
         if bits >= 32 {
@@ -78,6 +81,43 @@ pub(crate) fn unpack_row(src: &[u8], w: u32, m: u32, out: &mut [u32]) -> Result<
         return Err(Error::ResidueOutOfRange { value: bad, q: m });
     }
     Ok(())
+}
+
+/// Packs the leading whole groups of 8 values of width `w` (`1 ≤ w ≤ 32`) onto `out`, with
+/// the width a constant (every shift and byte position fixed); returns how many values it
+/// took (a multiple of 8).
+fn pack_groups(values: &[u32], w: u32, out: &mut Vec<u8>) -> usize {
+    macro_rules! by_width {
+        ($($w:literal)*) => {
+            match w {
+                $($w => pack_groups_of::<$w>(values, out),)*
+                _ => 0,
+            }
+        };
+    }
+    by_width!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
+}
+
+/// [`pack_groups`] at width `W`.
+#[inline]
+fn pack_groups_of<const W: usize>(values: &[u32], out: &mut Vec<u8>) -> usize {
+    let groups = values.len() / 8;
+    let start = out.len();
+    out.resize(start + groups * W, 0);
+    for (vals, bytes) in values.chunks_exact(8).zip(out[start..].chunks_exact_mut(W)) {
+        let (mut acc, mut bits, mut at) = (0u64, 0usize, 0usize);
+        for &v in vals {
+            acc |= u64::from(v) << bits;
+            bits += W;
+            while bits >= 8 {
+                bytes[at] = acc as u8;
+                acc >>= 8;
+                bits -= 8;
+                at += 1;
+            }
+        }
+    }
+    groups * 8
 }
 
 /// Unpacks the leading groups of 8 values of width `w` (`1 ≤ w ≤ 32`) whose 8-byte loads

@@ -591,9 +591,9 @@ async fn run_job(st: Arc<AppState>, job: Arc<Job>, d: DatasetRecord, keys: KeyIn
     .await;
     let res = res.unwrap_or_else(|e| Err(ApiError::internal(format!("query task failed: {e}"))));
     // Answered from memory at once; a large result still held after SPILL_AFTER moves to its
-    // file (a fetch already streaming keeps its bytes). An owner that fetches and deletes the
-    // job (as the client does) or a quick answer never writes it to disk.
-    // Nothing of the job is held while waiting: a job deleted meanwhile frees its result.
+    // file (a fetch already streaming keeps its bytes). Nothing of the job is held while
+    // waiting, so an owner that fetches and deletes the job (as the client does) frees it at
+    // once and it never reaches the disk; nor does a quick answer.
     let spill = res.as_ref().is_ok_and(|b| st.jobs.spills(b.len()));
     job.finish(res.map(Answer::Memory));
     if spill {

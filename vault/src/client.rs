@@ -275,6 +275,10 @@ impl Client {
         retrying(|| expect_ok(self.get(path)))
     }
 
+    fn delete(&self, path: &str) -> Sent {
+        sent(self.agent.delete(&self.url(path)).header("Authorization", &self.auth).call())
+    }
+
     fn post_json(&self, path: &str, body: &impl serde::Serialize) -> Sent {
         sent(self.agent.post(&self.url(path)).header("Authorization", &self.auth).send_json(body))
     }
@@ -345,8 +349,7 @@ impl Client {
     /// # Errors
     /// The server's refusal (404) or the transport.
     pub fn delete_dataset(&self, id: &str) -> Result<(), ClientError> {
-        let r = self.agent.delete(&self.url(&format!("/v1/datasets/{id}"))).header("Authorization", &self.auth).call();
-        expect_ok(sent(r)).map(drop)
+        expect_ok(self.delete(&format!("/v1/datasets/{id}"))).map(drop)
     }
 
     /// Issues a device token (owner token).
@@ -362,8 +365,7 @@ impl Client {
     /// # Errors
     /// The server's refusal (404) or the transport.
     pub fn revoke_device(&self, dataset: &str, device: &str) -> Result<(), ClientError> {
-        let r = self.agent.delete(&self.url(&format!("/v1/datasets/{dataset}/devices/{device}"))).header("Authorization", &self.auth).call();
-        expect_ok(sent(r)).map(drop)
+        expect_ok(self.delete(&format!("/v1/datasets/{dataset}/devices/{device}"))).map(drop)
     }
 
     /// The dataset's devices (owner token).
@@ -500,8 +502,7 @@ impl Client {
     /// # Errors
     /// The server's refusal (404 unknown or already forgotten) or the transport.
     pub fn delete_job(&self, job: &str) -> Result<(), ClientError> {
-        let r = self.agent.delete(&self.url(&format!("/v1/jobs/{job}"))).header("Authorization", &self.auth).call();
-        read_json::<crate::types::DeletedJob>(expect_ok(sent(r))?).map(drop)
+        expect_ok(self.delete(&format!("/v1/jobs/{job}"))).map(drop)
     }
 
     /// Runs a query (owner token) and returns the result file that `ringvault decrypt`

@@ -356,9 +356,6 @@ impl<'a, B: Backend> Evaluator<'a, B> {
     /// [`Error::ParameterMismatch`] for a plaintext of other parameters;
     /// [`Error::InvalidInput`] for a level outside `1..=max_level`; backend failures.
     pub fn prepare_plaintext(&self, pt: &Plaintext, level: usize) -> Result<PreparedPlaintext<B>, Error> {
-        if level == 0 || level > self.scheme.params.max_level() {
-            return Err(Error::InvalidInput { what: format!("a plaintext prepared at level {level} (levels 1 to {})", self.scheme.params.max_level()) });
-        }
         self.prepare_addend(pt, level, 1)
     }
 
@@ -445,11 +442,7 @@ impl<'a, B: Backend> Evaluator<'a, B> {
         let shape = big.parts[0].shape().clone();
         let len = a.parts.len() + b.parts.len() - 1;
         let mut parts = (0..len).map(|_| self.be().zeros::<Ntt>(self.plan(), shape.clone())).collect::<Result<Vec<_>, _>>()?;
-        for (i, x) in big.parts.iter().enumerate() {
-            for (j, y) in small.parts.iter().enumerate() {
-                self.be().mul_pointwise_acc(self.plan(), x, y, &mut parts[i + j])?;
-            }
-        }
+        self.tensor_acc(big, small, &mut parts)?;
         let t = self.scheme.params.plaintext();
         Ok(Ciphertext { params: a.params.clone(), parts, level: a.level, factor: t.mul(a.factor, b.factor), count: big.count, seeds: None })
     }
@@ -503,12 +496,19 @@ impl<'a, B: Backend> Evaluator<'a, B> {
             let p = self.mul(a, b)?;
             return self.add_assign(acc, &p);
         }
+        self.tensor_acc(big, small, &mut acc.parts)?;
+        acc.seeds = None;
+        Ok(())
+    }
+
+    /// `parts[i + j] += big_i · small_j` (the tensor product, pointwise in the NTT domain;
+    /// `small` may broadcast). `parts` holds at least `big.len() + small.len() − 1` batches.
+    fn tensor_acc(&self, big: &Ciphertext<B>, small: &Ciphertext<B>, parts: &mut [B::Batch<Ntt>]) -> Result<(), Error> {
         for (i, x) in big.parts.iter().enumerate() {
             for (j, y) in small.parts.iter().enumerate() {
-                self.be().mul_pointwise_acc(self.plan(), x, y, &mut acc.parts[i + j])?;
+                self.be().mul_pointwise_acc(self.plan(), x, y, &mut parts[i + j])?;
             }
         }
-        acc.seeds = None;
         Ok(())
     }
 

@@ -279,11 +279,12 @@ impl<B: Backend> StatsContext<B> {
                 level -= 1;
             }
             let mut results = Vec::with_capacity(segments.len());
-            // Most results share one layout (a full chunk each): its intercept is reused.
-            let mut intercept: Option<(&[ScoreSegment], u32, PreparedPlaintext<B>)> = None;
+            // Most results share one layout (a full chunk each): its intercept is reused (a
+            // result at another level or factor is still added correctly, through the plaintext).
+            let mut intercept: Option<(&[ScoreSegment], PreparedPlaintext<B>)> = None;
             for (acc, segs) in out.into_iter().zip(&segments) {
                 let mut acc = acc.ok_or(Error::ShapeMismatch { what: "chunks of a result", expected: 1, found: 0 })?;
-                if !intercept.as_ref().is_some_and(|(l, f, p)| *l == segs.as_slice() && *f == acc.factor() && p.level() == acc.level()) {
+                if !intercept.as_ref().is_some_and(|(layout, _)| *layout == segs.as_slice()) {
                     let mut coeffs = vec![0u32; n];
                     for s in segs {
                         for r in 0..s.records {
@@ -291,9 +292,9 @@ impl<B: Backend> StatsContext<B> {
                         }
                     }
                     let pt = Plaintext::new(scheme.params(), &coeffs)?;
-                    intercept = Some((segs, acc.factor(), ev.prepare_addend(&pt, acc.level(), acc.factor())?));
+                    intercept = Some((segs, ev.prepare_addend(&pt, acc.level(), acc.factor())?));
                 }
-                if let Some((_, _, p)) = &intercept {
+                if let Some((_, p)) = &intercept {
                     ev.add_prepared_assign(&mut acc, p)?;
                 }
                 while acc.level() > level {

@@ -83,19 +83,25 @@ pub(crate) fn unpack_row(src: &[u8], w: u32, m: u32, out: &mut [u32]) -> Result<
     Ok(())
 }
 
+/// `f::<W>(args)` with `W` the runtime width `w` made a constant (`1 ≤ w ≤ 32`; 0 for any
+/// other width: nothing done).
+macro_rules! at_width {
+    ($w:expr, $f:ident $args:tt) => {
+        at_width!(@ $w, $f $args; 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
+    };
+    (@ $w:expr, $f:ident $args:tt; $($n:literal)*) => {
+        match $w {
+            $($n => $f::<$n> $args,)*
+            _ => 0,
+        }
+    };
+}
+
 /// Packs the leading whole groups of 8 values of width `w` (`1 ≤ w ≤ 32`) onto `out`, with
 /// the width a constant (every shift and byte position fixed); returns how many values it
 /// took (a multiple of 8).
 fn pack_groups(values: &[u32], w: u32, out: &mut Vec<u8>) -> usize {
-    macro_rules! by_width {
-        ($($w:literal)*) => {
-            match w {
-                $($w => pack_groups_of::<$w>(values, out),)*
-                _ => 0,
-            }
-        };
-    }
-    by_width!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
+    at_width!(w, pack_groups_of(values, out))
 }
 
 /// [`pack_groups`] at width `W`.
@@ -124,15 +130,7 @@ fn pack_groups_of<const W: usize>(values: &[u32], out: &mut Vec<u8>) -> usize {
 /// stay inside `src`, with the width a constant (every offset and shift fixed); returns how
 /// many values it wrote (a multiple of 8). The values are not range-checked.
 fn unpack_groups(src: &[u8], w: u32, out: &mut [u32]) -> usize {
-    macro_rules! by_width {
-        ($($w:literal)*) => {
-            match w {
-                $($w => unpack_groups_of::<$w>(src, out),)*
-                _ => 0,
-            }
-        };
-    }
-    by_width!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32)
+    at_width!(w, unpack_groups_of(src, out))
 }
 
 /// [`unpack_groups`] at width `W`.

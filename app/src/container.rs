@@ -61,13 +61,58 @@ pub fn encode<O: AsRef<[u8]>>(header: &Header, objects: &[O]) -> Result<Vec<u8>,
     if header.objects != objects.len() {
         return Err(AppError::Format(format!("the header declares {} objects, {} given", header.objects, objects.len())));
     }
-    // Exact: magic, header length, header (bounded below), each object with its length, the digest.
-    let capacity = MAGIC.len() + 4 + MAX_HEADER.min(4096) + objects.iter().map(|o| o.as_ref().len() + 8).sum::<usize>() + DIGEST_LEN;
-    let mut w = Writer::new(Vec::with_capacity(capacity), header, "memory")?;
+    let mut w = Writer::in_memory(header, objects.iter().map(|o| o.as_ref().len()).sum())?;
     for o in objects {
         w.push(o.as_ref())?;
     }
     w.finish()
+}
+
+/// The bytes of a file whose objects `write` serializes from `items`, in parallel (rayon),
+/// straight into one buffer sized once from `len` (each item's object length, known in
+/// advance): for large answers, where building the objects apart and copying them in would
+/// hold twice the file. Each thread serializes into one reused scratch buffer and copies it to
+/// its place.
+///
+/// # Errors
+/// As [`encode`]; `write`'s first error; [`AppError::Format`] when an object's length is not
+/// what `len` said.
+pub fn encode_par<T: Sync>(header: &Header, items: &[T], len: impl Fn(&T) -> usize + Sync, write: impl Fn(&T, &mut Vec<u8>) -> Result<(), AppError> + Sync) -> Result<Vec<u8>, AppError> {
+    use rayon::prelude::*;
+    if header.objects != items.len() {
+        return Err(AppError::Format(format!("the header declares {} objects, {} given", header.objects, items.len())));
+    }
+    let lens: Vec<usize> = items.iter().map(&len).collect();
+    let json = header_json(header)?;
+    let start = MAGIC.len() + 4 + json.len();
+    let end = start + lens.iter().map(|l| 8 + l).sum::<usize>();
+    let mut out = Vec::with_capacity(end + DIGEST_LEN);
+    out.resize(end, 0);
+    out[..MAGIC.len()].copy_from_slice(MAGIC);
+    out[MAGIC.len()..MAGIC.len() + 4].copy_from_slice(&(json.len() as u32).to_le_bytes());
+    out[MAGIC.len() + 4..start].copy_from_slice(&json);
+    let mut places = Vec::with_capacity(items.len());
+    let mut rest = &mut out[start..];
+    for &l in &lens {
+        let (place, tail) = rest.split_at_mut(8 + l);
+        places.push(place);
+        rest = tail;
+    }
+    places.into_par_iter().zip(items).try_for_each_init(Vec::new, |scratch, (place, item)| {
+        scratch.clear();
+        write(item, scratch)?;
+        if scratch.len() + 8 != place.len() {
+            return Err(AppError::Format(format!("an object of {} bytes where {} were announced", scratch.len(), place.len() - 8)));
+        }
+        place[..8].copy_from_slice(&(scratch.len() as u64).to_le_bytes());
+        place[8..].copy_from_slice(scratch);
+        Ok(())
+    })?;
+    if header.version >= 2 {
+        let digest = Sha256::digest(&out);
+        out.extend_from_slice(&digest);
+    }
+    Ok(out)
 }
 
 /// Writes a file object by object (what [`encode`] writes, without holding the objects): the
@@ -88,14 +133,15 @@ impl<W: std::io::Write> Writer<W> {
     /// # Errors
     /// [`AppError::Format`] for a header beyond the format's bound; [`AppError::Io`].
     pub fn new(out: W, header: &Header, label: &str) -> Result<Self, AppError> {
-        let json = serde_json::to_vec(header).map_err(|e| AppError::Format(e.to_string()))?;
-        if json.len() > MAX_HEADER {
-            return Err(AppError::Format(format!("a header of {} bytes exceeds {MAX_HEADER}", json.len())));
-        }
+        Self::start(out, header, &header_json(header)?, label)
+    }
+
+    /// [`Self::new`] with the header already serialized (and checked) as `json`.
+    fn start(out: W, header: &Header, json: &[u8], label: &str) -> Result<Self, AppError> {
         let mut w = Self { out, hasher: (header.version >= 2).then(Sha256::new), declared: header.objects, written: 0, label: label.to_string() };
         w.write(MAGIC)?;
         w.write(&(json.len() as u32).to_le_bytes())?;
-        w.write(&json)?;
+        w.write(json)?;
         Ok(w)
     }
 
@@ -115,11 +161,16 @@ impl<W: std::io::Write> Writer<W> {
     /// # Errors
     /// [`AppError::Format`] for an object beyond the count the header declares; write errors.
     pub fn push(&mut self, object: &[u8]) -> Result<(), AppError> {
+        self.claim_object()?;
+        self.write(&(object.len() as u64).to_le_bytes())?;
+        self.write(object)
+    }
+
+    /// Counts the next object, refusing one beyond the header's count.
+    fn claim_object(&mut self) -> Result<(), AppError> {
         if self.written == self.declared {
             return Err(AppError::Format(format!("the header declares {} objects, more given", self.declared)));
         }
-        self.write(&(object.len() as u64).to_le_bytes())?;
-        self.write(object)?;
         self.written += 1;
         Ok(())
     }
@@ -137,6 +188,47 @@ impl<W: std::io::Write> Writer<W> {
             self.write_unhashed(&digest)?;
         }
         Ok(self.out)
+    }
+}
+
+/// The header as JSON, within the format's bound.
+fn header_json(header: &Header) -> Result<Vec<u8>, AppError> {
+    let json = serde_json::to_vec(header).map_err(|e| AppError::Format(e.to_string()))?;
+    if json.len() > MAX_HEADER {
+        return Err(AppError::Format(format!("a header of {} bytes exceeds {MAX_HEADER}", json.len())));
+    }
+    Ok(json)
+}
+
+impl Writer<Vec<u8>> {
+    /// A file built in memory, its buffer sized once for the header, `object_bytes` of
+    /// objects (their lengths summed) and the framing of the header's object count.
+    ///
+    /// # Errors
+    /// As [`Self::new`].
+    pub fn in_memory(header: &Header, object_bytes: usize) -> Result<Self, AppError> {
+        let json = header_json(header)?;
+        let capacity = MAGIC.len() + 4 + json.len() + object_bytes + 8 * header.objects + DIGEST_LEN;
+        Self::start(Vec::with_capacity(capacity), header, &json, "memory")
+    }
+
+    /// Appends the next object as `write` appends it to the buffer: serialized in place, not
+    /// built apart and copied. Its length is patched in once `write` returns, then hashed
+    /// with the object while both are in cache.
+    ///
+    /// # Errors
+    /// As [`Self::push`]; `write`'s error.
+    pub fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>) -> Result<(), AppError>) -> Result<(), AppError> {
+        self.claim_object()?;
+        let start = self.out.len();
+        self.out.extend_from_slice(&[0; 8]);
+        write(&mut self.out)?;
+        let len = (self.out.len() - start - 8) as u64;
+        self.out[start..start + 8].copy_from_slice(&len.to_le_bytes());
+        if let Some(h) = &mut self.hasher {
+            h.update(&self.out[start..]);
+        }
+        Ok(())
     }
 }
 
@@ -497,5 +589,39 @@ mod tests {
         assert!(parse(&bytes, &["table"]).unwrap_err().contains("expected a table file"));
         let h = Header { kind: "stat".into(), version: VERSION, preset: "n4096".into(), moduli: vec![], objects: 2, meta: serde_json::Value::Null };
         assert!(encode(&h, &[vec![1]]).is_err());
+    }
+
+    /// The in-place writers give [`encode`]'s bytes, either version; a wrong announced
+    /// length or count is an error, not a shifted file.
+    #[test]
+    fn in_place_writers_equal_encode() {
+        let objects: Vec<Vec<u8>> = (0..37).map(|i| (0..(i * 977 % 5000)).map(|j| (i * 31 + j) as u8).collect()).collect();
+        for version in [1, VERSION] {
+            let h = Header { kind: "rows".into(), version, preset: "n4096".into(), moduli: vec![65537], objects: objects.len(), meta: serde_json::json!({"x": 1}) };
+            let expected = encode(&h, &objects).unwrap();
+            let par = encode_par(&h, &objects, Vec::len, |o, out| {
+                out.extend_from_slice(o);
+                Ok(())
+            });
+            assert!(par.unwrap() == expected, "encode_par differs at version {version}");
+            let mut w = Writer::in_memory(&h, objects.iter().map(Vec::len).sum()).unwrap();
+            for o in &objects {
+                w.push_with(|out| {
+                    out.extend_from_slice(o);
+                    Ok(())
+                })
+                .unwrap();
+            }
+            assert!(w.push_with(|_| Ok(())).is_err(), "an object beyond the count");
+            assert!(w.finish().unwrap() == expected, "push_with differs at version {version}");
+            assert!(encode_par(&h, &objects, |o| o.len() + 1, |o, out| {
+                out.extend_from_slice(o);
+                Ok(())
+            })
+            .unwrap_err()
+            .to_string()
+            .contains("announced"));
+            assert!(encode_par(&h, &objects[1..], Vec::len, |_, _| Ok(())).is_err());
+        }
     }
 }

@@ -70,9 +70,16 @@ pub struct RowScoresMeta {
 /// # Errors
 /// Serialization errors.
 pub fn rows_file<B: Backend>(ctx: &StatsContext<B>, rows: &EncryptedRows<B>, public_key: &str) -> Result<Vec<u8>, AppError> {
-    let objects = ctx.used_chunks_to_objects(rows.ciphertexts())?;
+    let cts = rows.ciphertexts();
     let m = RowsMeta { plan: rows.plan(), columns: rows.columns().to_vec(), chunk_records: rows.chunk_records().to_vec(), public_key: public_key.to_string() };
-    container::encode(&header("rows", ctx.params(), objects.len(), to_value(&m)?), &objects)
+    let count = ctx.used_chunks(cts)?.count();
+    let object_bytes = ctx.used_chunks(cts)?.map(|(s, c)| c.wire_len(s)).sum();
+    // Each ciphertext serialized straight into the file's buffer.
+    let mut w = container::Writer::in_memory(&header("rows", ctx.params(), count, to_value(&m)?), object_bytes)?;
+    for (s, c) in ctx.used_chunks(cts)? {
+        w.push_with(|out| Ok(c.write_to(s, out)?))?;
+    }
+    w.finish()
 }
 
 /// Rows from a `rows` file's metadata and objects: the object count against the metadata
@@ -119,14 +126,13 @@ pub fn totals_file<B: Backend>(ctx: &StatsContext<B>, totals: &EncryptedTotals<B
 /// # Errors
 /// Serialization errors.
 pub fn row_scores_file<B: Backend>(ctx: &StatsContext<B>, s: &EncryptedRowScores<B>) -> Result<Vec<u8>, AppError> {
-    use rayon::prelude::*;
-    // Many ciphertexts for many records: serialized in parallel, in `[modulus][result]` order.
-    if s.ciphertexts.is_empty() || s.ciphertexts.len() > ctx.schemes().len() || s.ciphertexts.iter().any(|v| v.len() != s.segments.len()) {
+    if s.ciphertexts.first().is_some_and(|v| v.len() != s.segments.len()) {
         return Err(AppError::Format(format!("scores under {} moduli for {} results", s.ciphertexts.len(), s.segments.len())));
     }
-    let objects = s.ciphertexts.iter().zip(ctx.schemes()).flat_map(|(per, scheme)| per.iter().map(move |c| (c, scheme))).collect::<Vec<_>>().par_iter().map(|(c, scheme)| c.to_bytes(scheme)).collect::<Result<Vec<_>, _>>()?;
+    // Many ciphertexts for many records: serialized in parallel, in `[modulus][result]` order.
+    let objects: Vec<_> = ctx.used_chunks(&s.ciphertexts)?.collect();
     let m = RowScoresMeta { records: s.records, scale: s.scale, bound_bits: s.bound_bits, missing: s.missing.clone(), moduli: s.ciphertexts.len(), stride: s.stride, segments: s.segments.clone() };
-    container::encode(&header("row-scores", ctx.params(), objects.len(), to_value(&m)?), &objects)
+    container::encode_par(&header("row-scores", ctx.params(), objects.len(), to_value(&m)?), &objects, |(scheme, c)| c.wire_len(scheme), |(scheme, c), out| Ok(c.write_to(scheme, out)?))
 }
 
 /// Decrypts a parsed `totals` file: one statistic, or several when asked as a batch.

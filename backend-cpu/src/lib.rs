@@ -239,6 +239,10 @@ impl Backend for CpuBackend {
         Ok(batch.clone())
     }
 
+    fn read_host<D: Domain, R>(&self, _plan: &CpuPlan, batch: &CpuBatch<D>, read: impl FnOnce(&PolyBatch<D>) -> R) -> Result<R, Error> {
+        Ok(read(batch))
+    }
+
     fn zeros<D: Domain>(&self, plan: &CpuPlan, shape: BatchShape) -> Result<CpuBatch<D>, Error> {
         let buffer = self.pool.take(shape.len());
         PolyBatch::zeros_in(&plan.ring, shape, buffer)

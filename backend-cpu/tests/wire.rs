@@ -36,6 +36,11 @@ const SEEDED: usize = 44;
 /// Loads, checks the bytes are canonical and the plaintexts survive.
 fn round_trip(f: &Fixture<CpuBackend>, ct: &Ciphertext<CpuBackend>) -> Vec<u8> {
     let bytes = ct.to_bytes(&f.scheme).unwrap();
+    assert_eq!(ct.wire_len(&f.scheme), bytes.len());
+    // write_to appends exactly those bytes after whatever the buffer holds.
+    let mut appended = b"prefix".to_vec();
+    ct.write_to(&f.scheme, &mut appended).unwrap();
+    assert!(appended[..6] == *b"prefix" && appended[6..] == bytes[..]);
     let back = Ciphertext::from_bytes(&f.scheme, &bytes).unwrap();
     assert_eq!((back.count(), back.len(), back.level(), back.factor(), back.is_seeded()), (ct.count(), ct.len(), ct.level(), ct.factor(), ct.is_seeded()));
     assert_eq!(back.to_bytes(&f.scheme).unwrap(), bytes);
@@ -68,6 +73,7 @@ fn ciphertexts_round_trip_at_every_level_length_and_count() {
         let seeded = f.scheme.encrypt_symmetric(&f.sk, &refs, &mut rng).unwrap();
         assert!(seeded.is_seeded());
         round_trip(&f, &seeded);
+        round_trip(&f, &f.scheme.encrypt_symmetric(&f.sk, &refs[..1], &mut rng).unwrap());
         let one = enc.encrypt(&pts[0], &mut rng).unwrap();
         let product = ev.mul(&one, &one).unwrap();
         assert_eq!(product.len(), 3);

@@ -75,6 +75,16 @@ pub trait Backend: Send + Sync {
     /// Device failures.
     fn download<D: Domain>(&self, plan: &Self::Plan, batch: &Self::Batch<D>) -> Result<PolyBatch<D>, Error>;
 
+    /// Calls `read` with the batch's residues on the host: what [`Backend::download`] returns,
+    /// lent rather than copied where device memory is host memory (the CPU backend). For
+    /// readers that only look (serialization). The default downloads.
+    ///
+    /// # Errors
+    /// As [`Backend::download`].
+    fn read_host<D: Domain, R>(&self, plan: &Self::Plan, batch: &Self::Batch<D>, read: impl FnOnce(&PolyBatch<D>) -> R) -> Result<R, Error> {
+        Ok(read(&self.download(plan, batch)?))
+    }
+
     /// Waits until every operation submitted so far has finished. Operations may run
     /// asynchronously (the GPU records and submits without waiting); results are always
     /// correct without this call, since [`Backend::download`] waits. Benchmarks call it to end

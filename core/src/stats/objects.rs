@@ -9,7 +9,7 @@ use super::server::{EncryptedScores, EncryptedStat};
 use super::table::{EncryptedColumn, EncryptedTable};
 use super::{StatsContext, StatsKeys, StatsSecretKey};
 use crate::backend::Backend;
-use crate::scheme::{Ciphertext, EvaluationKeys, PublicKey, SecretKey};
+use crate::scheme::{Ciphertext, EvaluationKeys, PublicKey, Scheme, SecretKey};
 use crate::Error;
 
 impl StatsKeys {
@@ -163,23 +163,25 @@ impl<B: Backend> StatsContext<B> {
         Ok((sum, squares))
     }
 
-    /// `[modulus][chunk]` ciphertexts under the first `cts.len()` moduli (a row plan's), as
-    /// objects, modulus-major.
+    /// `[modulus][chunk]` ciphertexts under the first `cts.len()` moduli (a row plan's), each
+    /// with its scheme, modulus-major: the order of their objects in a file.
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`] for more lists than moduli or lists of different lengths;
-    /// serialization errors.
-    pub fn used_chunks_to_objects(&self, cts: &[Vec<Ciphertext<B>>]) -> Result<Vec<Vec<u8>>, Error> {
+    /// [`Error::ShapeMismatch`] for no lists, more lists than moduli or lists of different
+    /// lengths.
+    pub fn used_chunks<'a>(&'a self, cts: &'a [Vec<Ciphertext<B>>]) -> Result<impl Iterator<Item = (&'a Scheme<B>, &'a Ciphertext<B>)> + 'a, Error> {
         if cts.is_empty() || cts.len() > self.schemes.len() || cts.iter().any(|v| v.len() != cts[0].len()) {
             return Err(Error::ShapeMismatch { what: "chunk lists (one per used plaintext modulus)", expected: self.schemes.len(), found: cts.len() });
         }
-        let mut out = Vec::with_capacity(cts.len() * cts[0].len());
-        for (s, per) in self.schemes.iter().zip(cts) {
-            for c in per {
-                out.push(c.to_bytes(s)?);
-            }
-        }
-        Ok(out)
+        Ok(self.schemes.iter().zip(cts).flat_map(|(s, per)| per.iter().map(move |c| (s, c))))
+    }
+
+    /// [`Self::used_chunks`] as objects.
+    ///
+    /// # Errors
+    /// As [`Self::used_chunks`]; serialization errors.
+    pub fn used_chunks_to_objects(&self, cts: &[Vec<Ciphertext<B>>]) -> Result<Vec<Vec<u8>>, Error> {
+        self.used_chunks(cts)?.map(|(s, c)| c.to_bytes(s)).collect()
     }
 
     /// `[modulus][chunk]` ciphertexts of the first `moduli` moduli and `chunks` chunks from

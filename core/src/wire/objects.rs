@@ -3,7 +3,7 @@
 
 use super::header::{Descriptor, Expect, open, write_header};
 use super::pack::{Reader, pack_row, row_bytes, width};
-use super::{MAX_BATCH_COUNT, MAX_CIPHERTEXT_LEN, ObjectKind};
+use super::{COMMON_HEADER_LEN, MAX_BATCH_COUNT, MAX_CIPHERTEXT_LEN, ObjectKind};
 use crate::Error;
 use crate::backend::Backend;
 use crate::ring::{BatchShape, Ntt, PolyBatch};
@@ -49,6 +49,18 @@ impl<B: Backend> Ciphertext<B> {
     /// of more than [`MAX_BATCH_COUNT`] ciphertexts (which no loader would accept); backend
     /// failures.
     pub fn to_bytes(&self, scheme: &Scheme<B>) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        self.write_to(scheme, &mut out)?;
+        Ok(out)
+    }
+
+    /// Appends what [`Self::to_bytes`] returns to `out`, reading the parts where the backend
+    /// holds them ([`Backend::read_host`]: no copy on the CPU). On an error `out` may hold
+    /// part of the object.
+    ///
+    /// # Errors
+    /// As [`Self::to_bytes`].
+    pub fn write_to(&self, scheme: &Scheme<B>, out: &mut Vec<u8>) -> Result<(), Error> {
         let params = scheme.params();
         if self.params.literal() != params.literal() {
             return Err(Error::ParameterMismatch);
@@ -57,28 +69,46 @@ impl<B: Backend> Ciphertext<B> {
         in_range("count", self.count as u64, 1, MAX_BATCH_COUNT as u64)?;
         let seeds = self.seeds.as_ref().filter(|s| self.parts.len() == 2 && s.len() == self.count);
         let seeded = seeds.is_some();
-        let hosts = self
-            .parts
-            .iter()
-            .enumerate()
-            .filter(|&(j, _)| !(seeded && j == 1))
-            .map(|(_, p)| scheme.backend().download(scheme.plan(), p))
-            .collect::<Result<Vec<PolyBatch<Ntt>>, Error>>()?;
+        let stored: Vec<&B::Batch<Ntt>> = self.parts.iter().enumerate().filter(|&(j, _)| !(seeded && j == 1)).map(|(_, p)| p).collect();
         let limbs = scheme.level_limbs(self.level);
-        let per_ct = u64::from(seeded) * 32 + hosts.len() as u64 * poly_len(params, &limbs);
-        let body_len = per_ct as usize * self.count;
+        let body_len = self.body_len(scheme, seeded);
         let descriptor = Descriptor::Ciphertext { level: self.level as u16, len: self.parts.len() as u16, count: self.count as u32, factor: self.factor, seeded };
-        let mut out = Vec::with_capacity(48 + body_len);
-        write_header(&mut out, &descriptor, params.id(), body_len);
+        out.reserve(COMMON_HEADER_LEN + Descriptor::len_of(ObjectKind::Ciphertext) + body_len);
+        write_header(out, &descriptor, params.id(), body_len);
+        if self.count == 1 {
+            // A single ciphertext (the common case): its seed, then each part in turn, lent.
+            if let Some(seeds) = seeds {
+                out.extend_from_slice(&seeds[0]);
+            }
+            for part in stored {
+                scheme.backend().read_host(scheme.plan(), part, |host| write_poly(params, host.poly(0), &limbs, out))?;
+            }
+            return Ok(());
+        }
+        // A batch interleaves the parts ciphertext by ciphertext: download them all first.
+        let hosts = stored.iter().map(|p| scheme.backend().download(scheme.plan(), p)).collect::<Result<Vec<PolyBatch<Ntt>>, Error>>()?;
         for p in 0..self.count {
             if let Some(seeds) = seeds {
                 out.extend_from_slice(&seeds[p]);
             }
             for host in &hosts {
-                write_poly(params, host.poly(p), &limbs, &mut out);
+                write_poly(params, host.poly(p), &limbs, out);
             }
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// The length of [`Self::to_bytes`]'s output (for sizing a buffer of many), without
+    /// serializing. Precondition: `scheme` holds the ciphertext's parameters.
+    pub fn wire_len(&self, scheme: &Scheme<B>) -> usize {
+        let seeded = self.seeds.as_ref().is_some_and(|s| self.parts.len() == 2 && s.len() == self.count);
+        COMMON_HEADER_LEN + Descriptor::len_of(ObjectKind::Ciphertext) + self.body_len(scheme, seeded)
+    }
+
+    /// Body bytes: per ciphertext its seed when `seeded`, then each stored part.
+    fn body_len(&self, scheme: &Scheme<B>, seeded: bool) -> usize {
+        let stored = self.parts.len() - usize::from(seeded);
+        (usize::from(seeded) * 32 + stored * poly_len(scheme.params(), &scheme.level_limbs(self.level)) as usize) * self.count
     }
 
     /// Loads a batch written by [`Self::to_bytes`] (plain or [compressed](super::compress))

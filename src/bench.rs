@@ -16,10 +16,12 @@
 //!   `bgv_mul_relin`, `bgv_rotate`, `bgv_mul_relin_batch` ([`BenchConfig::scheme_batch`]
 //!   ciphertexts in one call), `sum128x100_adds`, `sum128x100_total`;
 //! - `stats4096_total`, the batched statistics job;
-//! - at n = 8192 (presets with `N8192`): `encrypt_bulk`, the owner's bulk path (the demo
-//!   cohort's records encoded, encrypted, packed and hashed into uploads on every core; one
-//!   call is `batch` ciphertexts), beside `encrypt_bare_1core`, one ciphertext at the same
-//!   level by the bare public-key encryption on one thread. Bulk efficiency is
+//! - at n = 8192 (presets with `N8192`): `encrypt_bulk`, bulk encryption (the demo cohort's
+//!   fixed-point records packed into plaintexts and encrypted in backend batches, one upload
+//!   per task on every core; one call is `batch` ciphertexts), `encrypt_bulk_files`, the
+//!   owner's whole path (the same written into `rows` upload files: bit packing and the
+//!   container's SHA-256), and `encrypt_bare_1core`, one ciphertext at the same level by the
+//!   bare public-key encryption on one thread. Bulk efficiency is
 //!   `bare × batch / (threads × bulk)`.
 
 use std::hint::black_box;
@@ -236,7 +238,7 @@ pub fn run_on<B: Backend + 'static>(config: &BenchConfig, backend: Arc<B>, emit:
         if config.wants("stats4096") {
             run_stats(config, backend.clone(), emit)?;
         }
-        if config.presets.contains(&Preset::N8192) && (config.wants("encrypt_bulk") || config.wants("encrypt_bare_1core")) {
+        if config.presets.contains(&Preset::N8192) && BULK_OPS.iter().any(|op| config.wants(op)) {
             run_bulk(config, backend, emit)?;
         }
     }
@@ -256,6 +258,9 @@ fn run_stats<B: Backend>(config: &BenchConfig, backend: Arc<B>, emit: &mut dyn F
     Ok(())
 }
 
+/// The bulk encryption operations.
+const BULK_OPS: [&str; 3] = ["encrypt_bulk", "encrypt_bulk_files", "encrypt_bare_1core"];
+
 /// Uploads of `encrypt_bulk`: enough for every thread to take several.
 const BULK_UPLOADS: usize = 8;
 
@@ -274,7 +279,13 @@ fn run_bulk<B: Backend + 'static>(config: &BenchConfig, backend: Arc<B>, emit: &
     let p = scheme.params();
     let record = |op, batch, median_ns| Record { op, backend: backend.name(), n: p.n(), limbs: plan.level, batch, median_ns, logq: Some(p.total_bits()) };
     let be = backend.as_ref();
-    measure(config, be, emit, &|op, ns| record(op, chunks * plan.moduli, ns), "encrypt_bulk", &mut || enc.encrypt(&columns, rows).map(drop).map_err(app))?;
+    let ranges = ringvault_app::dataset::upload_ranges(rows * BULK_UPLOADS, rows);
+    let per_call = |op, ns| record(op, chunks * plan.moduli, ns);
+    measure(config, be, emit, &per_call, "encrypt_bulk", &mut || {
+        use rayon::prelude::*;
+        ranges.par_iter().try_for_each(|r| enc.encrypt_rows(&ringvault_core::stats::PlainColumn::records_of(&columns, r.clone())).map(drop)).map_err(app)
+    })?;
+    measure(config, be, emit, &per_call, "encrypt_bulk_files", &mut || enc.encrypt_ranges(&columns, &ranges).map(drop).map_err(app))?;
     if !config.wants("encrypt_bare_1core") {
         return Ok(());
     }

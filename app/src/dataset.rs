@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use ringvault_backend_cpu::CpuBackend;
 use ringvault_core::encoding::FixedPoint;
-use ringvault_core::stats::{PlainColumn, RowPlan, RowSpec, StatsContext, StatsParameters};
+use ringvault_core::stats::{EncryptedRows, PlainColumn, RowPlan, RowSpec, StatsContext, StatsParameters};
 
 use crate::container::{self, Header};
 use crate::keys::params_of;
@@ -520,10 +520,19 @@ impl<B: ringvault_core::Backend> UploadEncryptor<B> {
     /// # Errors
     /// Encryption errors.
     pub fn encrypt_upload(&self, columns: &[PlainColumn]) -> Result<Vec<u8>, AppError> {
+        crate::rows::rows_file(&self.keys.ctx, &self.encrypt_rows(columns)?, &self.keys.digest)
+    }
+
+    /// The encrypted records of `columns` before serialization (what [`Self::encrypt_upload`]
+    /// writes into its file), under fresh randomness: fixed-point values packed into
+    /// plaintexts, then one batch encryption per used modulus.
+    ///
+    /// # Errors
+    /// Encryption errors.
+    pub fn encrypt_rows(&self, columns: &[PlainColumn]) -> Result<EncryptedRows<B>, AppError> {
         let refs: Vec<_> = self.keys.public.iter().collect();
         let mut rng = ringvault_core::scheme::sampling::default_rng();
-        let rows = self.keys.ctx.encrypt_rows(&refs, columns, &self.plan, &mut rng)?;
-        crate::rows::rows_file(&self.keys.ctx, &rows, &self.keys.digest)
+        Ok(self.keys.ctx.encrypt_rows(&refs, columns, &self.plan, &mut rng)?)
     }
 }
 

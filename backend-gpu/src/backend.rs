@@ -67,7 +67,7 @@ impl Backend for GpuBackend {
     }
 
     fn caps(&self) -> Caps {
-        Caps { max_batch_residues: (self.inner.options.max_batch_bytes / 4) as usize, max_modulus_bits: MAX_MODULUS_BITS, max_degree: MAX_DEGREE }
+        Caps { max_batch_residues: (self.inner.options.max_batch_bytes / 4) as usize, max_modulus_bits: MAX_MODULUS_BITS, max_degree: MAX_DEGREE, efficient_batch_residues: usize::MAX }
     }
 
     fn plan(&self, ring: Arc<RingContext>) -> Result<GpuPlan, Error> {

@@ -23,6 +23,11 @@ use crate::rns::{BasisConversion, DigitDecomposition, SpecialDivision};
 pub struct Caps {
     /// Largest number of residues in one batch.
     pub max_batch_residues: usize,
+    /// Residues per batch polynomial part beyond which batching gains nothing: a caller with
+    /// many independent ciphertexts to make (bulk encryption) makes them in batches of at
+    /// most this many residues per part. The CPU: what its caches hold (a batch larger than
+    /// the cache makes every pass a trip to memory); the GPU: no bound.
+    pub efficient_batch_residues: usize,
     /// Widest supported modulus, in bits.
     pub max_modulus_bits: u32,
     /// Largest ring degree.

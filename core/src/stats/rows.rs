@@ -289,6 +289,8 @@ impl<B: Backend> StatsContext<B> {
         }
         let chunk_records: Vec<usize> = (0..records.div_ceil(per)).map(|k| (records - k * per).min(per)).collect();
         let n = self.params.n();
+        // Batches as large as the backend gains from (one ciphertext at a time on the CPU).
+        let per_batch = (self.schemes[0].backend().caps().efficient_batch_residues / (plan.level * n)).max(1);
         let mut ciphertexts = Vec::with_capacity(plan.moduli);
         for (scheme, pk) in self.schemes.iter().zip(public).take(plan.moduli) {
             let t = scheme.params().plaintext().value();
@@ -312,8 +314,13 @@ impl<B: Backend> StatsContext<B> {
                 pts.push(Plaintext::new(scheme.params(), &coeffs)?);
             }
             let refs: Vec<&Plaintext> = pts.iter().collect();
-            let batch = plan.encrypt(&scheme.encryptor(pk)?, &refs, rng)?;
-            ciphertexts.push(scheme.unstack(&batch)?);
+            let encryptor = scheme.encryptor(pk)?;
+            let mut cts = Vec::with_capacity(refs.len());
+            for batch in refs.chunks(per_batch) {
+                let ct = plan.encrypt(&encryptor, batch, rng)?;
+                if ct.count() == 1 { cts.push(ct) } else { cts.extend(scheme.unstack(&ct)?) }
+            }
+            ciphertexts.push(cts);
         }
         Ok(EncryptedRows { plan: *plan, columns: infos, chunk_records, ciphertexts })
     }

@@ -283,7 +283,8 @@ fn run_bulk<B: Backend + 'static>(config: &BenchConfig, backend: Arc<B>, emit: &
     let per_call = |op, ns| record(op, chunks * plan.moduli, ns);
     measure(config, be, emit, &per_call, "encrypt_bulk", &mut || {
         use rayon::prelude::*;
-        ranges.par_iter().try_for_each(|r| enc.encrypt_rows(&ringvault_core::stats::PlainColumn::records_of(&columns, r.clone())).map(drop)).map_err(app)
+        // As the owner's path does once it has written them, the ciphertexts are recycled.
+        ranges.par_iter().try_for_each(|r| enc.encrypt_rows(&columns, r.clone()).map(|rows| rows.recycle(be))).map_err(app)
     })?;
     measure(config, be, emit, &per_call, "encrypt_bulk_files", &mut || enc.encrypt_ranges(&columns, &ranges).map(drop).map_err(app))?;
     if !config.wants("encrypt_bare_1core") {

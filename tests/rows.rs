@@ -72,7 +72,19 @@ fn totals_and_scores_of_mixed_uploads_match_float64() {
     let mut parts: Vec<EncryptedRows<CpuBackend>> = vec![ctx.encrypt_rows(&keys.public_keys(), &slice(&columns, 0, 690), &plan, &mut rng).unwrap()];
     assert_eq!(parts[0].chunk_records(), &[per, 690 - per]);
     for j in 690..records {
-        parts.push(ctx.encrypt_rows(&keys.public_keys(), &slice(&columns, j, j + 1), &plan, &mut rng).unwrap());
+        // Every other one read in place from the whole table: the same rows as a copied slice.
+        parts.push(if j % 2 == 0 {
+            ctx.encrypt_rows(&keys.public_keys(), &slice(&columns, j, j + 1), &plan, &mut rng).unwrap()
+        } else {
+            ctx.encrypt_rows_range(&keys.public_keys(), &columns, j..j + 1, &plan, &mut rng).unwrap()
+        });
+    }
+    let in_place = ctx.encrypt_rows_range(&keys.public_keys(), &columns, 3..690, &plan, &mut rng).unwrap();
+    let copied = ctx.encrypt_rows(&keys.public_keys(), &slice(&columns, 3, 690), &plan, &mut rng).unwrap();
+    assert_eq!((in_place.columns(), in_place.chunk_records()), (copied.columns(), copied.chunk_records()));
+    assert!(in_place.columns().iter().any(|c| !c.missing.is_empty()), "the data has missing values, numbered from the range's start");
+    for bad in [5..5, 690..701] {
+        assert!(ctx.encrypt_rows_range(&keys.public_keys(), &columns, bad.clone(), &plan, &mut rng).is_err(), "{bad:?}");
     }
     assert!(parts.iter().all(|p| p.ciphertexts().len() == plan.moduli && p.ciphertexts()[0][0].level() == plan.level));
     let rows = ctx.concat_rows(parts).unwrap();

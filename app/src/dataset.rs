@@ -475,7 +475,7 @@ impl<B: ringvault_core::Backend> UploadEncryptor<B> {
     /// The first encryption error in range order.
     pub fn encrypt_ranges(&self, columns: &[PlainColumn], ranges: &[Range<usize>]) -> Result<Vec<Vec<u8>>, AppError> {
         use rayon::prelude::*;
-        ranges.par_iter().map(|r| self.encrypt_upload(&PlainColumn::records_of(columns, r.clone()))).collect()
+        ranges.par_iter().map(|r| self.encrypt_upload_range(columns, r.clone())).collect()
     }
 
     /// Encrypts the uploads of `ranges` and hands each body to `sink` in range order, with
@@ -520,19 +520,31 @@ impl<B: ringvault_core::Backend> UploadEncryptor<B> {
     /// # Errors
     /// Encryption errors.
     pub fn encrypt_upload(&self, columns: &[PlainColumn]) -> Result<Vec<u8>, AppError> {
-        crate::rows::rows_file(&self.keys.ctx, &self.encrypt_rows(columns)?, &self.keys.digest)
+        self.encrypt_upload_range(columns, 0..columns.first().map_or(0, |c| c.values.len()))
     }
 
-    /// The encrypted records of `columns` before serialization (what [`Self::encrypt_upload`]
-    /// writes into its file), under fresh randomness: fixed-point values packed into
-    /// plaintexts, then one batch encryption per used modulus.
+    /// One `rows` file of the records `range` of `columns` (as [`Self::encrypt_upload`] of
+    /// those records, read in place); its ciphertexts are recycled once written.
     ///
     /// # Errors
-    /// Encryption errors.
-    pub fn encrypt_rows(&self, columns: &[PlainColumn]) -> Result<EncryptedRows<B>, AppError> {
+    /// Encryption errors; [`AppError::Schema`]-free: `range` must lie within the records.
+    pub fn encrypt_upload_range(&self, columns: &[PlainColumn], range: Range<usize>) -> Result<Vec<u8>, AppError> {
+        let rows = self.encrypt_rows(columns, range)?;
+        let file = crate::rows::rows_file(&self.keys.ctx, &rows, &self.keys.digest)?;
+        rows.recycle(self.keys.ctx.schemes()[0].backend());
+        Ok(file)
+    }
+
+    /// The encrypted records `range` of `columns` before serialization (what
+    /// [`Self::encrypt_upload_range`] writes into its file), under fresh randomness:
+    /// fixed-point values packed into plaintexts, then batch encryption per used modulus.
+    ///
+    /// # Errors
+    /// Encryption errors; an empty range or one beyond the records.
+    pub fn encrypt_rows(&self, columns: &[PlainColumn], range: Range<usize>) -> Result<EncryptedRows<B>, AppError> {
         let refs: Vec<_> = self.keys.public.iter().collect();
         let mut rng = ringvault_core::scheme::sampling::default_rng();
-        Ok(self.keys.ctx.encrypt_rows(&refs, columns, &self.plan, &mut rng)?)
+        Ok(self.keys.ctx.encrypt_rows_range(&refs, columns, range, &self.plan, &mut rng)?)
     }
 }
 

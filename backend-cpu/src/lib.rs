@@ -76,31 +76,39 @@ pub struct CpuBackend {
 /// and fault in fresh zeroed pages on every operation.
 #[derive(Debug, Default)]
 struct BufferPool {
-    free: Mutex<Vec<Vec<u32>>>,
+    free: Mutex<Pooled>,
+}
+
+/// The pool's buffers and their residues (capacities) summed.
+#[derive(Debug, Default)]
+struct Pooled {
+    buffers: Vec<Vec<u32>>,
+    residues: usize,
 }
 
 impl BufferPool {
-    /// Keep at most this many buffers.
-    const MAX_BUFFERS: usize = 64;
-    /// Keep buffers of at most this many residues (64 MiB).
+    /// Keep at most this many residues in all (64 MiB): a few uploads' ciphertexts, recycled
+    /// by bulk encryption ([`Backend::recycle`]), or a few large batches.
     const MAX_RESIDUES: usize = 1 << 24;
 
     /// A buffer with capacity for `len` residues (contents unspecified).
     fn take(&self, len: usize) -> Vec<u32> {
         if let Ok(mut free) = self.free.lock()
-            && let Some(i) = free.iter().position(|b| b.capacity() >= len && b.capacity() <= 2 * len.max(1))
+            && let Some(i) = free.buffers.iter().position(|b| b.capacity() >= len && b.capacity() <= 2 * len.max(1))
         {
-            return free.swap_remove(i);
+            let buffer = free.buffers.swap_remove(i);
+            free.residues -= buffer.capacity();
+            return buffer;
         }
         Vec::with_capacity(len)
     }
 
     fn give(&self, buffer: Vec<u32>) {
-        if buffer.capacity() <= Self::MAX_RESIDUES
-            && let Ok(mut free) = self.free.lock()
-            && free.len() < Self::MAX_BUFFERS
+        if let Ok(mut free) = self.free.lock()
+            && free.residues + buffer.capacity() <= Self::MAX_RESIDUES
         {
-            free.push(buffer);
+            free.residues += buffer.capacity();
+            free.buffers.push(buffer);
         }
     }
 }

@@ -168,10 +168,13 @@ impl Modulus {
         if a > self.q / 2 { a as i64 - self.q as i64 } else { a as i64 }
     }
 
-    /// `a mod q` for a signed integer.
+    /// `a mod q` for a signed integer: Barrett reduction of `|a|`, negated for a negative `a`
+    /// by a mask rather than a branch. Constant time (no division).
     #[inline]
     pub const fn from_i64(&self, a: i64) -> u32 {
-        a.rem_euclid(self.q as i64) as u32
+        let r = self.reduce_u64(a.unsigned_abs());
+        let negative = 0u32.wrapping_sub((a >> 63) as u32 & 1);
+        (self.neg(r) & negative) | (r & !negative)
     }
 }
 
@@ -208,6 +211,9 @@ mod tests {
         assert_eq!(m.pow(3, 8), 16);
         assert_eq!(m.center(9), -8);
         assert_eq!(m.center(8), 8);
+        for (a, r) in [(0, 0), (-1, 16), (-17, 0), (-18, 16), (17, 0), (35, 1), (i64::MIN, (i64::MIN.rem_euclid(17)) as u32), (i64::MAX, (i64::MAX % 17) as u32)] {
+            assert_eq!(m.from_i64(a), r, "{a} mod 17");
+        }
         assert!(m.inv(34).is_err());
         // Composite moduli: 7·13 = 91 ≡ 1 (mod 30); 6 has no inverse mod 30.
         let c = Modulus::new(30).unwrap();
@@ -226,6 +232,8 @@ mod tests {
             prop_assert_eq!(u64::from(lazy) % u64::from(q), u64::from(x) * u64::from(w) % u64::from(q));
             prop_assert_eq!(m.mul_shoup(x, w, ws), m.mul(x, w));
             prop_assert_eq!(u64::from(m.reduce_u64(y)), y % u64::from(q));
+            let signed = y as i64;
+            prop_assert_eq!(i64::from(m.from_i64(signed)), signed.rem_euclid(i64::from(q)));
         }
     }
 }

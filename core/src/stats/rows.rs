@@ -234,6 +234,12 @@ impl<B: Backend> EncryptedRows<B> {
         Ok(())
     }
 
+    /// Hands every ciphertext's memory back to the backend ([`Ciphertext::recycle`]), once
+    /// the rows are serialized.
+    pub fn recycle(self, backend: &B) {
+        self.ciphertexts.into_iter().flatten().for_each(|c| c.recycle(backend));
+    }
+
     /// The parts: plan, columns, records per chunk, ciphertexts `[modulus][chunk]`.
     #[allow(clippy::type_complexity)]
     pub fn into_parts(self) -> (RowPlan, Vec<ColumnInfo>, Vec<usize>, Vec<Vec<Ciphertext<B>>>) {
@@ -269,22 +275,37 @@ impl<B: Backend> StatsContext<B> {
     /// duplicate names, or a value (or its square) beyond the plan's space;
     /// [`Error::ParameterMismatch`] for foreign keys.
     pub fn encrypt_rows<R: RngCore + CryptoRng>(&self, public: &[&PublicKey], columns: &[PlainColumn], plan: &RowPlan, rng: &mut R) -> Result<EncryptedRows<B>, Error> {
+        let records = super::table::plain_records(columns)?;
+        self.encrypt_rows_range(public, columns, 0..records, plan, rng)
+    }
+
+    /// [`Self::encrypt_rows`] of the records `range` of `columns` only (an upload of a larger
+    /// table, read in place rather than copied out).
+    ///
+    /// # Errors
+    /// As [`Self::encrypt_rows`]; [`Error::InvalidInput`] for an empty range or one beyond
+    /// the columns' records.
+    pub fn encrypt_rows_range<R: RngCore + CryptoRng>(&self, public: &[&PublicKey], columns: &[PlainColumn], range: std::ops::Range<usize>, plan: &RowPlan, rng: &mut R) -> Result<EncryptedRows<B>, Error> {
         self.check_keys(public, |k| k.params())?;
         self.check_plan(plan, columns.len())?;
-        let records = super::table::plain_records(columns)?;
+        let all = super::table::plain_records(columns)?;
+        if range.is_empty() || range.end > all {
+            return Err(Error::InvalidInput { what: format!("records {range:?} of a table of {all}") });
+        }
+        let records = range.len();
         let capacity = self.params.prefix_capacity_bits(plan.moduli);
         let width = columns.len();
         let stride = plan.stride(width);
         let per = self.rows_per_ciphertext(plan, width);
         let mut infos = Vec::with_capacity(width);
         for c in columns {
-            let max = c.values.iter().flatten().map(|v| v.unsigned_abs()).max().unwrap_or(0);
+            let max = c.values[range.clone()].iter().flatten().map(|v| v.unsigned_abs()).max().unwrap_or(0);
             let bound_bits = 128 - max.leading_zeros();
             let widest = if plan.squares { 2 * u64::from(bound_bits) } else { u64::from(bound_bits) };
             if widest > capacity {
                 return Err(Error::InvalidInput { what: format!("column {:?}: values up to 2^{bound_bits} exceed the {capacity}-bit space of this plan", c.name) });
             }
-            let missing: Vec<usize> = c.values.iter().enumerate().filter(|(_, v)| v.is_none()).map(|(j, _)| j).collect();
+            let missing: Vec<usize> = c.values[range.clone()].iter().enumerate().filter(|(_, v)| v.is_none()).map(|(j, _)| j).collect();
             infos.push(ColumnInfo { name: c.name.clone(), decimals: c.decimals, count: records - missing.len(), bound_bits, missing });
         }
         let chunk_records: Vec<usize> = (0..records.div_ceil(per)).map(|k| (records - k * per).min(per)).collect();
@@ -293,20 +314,21 @@ impl<B: Backend> StatsContext<B> {
         let per_batch = (self.schemes[0].backend().caps().efficient_batch_residues / (plan.level * n)).max(1);
         let mut ciphertexts = Vec::with_capacity(plan.moduli);
         for (scheme, pk) in self.schemes.iter().zip(public).take(plan.moduli) {
-            let t = scheme.params().plaintext().value();
-            let residue = |v: i128| super::residue_of(v, i128::from(t));
+            let t = scheme.params().plaintext();
+            // Barrett reduction where the value fits 64 bits (any fixed-point reading does).
+            let residue = |v: i128| i64::try_from(v).map_or_else(|_| super::residue_of(v, i128::from(t.value())), |v| t.from_i64(v));
             let mut pts = Vec::with_capacity(chunk_records.len());
             for (k, &here) in chunk_records.iter().enumerate() {
                 let mut coeffs = vec![0u32; n];
                 for r in 0..here {
-                    let record = k * per + r;
+                    let record = range.start + k * per + r;
                     for (c, col) in columns.iter().enumerate() {
                         if let Some(v) = col.values[record] {
                             let x = residue(v);
                             coeffs[r * stride + c] = x;
                             if plan.squares {
-                                // v² ≡ (v mod t)² (mod t), and (v mod t)² < t² < 2^64.
-                                coeffs[r * stride + width + c] = ((u64::from(x) * u64::from(x)) % u64::from(t)) as u32;
+                                // v² ≡ (v mod t)² (mod t).
+                                coeffs[r * stride + width + c] = t.mul(x, x);
                             }
                         }
                     }

@@ -223,7 +223,7 @@ pub enum Error {
     TooManyPrimes {
         /// Primes given (ciphertext and special).
         found: usize,
-        /// The limit ([`crate::wire::MAX_PRIMES`]).
+        /// The limit ([`crate::scheme::MAX_PRIMES`]).
         max: usize,
     },
     /// Serialized bytes that do not start with the wire format's magic.
@@ -262,9 +262,9 @@ pub enum Error {
     #[error("object belongs to parameters {found}, expected {expected}")]
     WireParameterId {
         /// The identifier of the parameters the object is loaded with.
-        expected: crate::wire::ParameterId,
+        expected: crate::id::ParameterId,
         /// The identifier in the object's header.
-        found: crate::wire::ParameterId,
+        found: crate::id::ParameterId,
     },
     /// A header field outside its range.
     #[error("{field} = {value} is outside {min}..={max}")]

@@ -8,7 +8,9 @@
 //! [`zq`] (one modulus) → [`prime`] (NTT-friendly primes) → [`ntt`] (tables and the scalar
 //! reference transform) → [`rns`] (CRT and basis conversion) → [`ring`] (typed polynomial
 //! batches and reference kernels) → [`backend`] (the trait) → [`scheme`] (parameters, keys, encryption, evaluation)
-//! → [`wire`] (the validated binary format of every object).
+//! → [`wire`] (the validated binary format of every object). [`id`] (the parameter
+//! identifier) is a leaf every layer may name; `error` names the wire format's magic and
+//! object kinds in its messages.
 //!
 //! ## Features
 //! - `testing`: the backend conformance suite and the scheme suite (module `testing`) with
@@ -34,6 +36,7 @@
 pub mod backend;
 pub mod encoding;
 mod error;
+pub mod id;
 pub mod ntt;
 pub mod prime;
 pub mod ring;

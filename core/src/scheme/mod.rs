@@ -39,7 +39,7 @@ pub use decrypt::Decryptor;
 pub use encrypt::Encryptor;
 pub use keys::{EvaluationKeys, GaloisElement, KeyPlan, KeySwitchKey, KeyTarget, PublicKey, SecretKey, power_of_two_rotation_elements};
 pub(crate) use keys::expand_uniform;
-pub use params::{NoiseModel, Parameters, ParametersLiteral, Preset, SecurityLevel};
+pub use params::{MAX_PRIMES, NoiseModel, Parameters, ParametersLiteral, Preset, SecurityLevel};
 
 /// The scheme on one backend: parameters, the backend and its plan for their ring.
 pub struct Scheme<B: Backend> {

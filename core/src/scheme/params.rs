@@ -7,10 +7,14 @@ use std::sync::Arc;
 
 use crate::Error;
 use crate::prime::{check_degree, ntt_basis_for_bits};
-use crate::wire::{MAX_PRIMES, ParameterId, parameter_id};
+use crate::id::ParameterId;
 use crate::ring::RingContext;
 use crate::rns::{DigitDecomposition, RnsBasis, SpecialDivision};
 use crate::zq::Modulus;
+
+/// Largest total number of primes (ciphertext and special) in parameters. The 128-bit
+/// security bound allows at most 51 at `n = 32768`.
+pub const MAX_PRIMES: usize = 64;
 
 /// Security level against the best known lattice attacks (HomomorphicEncryption.org standard,
 /// 2018, ternary secret, σ ≈ 3.2). In JSON: `"bits128"`, `"bits192"`, `"bits256"`.
@@ -213,8 +217,9 @@ pub struct LevelConstants {
 #[derive(Debug)]
 pub struct Parameters {
     literal: ParametersLiteral,
-    /// The wire format's identifier of the literal.
-    id: ParameterId,
+    /// The wire format's identifier of the literal, computed by `wire` on first use
+    /// ([`Parameters::id`]).
+    pub(crate) id: std::sync::OnceLock<ParameterId>,
     ring: Arc<RingContext>,
     t: Modulus,
     levels: Vec<LevelConstants>,
@@ -307,16 +312,10 @@ impl Parameters {
                 literal.special_primes.iter().fold(1u32, |acc, &p| m.mul(acc, m.reduce(p)))
             })
             .collect();
-        let id = parameter_id(&literal);
+        let id = std::sync::OnceLock::new();
         let digits = (0..literal.ciphertext_primes.len()).map(|_| std::sync::OnceLock::new()).collect();
         let divisions = (0..literal.ciphertext_primes.len()).map(|_| std::sync::OnceLock::new()).collect();
         Ok(Self { literal, id, ring, t, levels, special_mod_q, digits, divisions })
-    }
-
-    /// The parameter identifier every serialized object carries: the first 16 bytes of the
-    /// SHA-256 of the canonical encoding of the literal (see [`crate::wire`]).
-    pub fn id(&self) -> ParameterId {
-        self.id
     }
 
     /// The literal these parameters were built from.

@@ -540,7 +540,7 @@ impl<B: Backend> StatsEvaluator<'_, B> {
 
     /// Per-record scores `b + Σ w_c·x_c` of a logistic model (the owner applies the sigmoid).
     ///
-    /// The fixed-point form is [`fixed_model`]'s: scores as exact as the plaintext space
+    /// The fixed-point form is `fixed_model`'s: scores as exact as the plaintext space
     /// allows, at least to `10⁻⁶` of the model's range `|b| + Σ|w_c|·max|x_c|`.
     ///
     /// # Errors

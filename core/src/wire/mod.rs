@@ -37,8 +37,10 @@ mod tests;
 use std::fmt;
 
 pub use header::{Descriptor, ObjectInfo, inspect};
-pub(crate) use params::parameter_id;
 pub use sha256::sha256;
+// Defined where the layers below need them; the format's identifier and prime bound.
+pub use crate::id::ParameterId;
+pub use crate::scheme::MAX_PRIMES;
 
 use crate::Error;
 
@@ -59,10 +61,6 @@ pub const MAX_CIPHERTEXT_LEN: usize = 16;
 
 /// Largest number of ciphertexts in one serialized batch.
 pub const MAX_BATCH_COUNT: usize = 1 << 20;
-
-/// Largest total number of primes (ciphertext and special) in parameters. The 128-bit
-/// security bound allows at most 51 at `n = 32768`.
-pub const MAX_PRIMES: usize = 64;
 
 /// Largest body a loader inflates from a compressed object (1 GiB). Uncompressed objects are
 /// bounded by their own length; a compressed one can describe far more than it holds, so its
@@ -144,58 +142,6 @@ impl ObjectKind {
 impl fmt::Display for ObjectKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-/// The identifier of a parameter set: the first 16 bytes of the SHA-256 of its canonical
-/// encoding (domain-separated). Every object carries the identifier of its parameters, and
-/// loaders refuse another one. Shown as 32 hex digits.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct ParameterId(pub [u8; 16]);
-
-impl ParameterId {
-    /// The 16 bytes.
-    pub const fn as_bytes(&self) -> &[u8; 16] {
-        &self.0
-    }
-
-    /// Parses 32 hex digits.
-    pub fn from_hex(s: &str) -> Option<Self> {
-        let s = s.as_bytes();
-        if s.len() != 32 {
-            return None;
-        }
-        let digit = |c: u8| (c as char).to_digit(16);
-        let mut out = [0u8; 16];
-        for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
-            *o = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
-        }
-        Some(Self(out))
-    }
-}
-
-impl fmt::Display for ParameterId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
-
-impl fmt::Debug for ParameterId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ParameterId({self})")
-    }
-}
-
-impl serde::Serialize for ParameterId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for ParameterId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Self::from_hex(&s).ok_or_else(|| serde::de::Error::custom("a parameter identifier is 32 hex digits"))
     }
 }
 

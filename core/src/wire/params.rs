@@ -57,7 +57,7 @@ fn canonical(lit: &ParametersLiteral) -> Vec<u8> {
 }
 
 /// `SHA-256("RingVault parameter set\0" ‖ descriptor ‖ primes)`, first 16 bytes.
-pub(crate) fn parameter_id(lit: &ParametersLiteral) -> ParameterId {
+fn parameter_id(lit: &ParametersLiteral) -> ParameterId {
     let mut data = ID_DOMAIN.to_vec();
     data.extend_from_slice(&canonical(lit));
     let digest = sha256(&data);
@@ -67,6 +67,13 @@ pub(crate) fn parameter_id(lit: &ParametersLiteral) -> ParameterId {
 }
 
 impl Parameters {
+    /// The parameter identifier every serialized object carries: the first 16 bytes of the
+    /// SHA-256 of the canonical encoding of the literal (its descriptor and primes), computed
+    /// once.
+    pub fn id(&self) -> ParameterId {
+        *self.id.get_or_init(|| parameter_id(self.literal()))
+    }
+
     /// The wire encoding: header (carrying [`Parameters::id`]), then the primes as `u32`
     /// (ciphertext primes, then special primes).
     pub fn to_bytes(&self) -> Vec<u8> {

@@ -227,7 +227,7 @@ pub enum Error {
         max: usize,
     },
     /// Serialized bytes that do not start with the wire format's magic.
-    #[error("not a RingVault object: magic {found:02x?}, expected {:02x?} (\"RVLT\")", crate::wire::MAGIC)]
+    #[error("not a RingVault object: magic {found:02x?}, expected {:02x?} (\"RVLT\")", crate::id::MAGIC)]
     WireMagic {
         /// The first four bytes found.
         found: [u8; 4],
@@ -241,7 +241,7 @@ pub enum Error {
         supported: u16,
     },
     /// Serialized bytes of another object type than the loader reads.
-    #[error("expected {expected}, found {}", crate::wire::ObjectKind::describe(*found))]
+    #[error("expected {expected}, found {}", crate::id::ObjectKind::describe(*found))]
     WireObjectType {
         /// What the loader reads.
         expected: &'static str,

@@ -8,9 +8,8 @@
 //! [`zq`] (one modulus) → [`prime`] (NTT-friendly primes) → [`ntt`] (tables and the scalar
 //! reference transform) → [`rns`] (CRT and basis conversion) → [`ring`] (typed polynomial
 //! batches and reference kernels) → [`backend`] (the trait) → [`scheme`] (parameters, keys, encryption, evaluation)
-//! → [`wire`] (the validated binary format of every object). [`id`] (the parameter
-//! identifier) is a leaf every layer may name; `error` names the wire format's magic and
-//! object kinds in its messages.
+//! → [`wire`] (the validated binary format of every object). [`id`] (the format's magic,
+//! object kinds and parameter identifier) is a leaf every layer, `error` included, may name.
 //!
 //! ## Features
 //! - `testing`: the backend conformance suite and the scheme suite (module `testing`) with

@@ -34,18 +34,13 @@ mod sha256;
 #[cfg(test)]
 mod tests;
 
-use std::fmt;
-
 pub use header::{Descriptor, ObjectInfo, inspect};
 pub use sha256::sha256;
-// Defined where the layers below need them; the format's identifier and prime bound.
-pub use crate::id::ParameterId;
+// Defined where the layers below need them: the identifiers and the prime bound.
+pub use crate::id::{MAGIC, ObjectKind, ParameterId};
 pub use crate::scheme::MAX_PRIMES;
 
 use crate::Error;
-
-/// The 4-byte magic that opens every object.
-pub const MAGIC: [u8; 4] = *b"RVLT";
 
 /// The format version this build writes and reads. Objects of another version are refused
 /// ([`Error::WireVersion`]).
@@ -72,78 +67,6 @@ pub const MAX_DECOMPRESSED_LEN: u64 = 1 << 30;
 /// (plaintexts, parameters) shrink much, and they stay below the MiB of slack. A compressed
 /// input therefore never makes a loader hold more than `16 × its length + 1 MiB` inflated.
 pub const MAX_COMPRESSION_RATIO: u64 = 16;
-
-/// Object types, the byte at offset 6.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-#[repr(u8)]
-pub enum ObjectKind {
-    /// [`Parameters`](crate::scheme::Parameters).
-    Parameters = 1,
-    /// [`PublicKey`](crate::scheme::PublicKey).
-    PublicKey = 2,
-    /// A relinearization [`KeySwitchKey`](crate::scheme::KeySwitchKey).
-    RelinearizationKey = 3,
-    /// A Galois [`KeySwitchKey`](crate::scheme::KeySwitchKey).
-    GaloisKey = 4,
-    /// [`EvaluationKeys`](crate::scheme::EvaluationKeys): public, relinearization and Galois keys.
-    EvaluationKeys = 5,
-    /// A batch of [`Ciphertext`](crate::scheme::Ciphertext)s.
-    Ciphertext = 6,
-    /// A [`Plaintext`](crate::scheme::Plaintext).
-    Plaintext = 7,
-    /// A [`SecretKey`](crate::scheme::SecretKey) (only through its explicitly named export).
-    SecretKey = 8,
-}
-
-impl ObjectKind {
-    /// Every type, in code order.
-    pub const ALL: [ObjectKind; 8] = [
-        Self::Parameters,
-        Self::PublicKey,
-        Self::RelinearizationKey,
-        Self::GaloisKey,
-        Self::EvaluationKeys,
-        Self::Ciphertext,
-        Self::Plaintext,
-        Self::SecretKey,
-    ];
-
-    /// The type byte.
-    pub const fn code(self) -> u8 {
-        self as u8
-    }
-
-    /// The type of a type byte, if any.
-    pub fn from_code(code: u8) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.code() == code)
-    }
-
-    /// A lower-case name (`"public key"`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Parameters => "parameters",
-            Self::PublicKey => "public key",
-            Self::RelinearizationKey => "relinearization key",
-            Self::GaloisKey => "galois key",
-            Self::EvaluationKeys => "evaluation keys",
-            Self::Ciphertext => "ciphertext",
-            Self::Plaintext => "plaintext",
-            Self::SecretKey => "secret key",
-        }
-    }
-
-    /// The name of a type byte, or `"unknown type N"`, for error messages.
-    pub fn describe(code: u8) -> String {
-        Self::from_code(code).map_or_else(|| format!("unknown type {code}"), |k| k.name().to_string())
-    }
-}
-
-impl fmt::Display for ObjectKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// Compresses an uncompressed object's body with zstd at `level` (1–22; 3 is zstd's default),
 /// keeping its header: every loader reads the result. Ciphertexts and keys are close to

@@ -320,10 +320,11 @@ impl<B: Backend> StatsContext<B> {
             let mut pts = Vec::with_capacity(chunk_records.len());
             for (k, &here) in chunk_records.iter().enumerate() {
                 let mut coeffs = vec![0u32; n];
-                for r in 0..here {
-                    let record = range.start + k * per + r;
-                    for (c, col) in columns.iter().enumerate() {
-                        if let Some(v) = col.values[record] {
+                let first = range.start + k * per;
+                // Column by column: each column's values are read in order.
+                for (c, col) in columns.iter().enumerate() {
+                    for (r, v) in col.values[first..first + here].iter().enumerate() {
+                        if let Some(v) = *v {
                             let x = residue(v);
                             coeffs[r * stride + c] = x;
                             if plan.squares {

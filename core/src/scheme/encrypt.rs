@@ -46,21 +46,18 @@ impl<B: Backend> Scheme<B> {
         let n = self.params.n();
         let ring = self.params.ring();
         let t = self.params.plaintext().value();
+        // Rows appended in order (polynomial-major, then limb), so the buffer is never zeroed.
         let mut data = self.backend.host_buffer(pts.len() * limbs.len() * n);
-        data.resize(pts.len() * limbs.len() * n, 0);
         for (p, pt) in pts.iter().enumerate() {
             if pt.params.literal() != self.params.literal() {
                 return Err(Error::ParameterMismatch);
             }
-            for (j, &l) in limbs.iter().enumerate() {
+            for &l in limbs {
                 let m = ring.modulus(l);
                 let t_mod = m.reduce(t);
                 let t_shoup = m.shoup(t_mod);
-                let row = &mut data[(p * limbs.len() + j) * n..(p * limbs.len() + j + 1) * n];
-                for ((o, &c), &x) in row.iter_mut().zip(&pt.coeffs).zip(&errors[p * n..(p + 1) * n]) {
-                    // t < q, so the message coefficient is already a residue.
-                    *o = m.add(m.mul_shoup(small_to_residue(i32::from(x), m), t_mod, t_shoup), c);
-                }
+                // t < q, so the message coefficient is already a residue.
+                data.extend(pt.coeffs.iter().zip(&errors[p * n..(p + 1) * n]).map(|(&c, &x)| m.add(m.mul_shoup(small_to_residue(i32::from(x), m), t_mod, t_shoup), c)));
             }
         }
         Ok(PolyBatch::from_parts_unchecked(BatchShape::new(pts.len(), n, limbs.to_vec()), data))

@@ -81,16 +81,13 @@ impl<B: Backend> Scheme<B> {
     pub(crate) fn small_to_ntt(&self, values: &[i32], count: usize, limbs: &[usize]) -> Result<B::Batch<Ntt>, Error> {
         let n = self.params.n();
         let ring = self.params.ring();
+        // Rows appended in order (polynomial-major, then limb), so the buffer is never zeroed.
         let mut data = self.backend.host_buffer(count * limbs.len() * n);
-        data.resize(count * limbs.len() * n, 0);
         for p in 0..count {
             let src = &values[p * n..(p + 1) * n];
-            for (j, &l) in limbs.iter().enumerate() {
+            for &l in limbs {
                 let m = ring.modulus(l);
-                let row = &mut data[(p * limbs.len() + j) * n..(p * limbs.len() + j + 1) * n];
-                for (o, &x) in row.iter_mut().zip(src) {
-                    *o = sampling::small_to_residue(x, m);
-                }
+                data.extend(src.iter().map(|&x| sampling::small_to_residue(x, m)));
             }
         }
         // Small values in any limb are valid residues.

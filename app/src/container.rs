@@ -71,48 +71,16 @@ pub fn encode<O: AsRef<[u8]>>(header: &Header, objects: &[O]) -> Result<Vec<u8>,
 /// The bytes of a file whose objects `write` serializes from `items`, in parallel (rayon),
 /// straight into one buffer sized once from `len` (each item's object length, known in
 /// advance): for large answers, where building the objects apart and copying them in would
-/// hold twice the file. Each thread serializes into one reused scratch buffer and copies it to
-/// its place.
+/// hold twice the file ([`Writer::push_par`]).
 ///
 /// # Errors
 /// As [`encode`]; `write`'s first error; [`AppError::Format`] when an object's length is not
 /// what `len` said.
-pub fn encode_par<T: Sync>(header: &Header, items: &[T], len: impl Fn(&T) -> usize + Sync, write: impl Fn(&T, &mut Vec<u8>) -> Result<(), AppError> + Sync) -> Result<Vec<u8>, AppError> {
-    use rayon::prelude::*;
-    if header.objects != items.len() {
-        return Err(AppError::Format(format!("the header declares {} objects, {} given", header.objects, items.len())));
-    }
-    let lens: Vec<usize> = items.iter().map(&len).collect();
-    let json = header_json(header)?;
-    let start = MAGIC.len() + 4 + json.len();
-    let end = start + lens.iter().map(|l| 8 + l).sum::<usize>();
-    let mut out = Vec::with_capacity(end + DIGEST_LEN);
-    out.resize(end, 0);
-    out[..MAGIC.len()].copy_from_slice(MAGIC);
-    out[MAGIC.len()..MAGIC.len() + 4].copy_from_slice(&(json.len() as u32).to_le_bytes());
-    out[MAGIC.len() + 4..start].copy_from_slice(&json);
-    let mut places = Vec::with_capacity(items.len());
-    let mut rest = &mut out[start..];
-    for &l in &lens {
-        let (place, tail) = rest.split_at_mut(8 + l);
-        places.push(place);
-        rest = tail;
-    }
-    places.into_par_iter().zip(items).try_for_each_init(Vec::new, |scratch, (place, item)| {
-        scratch.clear();
-        write(item, scratch)?;
-        if scratch.len() + 8 != place.len() {
-            return Err(AppError::Format(format!("an object of {} bytes where {} were announced", scratch.len(), place.len() - 8)));
-        }
-        place[..8].copy_from_slice(&(scratch.len() as u64).to_le_bytes());
-        place[8..].copy_from_slice(scratch);
-        Ok(())
-    })?;
-    if header.version >= 2 {
-        let digest = Sha256::digest(&out);
-        out.extend_from_slice(&digest);
-    }
-    Ok(out)
+pub fn encode_par<T: Sync>(header: &Header, items: &[T], len: impl Fn(&T) -> usize, write: impl Fn(&T, &mut Vec<u8>) -> Result<(), AppError> + Sync) -> Result<Vec<u8>, AppError> {
+    let lens: Vec<usize> = items.iter().map(len).collect();
+    let mut w = Writer::in_memory(header, lens.iter().sum())?;
+    w.push_par(items, &lens, write)?;
+    w.finish()
 }
 
 /// Writes a file object by object (what [`encode`] writes, without holding the objects): the
@@ -168,10 +136,15 @@ impl<W: std::io::Write> Writer<W> {
 
     /// Counts the next object, refusing one beyond the header's count.
     fn claim_object(&mut self) -> Result<(), AppError> {
-        if self.written == self.declared {
+        self.claim_objects(1)
+    }
+
+    /// Counts the next `count` objects, refusing any beyond the header's count.
+    fn claim_objects(&mut self, count: usize) -> Result<(), AppError> {
+        if count > self.declared - self.written {
             return Err(AppError::Format(format!("the header declares {} objects, more given", self.declared)));
         }
-        self.written += 1;
+        self.written += count;
         Ok(())
     }
 
@@ -225,6 +198,44 @@ impl Writer<Vec<u8>> {
         write(&mut self.out)?;
         let len = (self.out.len() - start - 8) as u64;
         self.out[start..start + 8].copy_from_slice(&len.to_le_bytes());
+        if let Some(h) = &mut self.hasher {
+            h.update(&self.out[start..]);
+        }
+        Ok(())
+    }
+
+    /// Appends one object per item, each serialized by `write` on rayon's pool into a reused
+    /// per-thread scratch buffer and copied to its place in this buffer (of `lens[i]` bytes,
+    /// announced in advance), then hashes them in one pass.
+    ///
+    /// # Errors
+    /// As [`Self::push`] for more items than the header has left; `write`'s first error;
+    /// [`AppError::Format`] for `lens` not one per item, or an object's length not its `lens`.
+    pub fn push_par<T: Sync>(&mut self, items: &[T], lens: &[usize], write: impl Fn(&T, &mut Vec<u8>) -> Result<(), AppError> + Sync) -> Result<(), AppError> {
+        use rayon::prelude::*;
+        if lens.len() != items.len() {
+            return Err(AppError::Format(format!("{} lengths for {} objects", lens.len(), items.len())));
+        }
+        self.claim_objects(items.len())?;
+        let start = self.out.len();
+        self.out.resize(start + lens.iter().map(|l| 8 + l).sum::<usize>(), 0);
+        let mut places = Vec::with_capacity(items.len());
+        let mut rest = &mut self.out[start..];
+        for &l in lens {
+            let (place, tail) = rest.split_at_mut(8 + l);
+            places.push(place);
+            rest = tail;
+        }
+        places.into_par_iter().zip(items).try_for_each_init(Vec::new, |scratch, (place, item)| {
+            scratch.clear();
+            write(item, scratch)?;
+            if scratch.len() + 8 != place.len() {
+                return Err(AppError::Format(format!("an object of {} bytes where {} were announced", scratch.len(), place.len() - 8)));
+            }
+            place[..8].copy_from_slice(&(scratch.len() as u64).to_le_bytes());
+            place[8..].copy_from_slice(scratch);
+            Ok(())
+        })?;
         if let Some(h) = &mut self.hasher {
             h.update(&self.out[start..]);
         }

@@ -527,7 +527,7 @@ impl<B: ringvault_core::Backend> UploadEncryptor<B> {
     /// those records, read in place); its ciphertexts are recycled once written.
     ///
     /// # Errors
-    /// Encryption errors; [`AppError::Schema`]-free: `range` must lie within the records.
+    /// Encryption errors; an empty range or one beyond the records.
     pub fn encrypt_upload_range(&self, columns: &[PlainColumn], range: Range<usize>) -> Result<Vec<u8>, AppError> {
         let rows = self.encrypt_rows(columns, range)?;
         let file = crate::rows::rows_file(&self.keys.ctx, &rows, &self.keys.digest)?;

@@ -70,13 +70,11 @@ pub struct RowScoresMeta {
 /// # Errors
 /// Serialization errors.
 pub fn rows_file<B: Backend>(ctx: &StatsContext<B>, rows: &EncryptedRows<B>, public_key: &str) -> Result<Vec<u8>, AppError> {
-    let cts = rows.ciphertexts();
+    let objects: Vec<_> = ctx.used_chunks(rows.ciphertexts())?.collect();
     let m = RowsMeta { plan: rows.plan(), columns: rows.columns().to_vec(), chunk_records: rows.chunk_records().to_vec(), public_key: public_key.to_string() };
-    let count = ctx.used_chunks(cts)?.count();
-    let object_bytes = ctx.used_chunks(cts)?.map(|(s, c)| c.wire_len(s)).sum();
     // Each ciphertext serialized straight into the file's buffer.
-    let mut w = container::Writer::in_memory(&header("rows", ctx.params(), count, to_value(&m)?), object_bytes)?;
-    for (s, c) in ctx.used_chunks(cts)? {
+    let mut w = container::Writer::in_memory(&header("rows", ctx.params(), objects.len(), to_value(&m)?), objects.iter().map(|(s, c)| c.wire_len(s)).sum())?;
+    for (s, c) in objects {
         w.push_with(|out| Ok(c.write_to(s, out)?))?;
     }
     w.finish()

@@ -41,28 +41,34 @@ impl<B: Backend> Scheme<B> {
         Ok(Ciphertext { params: self.params.clone(), parts: out, level: first.level, factor: first.factor, count, seeds })
     }
 
-    /// The ciphertexts of a batch, one batch of count 1 each.
+    /// The ciphertexts of a batch, one batch of count 1 each. A batch of one is returned as
+    /// it is; a larger one is copied apart and its memory recycled.
     ///
     /// # Errors
     /// [`Error::ParameterMismatch`]; backend failures.
-    pub fn unstack(&self, ct: &Ciphertext<B>) -> Result<Vec<Ciphertext<B>>, Error> {
+    pub fn unstack(&self, ct: Ciphertext<B>) -> Result<Vec<Ciphertext<B>>, Error> {
         if ct.params.literal() != self.params.literal() {
             return Err(Error::ParameterMismatch);
         }
-        let hosts = ct.parts.iter().map(|p| self.backend.download(&self.plan, p)).collect::<Result<Vec<_>, _>>()?;
-        (0..ct.count)
-            .map(|i| {
-                let parts = hosts
-                    .iter()
-                    .map(|h| {
-                        let shape = BatchShape::new(1, h.shape().n, h.shape().limbs.clone());
-                        let poly = PolyBatch::<Ntt>::from_reduced(self.params.ring(), shape, h.poly(i).to_vec())?;
-                        self.backend.upload_owned(&self.plan, poly)
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                let seeds = ct.seeds.as_ref().map(|s| vec![s[i]]);
-                Ok(Ciphertext { params: self.params.clone(), parts, level: ct.level, factor: ct.factor, count: 1, seeds })
-            })
-            .collect()
+        if ct.count == 1 {
+            return Ok(vec![ct]);
+        }
+        // Each part read where the backend holds it and copied apart, polynomial by polynomial.
+        let mut parts: Vec<Vec<B::Batch<Ntt>>> = (0..ct.count).map(|_| Vec::with_capacity(ct.parts.len())).collect();
+        for part in &ct.parts {
+            let polys = self.backend.read_host(&self.plan, part, |h| {
+                (0..ct.count).map(|i| PolyBatch::<Ntt>::from_reduced(self.params.ring(), BatchShape::new(1, h.shape().n, h.shape().limbs.clone()), h.poly(i).to_vec())).collect::<Result<Vec<_>, _>>()
+            })??;
+            for (single, poly) in parts.iter_mut().zip(polys) {
+                single.push(self.backend.upload_owned(&self.plan, poly)?);
+            }
+        }
+        let singles = parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, parts)| Ciphertext { params: self.params.clone(), parts, level: ct.level, factor: ct.factor, count: 1, seeds: ct.seeds.as_ref().map(|s| vec![s[i]]) })
+            .collect();
+        ct.recycle(&self.backend);
+        Ok(singles)
     }
 }

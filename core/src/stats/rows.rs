@@ -315,8 +315,6 @@ impl<B: Backend> StatsContext<B> {
         let mut ciphertexts = Vec::with_capacity(plan.moduli);
         for (scheme, pk) in self.schemes.iter().zip(public).take(plan.moduli) {
             let t = scheme.params().plaintext();
-            // Barrett reduction where the value fits 64 bits (any fixed-point reading does).
-            let residue = |v: i128| i64::try_from(v).map_or_else(|_| super::residue_of(v, i128::from(t.value())), |v| t.from_i64(v));
             let mut pts = Vec::with_capacity(chunk_records.len());
             for (k, &here) in chunk_records.iter().enumerate() {
                 let mut coeffs = vec![0u32; n];
@@ -325,7 +323,7 @@ impl<B: Backend> StatsContext<B> {
                 for (c, col) in columns.iter().enumerate() {
                     for (r, v) in col.values[first..first + here].iter().enumerate() {
                         if let Some(v) = *v {
-                            let x = residue(v);
+                            let x = super::residue_of(v, t);
                             coeffs[r * stride + c] = x;
                             if plan.squares {
                                 // v² ≡ (v mod t)² (mod t).
@@ -340,8 +338,7 @@ impl<B: Backend> StatsContext<B> {
             let encryptor = scheme.encryptor(pk)?;
             let mut cts = Vec::with_capacity(refs.len());
             for batch in refs.chunks(per_batch) {
-                let ct = plan.encrypt(&encryptor, batch, rng)?;
-                if ct.count() == 1 { cts.push(ct) } else { cts.extend(scheme.unstack(&ct)?) }
+                cts.extend(scheme.unstack(plan.encrypt(&encryptor, batch, rng)?)?);
             }
             ciphertexts.push(cts);
         }

@@ -432,12 +432,12 @@ impl<B: Backend> StatsEvaluator<'_, B> {
             let s = &self.ctx.schemes[i];
             if !sum_cols.is_empty() {
                 let total = self.total(i, self.stacked(i, &sum_cols, chunks)?, sum_noise(s.params()), mask_sums)?;
-                sums.push(s.unstack(&total)?);
+                sums.push(s.unstack(total)?);
             }
             if !sq_cols.is_empty() {
                 let stacked = self.stacked(i, &sq_cols, chunks)?;
                 let total = self.product_total(i, stacked.iter().map(|x| (x, x)), square_noise(s.params()), mask_squares)?;
-                squares.push(s.unstack(&total)?);
+                squares.push(s.unstack(total)?);
             }
         }
         let take = |all: &[Vec<Ciphertext<B>>], k: usize| -> Result<Vec<Ciphertext<B>>, Error> { all.iter().enumerate().map(|(i, v)| self.evals[i].duplicate(&v[k])).collect() };

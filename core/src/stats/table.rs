@@ -20,22 +20,6 @@ pub struct PlainColumn {
     pub values: Vec<Option<i128>>,
 }
 
-impl PlainColumn {
-    /// The column restricted to the records `range` (same name and scale).
-    ///
-    /// # Panics
-    /// Never for a `range` within `0..values.len()`; callers pass ranges of the column's own
-    /// records (a range past the end panics, as slice indexing does).
-    pub fn records(&self, range: std::ops::Range<usize>) -> Self {
-        Self { name: self.name.clone(), decimals: self.decimals, values: self.values[range].to_vec() }
-    }
-
-    /// [`Self::records`] of every column.
-    pub fn records_of(columns: &[Self], range: std::ops::Range<usize>) -> Vec<Self> {
-        columns.iter().map(|c| c.records(range.clone())).collect()
-    }
-}
-
 /// What everybody may know of an encrypted column: its name, scale, how many values are
 /// present and a bound on their magnitude (`|x·10^d| < 2^bound_bits`), which every
 /// computation is checked against before it runs.
@@ -157,7 +141,7 @@ impl<B: Backend> StatsContext<B> {
         let space = self.params.space();
         let moduli = self.schemes.len();
         // x mod tᵢ per modulus (the CRT encoding of |x| ≤ (T − 1)/2), in machine integers.
-        let ts: Vec<i128> = space.params().iter().map(|p| i128::from(p.plaintext().value())).collect();
+        let ts: Vec<_> = space.params().iter().map(|p| p.plaintext()).collect();
         let limit: u128 = u128::try_from(space.max_magnitude()).unwrap_or(u128::MAX);
         // residues[i] holds the slot values of every (column, chunk) under modulus i.
         let mut residues: Vec<Vec<Vec<u32>>> = vec![Vec::with_capacity(columns.len() * chunks); moduli];
@@ -179,7 +163,7 @@ impl<B: Backend> StatsContext<B> {
                         });
                     }
                     for (s, t) in slots.iter_mut().zip(&ts) {
-                        s[j - chunk * n] = super::residue_of(*v, *t);
+                        s[j - chunk * n] = super::residue_of(*v, t);
                     }
                 }
                 for (i, s) in slots.into_iter().enumerate() {
@@ -195,7 +179,7 @@ impl<B: Backend> StatsContext<B> {
             let refs: Vec<_> = pts.iter().collect();
             let enc = scheme.encryptor(public[i])?;
             let batch = enc.encrypt_many(&refs, rng)?;
-            per_modulus.push(scheme.unstack(&batch)?);
+            per_modulus.push(scheme.unstack(batch)?);
         }
         let mut columns_out = Vec::with_capacity(columns.len());
         for info in infos {

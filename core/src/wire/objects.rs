@@ -67,7 +67,7 @@ impl<B: Backend> Ciphertext<B> {
         }
         in_range("ciphertext length", self.parts.len() as u64, 2, MAX_CIPHERTEXT_LEN as u64)?;
         in_range("count", self.count as u64, 1, MAX_BATCH_COUNT as u64)?;
-        let seeds = self.seeds.as_ref().filter(|s| self.parts.len() == 2 && s.len() == self.count);
+        let seeds = self.wire_seeds();
         let seeded = seeds.is_some();
         let stored: Vec<&B::Batch<Ntt>> = self.parts.iter().enumerate().filter(|&(j, _)| !(seeded && j == 1)).map(|(_, p)| p).collect();
         let limbs = scheme.level_limbs(self.level);
@@ -101,8 +101,13 @@ impl<B: Backend> Ciphertext<B> {
     /// The length of [`Self::to_bytes`]'s output (for sizing a buffer of many), without
     /// serializing. Precondition: `scheme` holds the ciphertext's parameters.
     pub fn wire_len(&self, scheme: &Scheme<B>) -> usize {
-        let seeded = self.seeds.as_ref().is_some_and(|s| self.parts.len() == 2 && s.len() == self.count);
-        COMMON_HEADER_LEN + Descriptor::len_of(ObjectKind::Ciphertext) + self.body_len(scheme, seeded)
+        COMMON_HEADER_LEN + Descriptor::len_of(ObjectKind::Ciphertext) + self.body_len(scheme, self.wire_seeds().is_some())
+    }
+
+    /// The seeds the wire form carries instead of `c₁`: a fresh two-part ciphertext's, one per
+    /// ciphertext of the batch; none otherwise.
+    fn wire_seeds(&self) -> Option<&Vec<[u8; 32]>> {
+        self.seeds.as_ref().filter(|s| self.parts.len() == 2 && s.len() == self.count)
     }
 
     /// Body bytes: per ciphertext its seed when `seeded`, then each stored part.

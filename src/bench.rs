@@ -22,7 +22,8 @@
 //!   owner's whole path (the same written into `rows` upload files: bit packing and the
 //!   container's SHA-256), and `encrypt_bare_1core`, one ciphertext at the same level by the
 //!   bare public-key encryption on one thread. Bulk efficiency is
-//!   `bare × batch / (threads × bulk)`.
+//!   `bare × batch / (threads × bulk)` ([`Record::efficiency`]), the median over pairs of
+//!   samples of the two taken alternately ([`time_pairs`]).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -128,6 +129,11 @@ pub struct Record {
     /// `log₂ Q` of the ciphertexts (scheme operations only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logq: Option<u32>,
+    /// `encrypt_bulk` only: the bulk efficiency `bare × batch / (threads × bulk)`, the median
+    /// over samples of bulk and `encrypt_bare_1core` taken alternately (1 is every core at the
+    /// single-core bare rate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub efficiency: Option<f64>,
 }
 
 impl Record {
@@ -143,6 +149,27 @@ impl Record {
 /// # Errors
 /// The first error `f` or `sync` returns.
 pub fn time_median(sample_ms: f64, samples: usize, mut f: impl FnMut() -> Result<(), Error>, sync: &dyn Fn() -> Result<(), Error>) -> Result<f64, Error> {
+    let reps = reps_for(sample_ms, warm_up(sample_ms, &mut f, sync)?);
+    let mut times = (0..samples.max(1)).map(|_| sample(reps, &mut f, sync)).collect::<Result<Vec<_>, _>>()?;
+    Ok(median(&mut times))
+}
+
+/// Per-call times of `a` and `b` sampled alternately (a sample of `a`, then one of `b`, each
+/// lasting about the longer of `sample_ms` and one call of either), so that both see the same
+/// machine: on a shared host the speed drifts within a run, and two medians taken apart would
+/// compare different machines. Returns the `samples` pairs, in nanoseconds per call.
+///
+/// # Errors
+/// The first error `a`, `b` or `sync` returns.
+pub fn time_pairs(sample_ms: f64, samples: usize, mut a: impl FnMut() -> Result<(), Error>, mut b: impl FnMut() -> Result<(), Error>, sync: &dyn Fn() -> Result<(), Error>) -> Result<Vec<(f64, f64)>, Error> {
+    let (call_a, call_b) = (warm_up(sample_ms, &mut a, sync)?, warm_up(sample_ms, &mut b, sync)?);
+    let ms = sample_ms.max(call_a * 1e3).max(call_b * 1e3);
+    let (reps_a, reps_b) = (reps_for(ms, call_a), reps_for(ms, call_b));
+    (0..samples.max(1)).map(|_| Ok((sample(reps_a, &mut a, sync)?, sample(reps_b, &mut b, sync)?))).collect()
+}
+
+/// Seconds per call of `f`, from a warm-up of at least three calls and `2 × sample_ms`.
+fn warm_up(sample_ms: f64, f: &mut impl FnMut() -> Result<(), Error>, sync: &dyn Fn() -> Result<(), Error>) -> Result<f64, Error> {
     let start = Instant::now();
     let mut calls = 0u32;
     while calls < 3 || start.elapsed().as_secs_f64() < sample_ms * 2e-3 {
@@ -150,19 +177,28 @@ pub fn time_median(sample_ms: f64, samples: usize, mut f: impl FnMut() -> Result
         sync()?;
         calls += 1;
     }
-    let per_call = start.elapsed().as_secs_f64() / f64::from(calls);
-    let reps = ((sample_ms * 1e-3 / per_call).ceil() as usize).max(1);
-    let mut times = Vec::with_capacity(samples);
-    for _ in 0..samples.max(1) {
-        let t = Instant::now();
-        for _ in 0..reps {
-            f()?;
-        }
-        sync()?;
-        times.push(t.elapsed().as_secs_f64() * 1e9 / reps as f64);
+    Ok(start.elapsed().as_secs_f64() / f64::from(calls))
+}
+
+/// Calls of `per_call_s` seconds that make a sample of about `ms` (at least one).
+fn reps_for(ms: f64, per_call_s: f64) -> usize {
+    ((ms * 1e-3 / per_call_s).ceil() as usize).max(1)
+}
+
+/// One sample: `reps` calls of `f`, then `sync`; nanoseconds per call.
+fn sample(reps: usize, f: &mut impl FnMut() -> Result<(), Error>, sync: &dyn Fn() -> Result<(), Error>) -> Result<f64, Error> {
+    let t = Instant::now();
+    for _ in 0..reps {
+        f()?;
     }
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    sync()?;
+    Ok(t.elapsed().as_secs_f64() * 1e9 / reps as f64)
+}
+
+/// The median of `values` (sorted in place); 0 for none.
+pub(crate) fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// Times `f` (each sample ending with `backend.synchronize()`) and emits a record named `op`
@@ -183,7 +219,7 @@ fn run_kernels<B: Backend>(config: &BenchConfig, backend: &B, emit: &mut dyn FnM
         let ring = bench_ring(n, limbs)?;
         let plan = backend.plan(ring.clone())?;
         for &batch in &config.batches {
-            let record = |op, median_ns| Record { op, backend: backend.name(), n, limbs, batch, median_ns, logq: None };
+            let record = |op, median_ns| Record { op, backend: backend.name(), n, limbs, batch, median_ns, logq: None, efficiency: None };
             let host = sample_batch::<Coeff>(&ring, batch, 1)?;
             measure(config, backend, emit, &record, "upload", &mut || backend.upload(&plan, black_box(&host)).map(drop))?;
             measure(config, backend, emit, &record, "ntt_roundtrip", &mut || {
@@ -252,9 +288,8 @@ fn run_stats<B: Backend>(config: &BenchConfig, backend: Arc<B>, emit: &mut dyn F
     let (sk, keys) = ctx.generate_keys(&mut rng)?;
     let server = ctx.evaluator(&keys)?;
     let mut runs = (0..config.samples.max(3) as u64).map(|seed| stats4096(&ctx, &keys, &server, &sk, seed)).collect::<Result<Vec<_>, _>>()?;
-    runs.sort_by(f64::total_cmp);
     let p = ctx.schemes()[0].params();
-    emit(Record { op: "stats4096_total", backend: ctx.schemes()[0].backend().name(), n: p.n(), limbs: p.max_level(), batch: 1, median_ns: runs[runs.len() / 2], logq: Some(p.total_bits()) });
+    emit(Record { op: "stats4096_total", backend: ctx.schemes()[0].backend().name(), n: p.n(), limbs: p.max_level(), batch: 1, median_ns: median(&mut runs), logq: Some(p.total_bits()), efficiency: None });
     Ok(())
 }
 
@@ -263,6 +298,9 @@ const BULK_OPS: [&str; 3] = ["encrypt_bulk", "encrypt_bulk_files", "encrypt_bare
 
 /// Uploads of `encrypt_bulk`: enough for every thread to take several.
 const BULK_UPLOADS: usize = 8;
+
+/// Ciphertexts of one timed call of `encrypt_bare_1core`.
+const BARE_RUN: usize = 8;
 
 /// `encrypt_bulk` and `encrypt_bare_1core` on one backend (n = 8192, the demo's keys and
 /// schema).
@@ -277,26 +315,37 @@ fn run_bulk<B: Backend + 'static>(config: &BenchConfig, backend: Arc<B>, emit: &
     let chunks = (rows * BULK_UPLOADS).div_ceil(enc.rows_per_ciphertext());
     let scheme = &enc.context().schemes()[0];
     let p = scheme.params();
-    let record = |op, batch, median_ns| Record { op, backend: backend.name(), n: p.n(), limbs: plan.level, batch, median_ns, logq: Some(p.total_bits()) };
+    let record = |op, batch, median_ns| Record { op, backend: backend.name(), n: p.n(), limbs: plan.level, batch, median_ns, logq: Some(p.total_bits()), efficiency: None };
     let be = backend.as_ref();
     let ranges = ringvault_app::dataset::upload_ranges(rows * BULK_UPLOADS, rows);
-    let per_call = |op, ns| record(op, chunks * plan.moduli, ns);
-    measure(config, be, emit, &per_call, "encrypt_bulk", &mut || {
-        use rayon::prelude::*;
-        // As the owner's path does once it has written them, the ciphertexts are recycled.
-        ranges.par_iter().try_for_each(|r| enc.encrypt_rows(&columns, r.clone()).map(|rows| rows.recycle(be))).map_err(app)
-    })?;
-    measure(config, be, emit, &per_call, "encrypt_bulk_files", &mut || enc.encrypt_ranges(&columns, &ranges).map(drop).map_err(app))?;
-    if !config.wants("encrypt_bare_1core") {
-        return Ok(());
+    let batch = chunks * plan.moduli;
+    if config.wants("encrypt_bulk") || config.wants("encrypt_bare_1core") {
+        // The bare encryption at the plan's level, on a pool of one thread: BARE_RUN
+        // ciphertexts one after the other per call, so that entering the pool is not timed.
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| Error::InvalidInput { what: format!("a one-thread pool: {e}") })?;
+        let encryptor = scheme.encryptor(enc.public_keys()[0])?;
+        let pt = ringvault_core::scheme::Plaintext::new(p, &vec![1u32; p.n()])?;
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(45);
+        let bulk = || {
+            use rayon::prelude::*;
+            // As the owner's path does once it has written them, the ciphertexts are recycled.
+            ranges.par_iter().try_for_each(|r| enc.encrypt_rows(&columns, r.clone()).map(|rows| rows.recycle(be))).map_err(app)
+        };
+        let bare = || one.install(|| (0..BARE_RUN).try_for_each(|_| plan.encrypt(&encryptor, &[&pt], &mut rng).map(drop)));
+        // Sampled alternately: the efficiency of each pair compares the same machine.
+        let mut pairs = time_pairs(config.sample_ms, config.samples, bulk, bare, &|| be.synchronize())?;
+        let threads = rayon::current_num_threads() as f64;
+        let mut ratios: Vec<f64> = pairs.iter().map(|&(bulk, bare)| bare / BARE_RUN as f64 * batch as f64 / (threads * bulk)).collect();
+        let efficiency = median(&mut ratios);
+        let (mut bulk, mut bare): (Vec<f64>, Vec<f64>) = pairs.drain(..).unzip();
+        if config.wants("encrypt_bulk") {
+            emit(Record { efficiency: Some(efficiency), ..record("encrypt_bulk", batch, median(&mut bulk)) });
+        }
+        if config.wants("encrypt_bare_1core") {
+            emit(record("encrypt_bare_1core", 1, median(&mut bare) / BARE_RUN as f64));
+        }
     }
-    // The bare encryption at the plan's level, on a pool of one thread.
-    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().map_err(|e| Error::InvalidInput { what: format!("a one-thread pool: {e}") })?;
-    let encryptor = scheme.encryptor(&enc.public_keys()[0])?;
-    let pt = ringvault_core::scheme::Plaintext::new(p, &vec![1u32; p.n()])?;
-    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(45);
-    let ns = one.install(|| time_median(config.sample_ms, config.samples, || plan.encrypt(&encryptor, &[&pt], &mut rng).map(drop), &|| be.synchronize()))?;
-    emit(record("encrypt_bare_1core", 1, ns));
+    measure(config, be, emit, &|op, ns| record(op, batch, ns), "encrypt_bulk_files", &mut || enc.encrypt_ranges(&columns, &ranges).map(drop).map_err(app))?;
     Ok(())
 }
 
@@ -317,6 +366,7 @@ fn run_scheme<B: Backend>(config: &BenchConfig, backend: Arc<B>, preset: Preset,
         batch: 1,
         median_ns,
         logq: Some(params.total_bits()),
+        efficiency: None,
     };
     let encoder = IntegerEncoder::new(&params, 1)?;
     let pt = encoder.encode(&BigInt::from(u128::MAX))?;
@@ -347,12 +397,9 @@ fn run_scheme<B: Backend>(config: &BenchConfig, backend: Arc<B>, preset: Preset,
         for seed in 0..config.samples.max(3) as u64 {
             runs.push(sum128x100(&scheme, &keys, &sk, seed)?);
         }
-        let median = |mut v: Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
-        emit(record("sum128x100_adds", median(runs.iter().map(|r| r.0).collect())));
-        emit(record("sum128x100_total", median(runs.iter().map(|r| r.1).collect())));
+        let (mut adds, mut totals): (Vec<f64>, Vec<f64>) = runs.into_iter().unzip();
+        emit(record("sum128x100_adds", median(&mut adds)));
+        emit(record("sum128x100_total", median(&mut totals)));
     }
     Ok(())
 }
@@ -373,7 +420,7 @@ pub fn table_row(r: &Record) -> String {
         format_ns(r.median_ns),
         format_ns(r.median_ns / r.batch as f64),
         r.coeffs_per_second() / 1e6
-    )
+    ) + &r.efficiency.map_or_else(String::new, |e| format!("   efficiency {e:.2}"))
 }
 
 /// `1234.5` → `1.23 µs`.
@@ -390,6 +437,33 @@ pub fn format_ns(ns: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pairs_alternate_the_two_operations() {
+        let log = std::cell::RefCell::new(Vec::new());
+        let spin = |k: u64| (0..k).fold(0u64, |a, x| black_box(a ^ x));
+        let a = || {
+            log.borrow_mut().push('a');
+            black_box(spin(2_000));
+            Ok(())
+        };
+        let b = || {
+            log.borrow_mut().push('b');
+            black_box(spin(20_000));
+            Ok(())
+        };
+        let samples = 5;
+        let pairs = time_pairs(0.2, samples, a, b, &|| Ok(())).unwrap();
+        assert_eq!(pairs.len(), samples);
+        assert!(pairs.iter().all(|&(x, y)| x > 0.0 && y > 0.0 && x.is_finite() && y.is_finite()));
+        // The warm-ups of a then b, then a sample of a, one of b, and so on.
+        let log = log.into_inner();
+        let runs: String = log.iter().zip(log.iter().skip(1).map(Some).chain([None])).filter(|(x, next)| next.is_none_or(|n| n != *x)).map(|(x, _)| *x).collect();
+        assert_eq!(runs, "ab".repeat(samples + 1));
+        let mut odd = [3.0, 1.0, 2.0];
+        assert_eq!(median(&mut odd), 2.0);
+        assert_eq!(median(&mut []), 0.0);
+    }
 
     #[test]
     fn quick_run_emits_every_op_per_level() {

@@ -15,6 +15,7 @@
 //!
 //! Every line is one JSON object (`--json`) or a table row.
 
+use crate::bench::median;
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -138,11 +139,6 @@ fn fsync_write_rate(dir: &Path, block: usize) -> Result<f64, CliError> {
     Ok(written as f64 / secs / 1e6)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 /// Runs the vault benchmarks on `backend` (named `backend_arg` for the server's `--backend`),
 /// printing one line per measurement. `records` are the `vault_query` sizes.
 ///
@@ -181,7 +177,7 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, backend_arg: &str, json_lines:
         owner.upload_keys(&created.id, &keys_dir.join(EVAL_KEYS)).map_err(err)?;
         times.push(t.elapsed().as_secs_f64() * 1e9);
     }
-    emit(json!({"op": "vault_keys_upload", "backend": name, "n": n, "bytes": generated.eval.len(), "median_ns": median(times)}));
+    emit(json!({"op": "vault_keys_upload", "backend": name, "n": n, "bytes": generated.eval.len(), "median_ns": median(&mut times)}));
     drop(served);
 
     // Ingest: 1, 8 and 64 devices, one-row and n-row uploads.
@@ -270,7 +266,7 @@ pub fn run<B: Backend + 'static>(backend: Arc<B>, backend_arg: &str, json_lines:
                 runner.run(&schema, &info, q, stored.len(), &mut source, &|_| {})?;
                 inproc.push(t.elapsed().as_secs_f64() * 1e9);
             }
-            let (m, i) = (median(through), median(inproc));
+            let (m, i) = (median(&mut through), median(&mut inproc));
             emit(json!({"op": "vault_query", "backend": name, "n": n, "query": what, "records": total, "uploads": stored.len(), "median_ns": m, "in_process_ns": i, "ratio": m / i}));
         }
     }

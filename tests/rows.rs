@@ -180,3 +180,37 @@ fn direct_and_switched_encryptions_give_the_same_totals() {
     assert_eq!(seen[0], seen[1]);
     assert!((seen[0].0 - reference(&columns[2], Stat::Sum)).abs() < 1e-9);
 }
+
+#[test]
+fn shared_public_keys_give_the_same_ciphertexts_and_foreign_encryptors_are_refused() {
+    let ctx = context(Preset::N4096);
+    let mut rng = ChaCha20Rng::seed_from_u64(11);
+    let (_, keys) = ctx.generate_keys(&mut rng).unwrap();
+    let columns = data(&mut rng, 60);
+    let plan = ctx.params().row_plan(&spec(&columns, 100, false)).unwrap();
+    let shared: Vec<_> = ctx.schemes().iter().zip(keys.public_keys()).map(|(s, pk)| s.share_public_key(pk.clone()).unwrap()).collect();
+    let bytes = |rows: EncryptedRows<CpuBackend>| -> Vec<Vec<u8>> {
+        rows.into_parts().3.iter().zip(ctx.schemes()).flat_map(|(cts, s)| cts.iter().map(|ct| ct.to_bytes(s).unwrap()).collect::<Vec<_>>()).collect()
+    };
+    // Two rounds of encryptors from the same shared keys: the second uploads nothing, and
+    // both encrypt exactly as encryptors of the keys themselves do.
+    for _ in 0..2 {
+        let encryptors: Vec<_> = ctx.schemes().iter().zip(&shared).map(|(s, k)| s.encryptor_sharing(k).unwrap()).collect();
+        let with = ctx.encrypt_rows_with(&encryptors, &columns, 3..50, &plan, &mut ChaCha20Rng::seed_from_u64(5)).unwrap();
+        let direct = ctx.encrypt_rows_range(&keys.public_keys(), &columns, 3..50, &plan, &mut ChaCha20Rng::seed_from_u64(5)).unwrap();
+        let (with, direct) = (bytes(with), bytes(direct));
+        assert!(!with.is_empty());
+        assert_eq!(with, direct);
+    }
+    // Encryptors of another context's schemes (same parameters) are not this context's.
+    let other = context(Preset::N4096);
+    let foreign: Vec<_> = other.schemes().iter().zip(&shared).map(|(s, k)| s.encryptor_sharing(k).unwrap()).collect();
+    assert!(matches!(ctx.encrypt_rows_with(&foreign, &columns, 0..10, &plan, &mut rng), Err(Error::ParameterMismatch)));
+    // Fewer encryptors than the plan's moduli.
+    let one: Vec<_> = ctx.schemes().iter().zip(&shared).take(plan.moduli - 1).map(|(s, k)| s.encryptor_sharing(k).unwrap()).collect();
+    assert!(matches!(ctx.encrypt_rows_with(&one, &columns, 0..10, &plan, &mut rng), Err(Error::ParameterMismatch)));
+    // A key shared for other parameters.
+    let wide = context(Preset::N8192);
+    assert!(matches!(wide.schemes()[0].share_public_key(keys.public_keys()[0].clone()), Err(Error::ParameterMismatch)));
+    assert!(matches!(wide.schemes()[0].encryptor_sharing(&shared[0]), Err(Error::ParameterMismatch)));
+}

@@ -433,8 +433,8 @@ impl<B: ringvault_core::Backend> UploadEncryptor<B> {
     }
 
     /// The public keys (one per plaintext modulus).
-    pub fn public_keys(&self) -> &[ringvault_core::scheme::PublicKey] {
-        &self.keys.public
+    pub fn public_keys(&self) -> Vec<&ringvault_core::scheme::PublicKey> {
+        self.keys.public_keys()
     }
 
     /// The row plan every upload is encrypted under.
@@ -542,9 +542,9 @@ impl<B: ringvault_core::Backend> UploadEncryptor<B> {
     /// # Errors
     /// Encryption errors; an empty range or one beyond the records.
     pub fn encrypt_rows(&self, columns: &[PlainColumn], range: Range<usize>) -> Result<EncryptedRows<B>, AppError> {
-        let refs: Vec<_> = self.keys.public.iter().collect();
+        let encryptors = self.keys.encryptors()?;
         let mut rng = ringvault_core::scheme::sampling::default_rng();
-        Ok(self.keys.ctx.encrypt_rows_range(&refs, columns, range, &self.plan, &mut rng)?)
+        Ok(self.keys.ctx.encrypt_rows_with(&encryptors, columns, range, &self.plan, &mut rng)?)
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ringvault_core::Backend;
-use ringvault_core::scheme::PublicKey;
+use ringvault_core::scheme::{Encryptor, PublicKey, SharedPublicKey};
 use ringvault_core::stats::{ColumnInfo, LogisticModel, PlainColumn, Stat, StatsContext, StatsKeys, Weights};
 
 use crate::AppError;
@@ -17,7 +17,9 @@ use crate::AppError;
 /// Encrypts tables with the `public.key` file only.
 pub struct TableEncryptor<B: Backend> {
     pub(crate) ctx: StatsContext<B>,
-    pub(crate) public: Vec<PublicKey>,
+    /// The public keys (one per plaintext modulus), each keeping its device forms for every
+    /// encryptor made from it.
+    pub(crate) public: Vec<SharedPublicKey<B>>,
     /// [`crate::keys::public_key_digest`] of the keys: what every file it writes names.
     pub(crate) digest: String,
 }
@@ -30,7 +32,21 @@ impl<B: Backend> TableEncryptor<B> {
     pub fn new(backend: Arc<B>, public_key: &[u8]) -> Result<Self, AppError> {
         let (ctx, public) = crate::keys::open_public(backend, public_key)?;
         let digest = crate::keys::public_key_digest(&public.iter().map(PublicKey::to_bytes).collect::<Vec<_>>());
+        let public = ctx.schemes().iter().zip(public).map(|(s, pk)| s.share_public_key(pk)).collect::<Result<_, _>>()?;
         Ok(Self { ctx, public, digest })
+    }
+
+    /// The public keys (one per plaintext modulus).
+    pub fn public_keys(&self) -> Vec<&PublicKey> {
+        self.public.iter().map(SharedPublicKey::public_key).collect()
+    }
+
+    /// One encryptor per plaintext modulus; each uploads only what no earlier one did.
+    ///
+    /// # Errors
+    /// [`AppError::Core`] (not expected: the keys were shared by these schemes).
+    pub fn encryptors(&self) -> Result<Vec<Encryptor<'_, B>>, AppError> {
+        Ok(self.ctx.schemes().iter().zip(&self.public).map(|(s, k)| s.encryptor_sharing(k)).collect::<Result<_, _>>()?)
     }
 
     /// The statistics context of the keys.
@@ -44,7 +60,7 @@ impl<B: Backend> TableEncryptor<B> {
     /// # Errors
     /// [`AppError::Core`] for columns that do not form a table or a value beyond the space.
     pub fn encrypt(&self, columns: &[PlainColumn]) -> Result<Vec<u8>, AppError> {
-        let refs: Vec<_> = self.public.iter().collect();
+        let refs = self.public_keys();
         let mut rng = ringvault_core::scheme::sampling::default_rng();
         let table = self.ctx.encrypt_table(&refs, columns, &mut rng)?;
         crate::results::table_file_under(&self.ctx, &table, Some(&self.digest))
@@ -174,7 +190,7 @@ impl<B: Backend> TableEncryptor<B> {
         let file = std::fs::File::create(path).map_err(|e| AppError::io(path, &e))?;
         let label = path.display().to_string();
         let mut writer = crate::container::Writer::new(std::io::BufWriter::new(file), header, &label)?;
-        let refs: Vec<_> = self.public.iter().collect();
+        let refs = self.public_keys();
         let mut live = LiveBytes::default();
         let (mut done, mut blocks) = (0usize, 0usize);
         progress(0, layout.records);

@@ -23,7 +23,22 @@ type DevicePublicKey<B> = (<B as Backend>::Batch<Ntt>, <B as Backend>::Batch<Ntt
 pub struct Encryptor<'a, B: Backend> {
     scheme: &'a Scheme<B>,
     pk: &'a PublicKey,
-    levels: DeviceCache<usize, DevicePublicKey<B>>,
+    levels: Arc<DeviceCache<usize, DevicePublicKey<B>>>,
+}
+
+/// A public key that keeps its device forms (one per level, uploaded on first use) for every
+/// encryptor made from it ([`Scheme::encryptor_sharing`]): a long-lived owner of a key, such
+/// as an upload pipeline making one encryptor per task, uploads each level once.
+pub struct SharedPublicKey<B: Backend> {
+    pk: PublicKey,
+    levels: Arc<DeviceCache<usize, DevicePublicKey<B>>>,
+}
+
+impl<B: Backend> SharedPublicKey<B> {
+    /// The key.
+    pub fn public_key(&self) -> &PublicKey {
+        &self.pk
+    }
 }
 
 impl<B: Backend> Scheme<B> {
@@ -32,12 +47,36 @@ impl<B: Backend> Scheme<B> {
     /// # Errors
     /// [`Error::ParameterMismatch`]; backend failures.
     pub fn encryptor<'a>(&'a self, pk: &'a PublicKey) -> Result<Encryptor<'a, B>, Error> {
+        self.check_public_key(pk)?;
+        let encryptor = Encryptor { scheme: self, pk, levels: Arc::new(DeviceCache::new()) };
+        encryptor.public_key_at(self.params.max_level())?;
+        Ok(encryptor)
+    }
+
+    /// `pk`, to share its device forms between encryptors ([`Self::encryptor_sharing`]).
+    ///
+    /// # Errors
+    /// [`Error::ParameterMismatch`].
+    pub fn share_public_key(&self, pk: PublicKey) -> Result<SharedPublicKey<B>, Error> {
+        self.check_public_key(&pk)?;
+        Ok(SharedPublicKey { pk, levels: Arc::new(DeviceCache::new()) })
+    }
+
+    /// An encryptor for `key` that uploads only the levels no earlier encryptor of `key`
+    /// uploaded (none on creation).
+    ///
+    /// # Errors
+    /// [`Error::ParameterMismatch`] when `key` was shared for other parameters.
+    pub fn encryptor_sharing<'a>(&'a self, key: &'a SharedPublicKey<B>) -> Result<Encryptor<'a, B>, Error> {
+        self.check_public_key(&key.pk)?;
+        Ok(Encryptor { scheme: self, pk: &key.pk, levels: key.levels.clone() })
+    }
+
+    fn check_public_key(&self, pk: &PublicKey) -> Result<(), Error> {
         if !Arc::ptr_eq(pk.params(), &self.params) && pk.params().literal() != self.params.literal() {
             return Err(Error::ParameterMismatch);
         }
-        let encryptor = Encryptor { scheme: self, pk, levels: DeviceCache::new() };
-        encryptor.public_key_at(self.params.max_level())?;
-        Ok(encryptor)
+        Ok(())
     }
 
     /// Residues over `limbs` of `t·e + m` for each plaintext (`e` small signed, `n` per plaintext),

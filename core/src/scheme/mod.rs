@@ -36,7 +36,7 @@ use crate::Error;
 pub use ciphertext::{Ciphertext, Plaintext};
 pub use evaluator::{DeviceKeys, Evaluator, PreparedPlaintext};
 pub use decrypt::Decryptor;
-pub use encrypt::Encryptor;
+pub use encrypt::{Encryptor, SharedPublicKey};
 pub use keys::{EvaluationKeys, GaloisElement, KeyPlan, KeySwitchKey, KeyTarget, PublicKey, SecretKey, power_of_two_rotation_elements};
 pub(crate) use keys::expand_uniform;
 pub use params::{MAX_PRIMES, NoiseModel, Parameters, ParametersLiteral, Preset, SecurityLevel};

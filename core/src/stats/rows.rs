@@ -28,7 +28,7 @@ use super::table::ColumnInfo;
 use super::{PlainColumn, StatsContext, StatsParameters};
 use crate::backend::Backend;
 use crate::encoding::CrtPlaintextSpace;
-use crate::scheme::{Ciphertext, Plaintext, PublicKey};
+use crate::scheme::{Ciphertext, Encryptor, Plaintext, PublicKey};
 use crate::Error;
 
 /// Extra bits of noise budget a row plan keeps beyond the model's estimate.
@@ -287,7 +287,23 @@ impl<B: Backend> StatsContext<B> {
     /// the columns' records.
     pub fn encrypt_rows_range<R: RngCore + CryptoRng>(&self, public: &[&PublicKey], columns: &[PlainColumn], range: std::ops::Range<usize>, plan: &RowPlan, rng: &mut R) -> Result<EncryptedRows<B>, Error> {
         self.check_keys(public, |k| k.params())?;
+        let encryptors = self.schemes.iter().zip(public).take(plan.moduli.min(public.len())).map(|(s, pk)| s.encryptor(pk)).collect::<Result<Vec<_>, _>>()?;
+        self.encrypt_rows_with(&encryptors, columns, range, plan, rng)
+    }
+
+    /// [`Self::encrypt_rows_range`] with encryptors made by this context's schemes, one per
+    /// plaintext modulus the plan uses, in order: encryptors that share their keys' device
+    /// forms ([`Scheme::encryptor_sharing`](crate::scheme::Scheme::encryptor_sharing))
+    /// upload no key per call.
+    ///
+    /// # Errors
+    /// As [`Self::encrypt_rows_range`]; [`Error::ParameterMismatch`] for an encryptor of
+    /// another scheme or fewer encryptors than the plan's moduli.
+    pub fn encrypt_rows_with<R: RngCore + CryptoRng>(&self, encryptors: &[Encryptor<'_, B>], columns: &[PlainColumn], range: std::ops::Range<usize>, plan: &RowPlan, rng: &mut R) -> Result<EncryptedRows<B>, Error> {
         self.check_plan(plan, columns.len())?;
+        if encryptors.len() < plan.moduli || encryptors.iter().zip(&self.schemes).any(|(e, s)| !std::ptr::eq(e.scheme(), s)) {
+            return Err(Error::ParameterMismatch);
+        }
         let all = super::table::plain_records(columns)?;
         if range.is_empty() || range.end > all {
             return Err(Error::InvalidInput { what: format!("records {range:?} of a table of {all}") });
@@ -312,33 +328,38 @@ impl<B: Backend> StatsContext<B> {
         let n = self.params.n();
         // Batches as large as the backend gains from (one ciphertext at a time on the CPU).
         let per_batch = (self.schemes[0].backend().caps().efficient_batch_residues / (plan.level * n)).max(1);
-        let mut ciphertexts = Vec::with_capacity(plan.moduli);
-        for (scheme, pk) in self.schemes.iter().zip(public).take(plan.moduli) {
-            let t = scheme.params().plaintext();
-            let mut pts = Vec::with_capacity(chunk_records.len());
-            for (k, &here) in chunk_records.iter().enumerate() {
-                let mut coeffs = vec![0u32; n];
-                let first = range.start + k * per;
-                // Column by column: each column's values are read in order.
-                for (c, col) in columns.iter().enumerate() {
-                    for (r, v) in col.values[first..first + here].iter().enumerate() {
-                        if let Some(v) = *v {
-                            let x = super::residue_of(v, t);
-                            coeffs[r * stride + c] = x;
-                            if plan.squares {
-                                // v² ≡ (v mod t)² (mod t).
-                                coeffs[r * stride + width + c] = t.mul(x, x);
-                            }
+        let schemes = &self.schemes[..plan.moduli];
+        // One pass over each chunk's records fills its plaintext under every modulus: each
+        // value is read once and reduced modulo each t.
+        let moduli: Vec<_> = schemes.iter().map(|s| s.params().plaintext()).collect();
+        let mut plaintexts: Vec<Vec<Plaintext>> = schemes.iter().map(|_| Vec::with_capacity(chunk_records.len())).collect();
+        for (k, &here) in chunk_records.iter().enumerate() {
+            let mut coeffs: Vec<Vec<u32>> = schemes.iter().map(|_| vec![0u32; n]).collect();
+            let first = range.start + k * per;
+            // Column by column: each column's values are read in order.
+            for (c, col) in columns.iter().enumerate() {
+                for (r, v) in col.values[first..first + here].iter().enumerate() {
+                    let Some(v) = *v else { continue };
+                    for (t, coeffs) in moduli.iter().zip(&mut coeffs) {
+                        let x = super::residue_of(v, t);
+                        coeffs[r * stride + c] = x;
+                        if plan.squares {
+                            // v² ≡ (v mod t)² (mod t).
+                            coeffs[r * stride + width + c] = t.mul(x, x);
                         }
                     }
                 }
-                pts.push(Plaintext::new(scheme.params(), &coeffs)?);
             }
+            for ((scheme, coeffs), pts) in schemes.iter().zip(coeffs).zip(&mut plaintexts) {
+                pts.push(Plaintext::from_reduced(scheme.params(), coeffs));
+            }
+        }
+        let mut ciphertexts = Vec::with_capacity(plan.moduli);
+        for ((scheme, encryptor), pts) in schemes.iter().zip(encryptors).zip(plaintexts) {
             let refs: Vec<&Plaintext> = pts.iter().collect();
-            let encryptor = scheme.encryptor(pk)?;
             let mut cts = Vec::with_capacity(refs.len());
             for batch in refs.chunks(per_batch) {
-                cts.extend(scheme.unstack(plan.encrypt(&encryptor, batch, rng)?)?);
+                cts.extend(scheme.unstack(plan.encrypt(encryptor, batch, rng)?)?);
             }
             ciphertexts.push(cts);
         }

@@ -302,6 +302,10 @@ const BULK_UPLOADS: usize = 8;
 /// Ciphertexts of one timed call of `encrypt_bare_1core`.
 const BARE_RUN: usize = 8;
 
+/// Pairs of samples behind the bulk efficiency, at least: on a shared 2-core host single
+/// pairs spread by ±10 %.
+const EFFICIENCY_PAIRS: usize = 21;
+
 /// `encrypt_bulk` and `encrypt_bare_1core` on one backend (n = 8192, the demo's keys and
 /// schema).
 fn run_bulk<B: Backend + 'static>(config: &BenchConfig, backend: Arc<B>, emit: &mut dyn FnMut(Record)) -> Result<(), Error> {
@@ -333,7 +337,7 @@ fn run_bulk<B: Backend + 'static>(config: &BenchConfig, backend: Arc<B>, emit: &
         };
         let bare = || one.install(|| (0..BARE_RUN).try_for_each(|_| plan.encrypt(&encryptor, &[&pt], &mut rng).map(drop)));
         // Sampled alternately: the efficiency of each pair compares the same machine.
-        let mut pairs = time_pairs(config.sample_ms, config.samples, bulk, bare, &|| be.synchronize())?;
+        let mut pairs = time_pairs(config.sample_ms, config.samples.max(EFFICIENCY_PAIRS), bulk, bare, &|| be.synchronize())?;
         let threads = rayon::current_num_threads() as f64;
         let mut ratios: Vec<f64> = pairs.iter().map(|&(bulk, bare)| bare / BARE_RUN as f64 * batch as f64 / (threads * bulk)).collect();
         let efficiency = median(&mut ratios);

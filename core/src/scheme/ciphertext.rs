@@ -58,16 +58,6 @@ impl Plaintext {
         Ok(Self { params: params.clone(), coeffs: v })
     }
 
-    /// A plaintext that takes `coeffs` as they are, without a copy.
-    ///
-    /// # Preconditions
-    /// Exactly `n` coefficients, each `< t` (the caller reduced them); checked in debug builds.
-    pub(crate) fn from_reduced(params: &Arc<Parameters>, coeffs: Vec<u32>) -> Self {
-        debug_assert_eq!(coeffs.len(), params.n());
-        debug_assert!(coeffs.iter().all(|&c| c < params.plaintext().value()));
-        Self { params: params.clone(), coeffs }
-    }
-
     /// A plaintext from signed coefficients, reduced modulo `t`.
     ///
     /// # Errors

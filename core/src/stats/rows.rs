@@ -329,39 +329,28 @@ impl<B: Backend> StatsContext<B> {
         // Batches as large as the backend gains from (one ciphertext at a time on the CPU).
         let per_batch = (self.schemes[0].backend().caps().efficient_batch_residues / (plan.level * n)).max(1);
         let schemes = &self.schemes[..plan.moduli];
-        // One pass over each chunk's records fills its plaintext under every modulus: each
-        // value is read once and reduced modulo each t.
         let moduli: Vec<_> = schemes.iter().map(|s| s.params().plaintext()).collect();
-        let mut plaintexts: Vec<Vec<Plaintext>> = schemes.iter().map(|_| Vec::with_capacity(chunk_records.len())).collect();
-        for (k, &here) in chunk_records.iter().enumerate() {
-            let mut coeffs: Vec<Vec<u32>> = schemes.iter().map(|_| vec![0u32; n]).collect();
-            let first = range.start + k * per;
-            // Column by column: each column's values are read in order.
-            for (c, col) in columns.iter().enumerate() {
-                for (r, v) in col.values[first..first + here].iter().enumerate() {
-                    let Some(v) = *v else { continue };
-                    for (t, coeffs) in moduli.iter().zip(&mut coeffs) {
-                        let x = super::residue_of(v, t);
-                        coeffs[r * stride + c] = x;
-                        if plan.squares {
-                            // v² ≡ (v mod t)² (mod t).
-                            coeffs[r * stride + width + c] = t.mul(x, x);
-                        }
-                    }
+        // A column whose magnitudes lie below every modulus (public: its bound is in the
+        // file) needs no reduction of its values, only of their squares.
+        let small: Vec<bool> = infos.iter().map(|i| i.bound_bits < 31 && moduli.iter().all(|t| 1u32 << i.bound_bits <= t.value())).collect();
+        let mut ciphertexts: Vec<Vec<Ciphertext<B>>> = schemes.iter().map(|_| Vec::with_capacity(chunk_records.len())).collect();
+        // One batch of chunks at a time: their plaintexts under every modulus are packed
+        // into the same buffers (each value read once), then encrypted modulus by modulus.
+        let mut buffers: Vec<Vec<Plaintext>> = schemes.iter().map(|s| (0..per_batch.min(chunk_records.len())).map(|_| Plaintext::zero(s.params())).collect()).collect();
+        for (b, group) in chunk_records.chunks(per_batch).enumerate() {
+            for (k, &here) in group.iter().enumerate() {
+                let first = range.start + (b * per_batch + k) * per;
+                let mut coeffs: Vec<&mut [u32]> = buffers.iter_mut().map(|pts| pts[k].coeffs.as_mut_slice()).collect();
+                for (c, col) in columns.iter().enumerate() {
+                    pack_column(&col.values[first..first + here], c, width, stride, plan.squares, small[c], &moduli, &mut coeffs);
                 }
+                // Past the last record (a ragged chunk, or a stride that leaves a tail).
+                coeffs.iter_mut().for_each(|p| p[here * stride..].fill(0));
             }
-            for ((scheme, coeffs), pts) in schemes.iter().zip(coeffs).zip(&mut plaintexts) {
-                pts.push(Plaintext::from_reduced(scheme.params(), coeffs));
+            for (((scheme, encryptor), pts), cts) in schemes.iter().zip(encryptors).zip(&buffers).zip(&mut ciphertexts) {
+                let refs: Vec<&Plaintext> = pts[..group.len()].iter().collect();
+                cts.extend(scheme.unstack(plan.encrypt(encryptor, &refs, rng)?)?);
             }
-        }
-        let mut ciphertexts = Vec::with_capacity(plan.moduli);
-        for ((scheme, encryptor), pts) in schemes.iter().zip(encryptors).zip(plaintexts) {
-            let refs: Vec<&Plaintext> = pts.iter().collect();
-            let mut cts = Vec::with_capacity(refs.len());
-            for batch in refs.chunks(per_batch) {
-                cts.extend(scheme.unstack(plan.encrypt(encryptor, batch, rng)?)?);
-            }
-            ciphertexts.push(cts);
         }
         Ok(EncryptedRows { plan: *plan, columns: infos, chunk_records, ciphertexts })
     }
@@ -431,5 +420,75 @@ pub(crate) fn merge_columns(acc: &mut [ColumnInfo], next: &[ColumnInfo], offset:
         a.count += b.count;
         a.bound_bits = a.bound_bits.max(b.bound_bits);
         a.missing.extend(b.missing.iter().map(|m| m + offset));
+    }
+}
+/// Writes one column's values of a chunk (record `r` at `r·stride + c`, its square at
+/// `+ width` when `squares`) into the plaintext of each modulus; a missing value is 0.
+/// `small`: every magnitude lies below every modulus, so only squares need reducing.
+/// Branch-free in the values (each path is chosen by the column's public bound).
+fn pack_column(values: &[Option<i128>], c: usize, width: usize, stride: usize, squares: bool, small: bool, moduli: &[&crate::zq::Modulus], coeffs: &mut [&mut [u32]]) {
+    for (r, v) in values.iter().enumerate() {
+        let at = r * stride + c;
+        let v = v.unwrap_or(0);
+        if small {
+            // |v| < t < 2^31: its residue is |v| or t − |v|, and v² < 2^62 is exact.
+            let a = v.unsigned_abs() as u32;
+            let negative = 0u32.wrapping_sub(u32::from(v < 0));
+            let square = u64::from(a) * u64::from(a);
+            for (t, p) in moduli.iter().zip(coeffs.iter_mut()) {
+                p[at] = (t.neg(a) & negative) | (a & !negative);
+                if squares {
+                    p[at + width] = t.reduce_u64(square);
+                }
+            }
+        } else {
+            for (t, p) in moduli.iter().zip(coeffs.iter_mut()) {
+                let x = super::residue_of(v, t);
+                p[at] = x;
+                if squares {
+                    // v² ≡ (v mod t)² (mod t).
+                    p[at + width] = t.mul(x, x);
+                }
+            }
+        }
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::pack_column;
+    use crate::zq::Modulus;
+
+    #[test]
+    fn both_packing_paths_give_the_residues_of_values_and_squares() {
+        let moduli = [Modulus::new(65537).unwrap(), Modulus::new(786433).unwrap()];
+        let refs: Vec<&Modulus> = moduli.iter().collect();
+        let values = [Some(0i128), Some(1), Some(-1), Some(65535), Some(-65535), None, Some(-7)];
+        let (width, stride) = (2, 4);
+        for small in [true, false] {
+            let mut bufs = vec![vec![u32::MAX; values.len() * stride]; 2];
+            let mut coeffs: Vec<&mut [u32]> = bufs.iter_mut().map(Vec::as_mut_slice).collect();
+            pack_column(&values, 1, width, stride, true, small, &refs, &mut coeffs);
+            for (t, buf) in moduli.iter().zip(&bufs) {
+                let q = i128::from(t.value());
+                for (r, v) in values.iter().enumerate() {
+                    let v = v.unwrap_or(0);
+                    assert_eq!(i128::from(buf[r * stride + 1]), v.rem_euclid(q), "value {v} mod {q}, small {small}");
+                    assert_eq!(i128::from(buf[r * stride + 1 + width]), (v * v).rem_euclid(q), "square of {v} mod {q}");
+                    // Other columns' slots untouched.
+                    assert_eq!(buf[r * stride], u32::MAX);
+                }
+            }
+        }
+        // Beyond every modulus (and beyond 64 bits): the general path.
+        let wide = [Some(1i128 << 70), Some(-(1i128 << 40) - 3), Some(i128::from(i64::MIN))];
+        let mut bufs = vec![vec![0u32; wide.len()]; 2];
+        let mut coeffs: Vec<&mut [u32]> = bufs.iter_mut().map(Vec::as_mut_slice).collect();
+        pack_column(&wide, 0, 1, 1, false, false, &refs, &mut coeffs);
+        for (t, buf) in moduli.iter().zip(&bufs) {
+            let q = i128::from(t.value());
+            assert!(wide.iter().zip(buf).all(|(v, &x)| i128::from(x) == v.unwrap_or(0).rem_euclid(q)));
+        }
     }
 }

@@ -333,6 +333,7 @@ impl<B: Backend> StatsContext<B> {
         // A column whose magnitudes lie below every modulus (public: its bound is in the
         // file) needs no reduction of its values, only of their squares.
         let small: Vec<bool> = infos.iter().map(|i| i.bound_bits < 31 && moduli.iter().all(|t| 1u32 << i.bound_bits <= t.value())).collect();
+        let slots = Slots { width, stride, squares: plan.squares };
         let mut ciphertexts: Vec<Vec<Ciphertext<B>>> = schemes.iter().map(|_| Vec::with_capacity(chunk_records.len())).collect();
         // One batch of chunks at a time: their plaintexts under every modulus are packed
         // into the same buffers (each value read once), then encrypted modulus by modulus.
@@ -342,7 +343,7 @@ impl<B: Backend> StatsContext<B> {
                 let first = range.start + (b * per_batch + k) * per;
                 let mut coeffs: Vec<&mut [u32]> = buffers.iter_mut().map(|pts| pts[k].coeffs.as_mut_slice()).collect();
                 for (c, col) in columns.iter().enumerate() {
-                    pack_column(&col.values[first..first + here], c, width, stride, plan.squares, small[c], &moduli, &mut coeffs);
+                    pack_column(&col.values[first..first + here], c, slots, small[c], &moduli, &mut coeffs);
                 }
                 // Past the last record (a ragged chunk, or a stride that leaves a tail).
                 coeffs.iter_mut().for_each(|p| p[here * stride..].fill(0));
@@ -422,11 +423,21 @@ pub(crate) fn merge_columns(acc: &mut [ColumnInfo], next: &[ColumnInfo], offset:
         a.missing.extend(b.missing.iter().map(|m| m + offset));
     }
 }
-/// Writes one column's values of a chunk (record `r` at `r·stride + c`, its square at
-/// `+ width` when `squares`) into the plaintext of each modulus; a missing value is 0.
-/// `small`: every magnitude lies below every modulus, so only squares need reducing.
-/// Branch-free in the values (each path is chosen by the column's public bound).
-fn pack_column(values: &[Option<i128>], c: usize, width: usize, stride: usize, squares: bool, small: bool, moduli: &[&crate::zq::Modulus], coeffs: &mut [&mut [u32]]) {
+/// Where a record's values lie in a plaintext: column `c` of record `r` at `r·stride + c`,
+/// its square at `+ width` when `squares`.
+#[derive(Clone, Copy)]
+struct Slots {
+    width: usize,
+    stride: usize,
+    squares: bool,
+}
+
+/// Writes one column's values of a chunk (at `slots`) into the plaintext of each modulus; a
+/// missing value is 0. `small`: every magnitude lies below every modulus, so only squares
+/// need reducing. Branch-free in the values (each path is chosen by the column's public
+/// bound).
+fn pack_column(values: &[Option<i128>], c: usize, slots: Slots, small: bool, moduli: &[&crate::zq::Modulus], coeffs: &mut [&mut [u32]]) {
+    let Slots { width, stride, squares } = slots;
     for (r, v) in values.iter().enumerate() {
         let at = r * stride + c;
         let v = v.unwrap_or(0);
@@ -457,7 +468,7 @@ fn pack_column(values: &[Option<i128>], c: usize, width: usize, stride: usize, s
 
 #[cfg(test)]
 mod tests {
-    use super::pack_column;
+    use super::{Slots, pack_column};
     use crate::zq::Modulus;
 
     #[test]
@@ -469,7 +480,7 @@ mod tests {
         for small in [true, false] {
             let mut bufs = vec![vec![u32::MAX; values.len() * stride]; 2];
             let mut coeffs: Vec<&mut [u32]> = bufs.iter_mut().map(Vec::as_mut_slice).collect();
-            pack_column(&values, 1, width, stride, true, small, &refs, &mut coeffs);
+            pack_column(&values, 1, Slots { width, stride, squares: true }, small, &refs, &mut coeffs);
             for (t, buf) in moduli.iter().zip(&bufs) {
                 let q = i128::from(t.value());
                 for (r, v) in values.iter().enumerate() {
@@ -485,7 +496,7 @@ mod tests {
         let wide = [Some(1i128 << 70), Some(-(1i128 << 40) - 3), Some(i128::from(i64::MIN))];
         let mut bufs = vec![vec![0u32; wide.len()]; 2];
         let mut coeffs: Vec<&mut [u32]> = bufs.iter_mut().map(Vec::as_mut_slice).collect();
-        pack_column(&wide, 0, 1, 1, false, false, &refs, &mut coeffs);
+        pack_column(&wide, 0, Slots { width: 1, stride: 1, squares: false }, false, &refs, &mut coeffs);
         for (t, buf) in moduli.iter().zip(&bufs) {
             let q = i128::from(t.value());
             assert!(wide.iter().zip(buf).all(|(v, &x)| i128::from(x) == v.unwrap_or(0).rem_euclid(q)));

@@ -41,6 +41,7 @@ pub fn ternary<R: RngCore + CryptoRng>(rng: &mut R, n: usize) -> Vec<i8> {
             }
         }
     }
+    buf.zeroize();
     out
 }
 
@@ -49,16 +50,24 @@ pub fn ternary<R: RngCore + CryptoRng>(rng: &mut R, n: usize) -> Vec<i8> {
 /// 6 random bytes. Constant time.
 pub fn centered_binomial<R: RngCore + CryptoRng>(rng: &mut R, n: usize) -> Vec<i8> {
     const MASK: u64 = (1 << CBD_ETA) - 1;
-    let mut bytes = vec![0u8; 6 * n + 2];
-    rng.fill_bytes(&mut bytes);
-    let out = (0..n)
-        .map(|i| {
+    /// Samples per block of random bytes (a whole number of 4-byte words, so the blocks
+    /// read the generator's stream exactly as one request of `6n + 2` bytes would).
+    const BLOCK: usize = 64;
+    // Each sample reads one 8-byte little-endian word at 6i; its top 2 bytes (the next
+    // sample's, or 2 padding bytes after the last) fall outside both 21-bit masks.
+    let mut bytes = [0u8; 6 * BLOCK + 2];
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let take = (n - out.len()).min(BLOCK);
+        let last = out.len() + take == n;
+        rng.fill_bytes(&mut bytes[..6 * take + if last { 2 } else { 0 }]);
+        out.extend(bytes.windows(8).step_by(6).take(take).map(|w| {
             let mut word = [0u8; 8];
-            word[..6].copy_from_slice(&bytes[6 * i..6 * i + 6]);
+            word.copy_from_slice(w);
             let x = u64::from_le_bytes(word);
             ((x & MASK).count_ones() as i32 - ((x >> CBD_ETA) & MASK).count_ones() as i32) as i8
-        })
-        .collect();
+        }));
+    }
     bytes.zeroize();
     out
 }
@@ -113,6 +122,25 @@ mod tests {
         let p0 = s.iter().filter(|&&x| x == 0).count() as f64 / s.len() as f64;
         assert!((p0 - 0.122_380_807).abs() < 0.005, "P(0) {p0}");
         assert!(s.iter().all(|&x| x.abs() <= 21));
+    }
+
+    #[test]
+    fn blocked_binomial_reads_the_stream_as_one_request() {
+        // The reference: one request of 6n + 2 bytes, sample i from bytes 6i..6i+6.
+        let reference = |seed: u64, n: usize| -> (Vec<i8>, u32) {
+            let mut rng = ChaCha20Rng::seed_from_u64(seed);
+            let mut bytes = vec![0u8; 6 * n + 2];
+            rng.fill_bytes(&mut bytes);
+            let pop = |b: &[u8], from: u32| (0..CBD_ETA).filter(|k| b[((from + k) / 8) as usize] >> ((from + k) % 8) & 1 == 1).count() as i32;
+            let out = (0..n).map(|i| (pop(&bytes[6 * i..6 * i + 6], 0) - pop(&bytes[6 * i..6 * i + 6], CBD_ETA)) as i8).collect();
+            (out, rng.next_u32())
+        };
+        for n in [1, 2, 63, 64, 65, 127, 128, 129, 1000] {
+            let mut rng = ChaCha20Rng::seed_from_u64(n as u64);
+            let got = centered_binomial(&mut rng, n);
+            // The same samples, and the generator left where the single request leaves it.
+            assert_eq!((got, rng.next_u32()), reference(n as u64, n), "n = {n}");
+        }
     }
 
     #[test]

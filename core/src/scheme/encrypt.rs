@@ -9,7 +9,8 @@ use super::ciphertext::{Ciphertext, Plaintext};
 use super::keys::{PublicKey, SecretKey, expand_uniform, select_limbs};
 use zeroize::Zeroize;
 
-use super::sampling::{centered_binomial, noise_rng, small_to_residue, ternary};
+use super::sampling::{CBD_ETA, centered_binomial, noise_rng, small_to_residue, ternary};
+use crate::zq::reduce_once;
 use super::{Scheme, zeroize_host};
 use crate::backend::Backend;
 use crate::ring::{BatchShape, Coeff, Ntt, PolyBatch};
@@ -79,9 +80,14 @@ impl<B: Backend> Scheme<B> {
         Ok(())
     }
 
-    /// Residues over `limbs` of `t·e + m` for each plaintext (`e` small signed, `n` per plaintext),
-    /// in the coefficient domain: the message-and-noise term of an encryption.
+    /// Residues over `limbs` of `t·e + m` for each plaintext (`n` errors per plaintext), in
+    /// the coefficient domain: the message-and-noise term of an encryption.
+    ///
+    /// # Preconditions
+    /// Every error is a centered-binomial sample, `|e| ≤ CBD_ETA` (checked in debug builds):
+    /// where `21·t < q` the product `t·e` is then formed without a reduction.
     pub(crate) fn noise_and_message(&self, pts: &[&Plaintext], errors: &[i8], limbs: &[usize]) -> Result<PolyBatch<Coeff>, Error> {
+        debug_assert!(errors.iter().all(|e| e.unsigned_abs() as u32 <= CBD_ETA));
         let n = self.params.n();
         let ring = self.params.ring();
         let t = self.params.plaintext().value();
@@ -91,12 +97,19 @@ impl<B: Backend> Scheme<B> {
             if pt.params.literal() != self.params.literal() {
                 return Err(Error::ParameterMismatch);
             }
+            let errors = &errors[p * n..(p + 1) * n];
             for &l in limbs {
                 let m = ring.modulus(l);
-                let t_mod = m.reduce(t);
-                let t_shoup = m.shoup(t_mod);
                 // t < q, so the message coefficient is already a residue.
-                data.extend(pt.coeffs.iter().zip(&errors[p * n..(p + 1) * n]).map(|(&c, &x)| m.add(m.mul_shoup(small_to_residue(i32::from(x), m), t_mod, t_shoup), c)));
+                if u64::from(t) * u64::from(CBD_ETA) < u64::from(m.value()) {
+                    // |t·e| ≤ 21·t < q: t·e is a small signed value, no product mod q.
+                    let (q, t) = (m.value(), t as i32);
+                    data.extend(pt.coeffs.iter().zip(errors).map(|(&c, &x)| reduce_once(small_to_residue(t * i32::from(x), m) + c, q)));
+                } else {
+                    let t_mod = m.reduce(t);
+                    let t_shoup = m.shoup(t_mod);
+                    data.extend(pt.coeffs.iter().zip(errors).map(|(&c, &x)| m.add(m.mul_shoup(small_to_residue(i32::from(x), m), t_mod, t_shoup), c)));
+                }
             }
         }
         Ok(PolyBatch::from_parts_unchecked(BatchShape::new(pts.len(), n, limbs.to_vec()), data))

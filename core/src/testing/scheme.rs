@@ -502,6 +502,11 @@ macro_rules! scheme_tests {
                 suite::encrypt_decrypt($backend, Preset::N4096, 65537);
             }
             #[test]
+            fn scheme_encrypt_decrypt_n4096_wide_plaintext() {
+                // 21·t ≥ q: the noise term t·e takes the product mod q, not the small path.
+                suite::encrypt_decrypt($backend, Preset::N4096, 67_239_937);
+            }
+            #[test]
             fn scheme_encrypt_decrypt_n16384() {
                 suite::encrypt_decrypt($backend, Preset::N16384, 786433);
             }

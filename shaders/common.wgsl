@@ -5,8 +5,9 @@
 // Bounds every kernel relies on:
 // - every modulus q is below 2^30, so lazy values below 4q fit in a u32;
 // - residues handed to a kernel are fully reduced (< q) unless the kernel says otherwise;
-// - WGSL has no 64-bit integers and no high multiply: 32x32 -> 64-bit products are built from
-//   16-bit halves (`mul_wide`).
+// - core WGSL has no 64-bit integers and no high multiply: 32x32 -> 64-bit products come from
+//   `mul_wide`, built from 16-bit halves, or one u64 product where the device has
+//   SHADER_INT64.
 //
 // Bindings (group 0), the same for every pipeline:
 //   0  hdr       uniform   16 words of per-dispatch parameters (the first 64 bytes of `info`)
@@ -56,21 +57,10 @@ fn linear_id(lid: u32, wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return (wid.y * nwg.x + wid.x) * WG + lid;
 }
 
-// Full 64-bit product of two u32 as (low word, high word), from four 16x16 products.
-fn mul_wide(a: u32, b: u32) -> vec2<u32> {
-    let a0 = a & 0xffffu;
-    let a1 = a >> 16u;
-    let b0 = b & 0xffffu;
-    let b1 = b >> 16u;
-    let p00 = a0 * b0;
-    let p01 = a0 * b1;
-    let p10 = a1 * b0;
-    let p11 = a1 * b1;
-    // mid < 3 * 2^16: no overflow.
-    let mid = (p00 >> 16u) + (p01 & 0xffffu) + (p10 & 0xffffu);
-    let hi = p11 + (p01 >> 16u) + (p10 >> 16u) + (mid >> 16u);
-    return vec2<u32>(a * b, hi);
-}
+// `mul_wide(a, b) -> vec2<u32>`, the full 64-bit product as (low word, high word), follows
+// this prelude from one of two files: `mul_wide_u32.wgsl` (four 16x16 products; any adapter)
+// or `mul_wide_u64.wgsl` (one native u64 product; adapters with 64-bit shader integers).
+// Both return the same words for every input.
 
 // High word of the 64-bit product.
 fn mul_hi(a: u32, b: u32) -> u32 {

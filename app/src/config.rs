@@ -6,6 +6,7 @@
 //! | backend | `RINGVAULT_BACKEND` | `backend = "gpu"` | `auto` |
 //! | adapter name filter | `RINGVAULT_GPU_ADAPTER` | `gpu_adapter = "H100"` | any |
 //! | accept software adapters | `RINGVAULT_GPU_SOFTWARE=1` | `gpu_allow_software = true` | no |
+//! | 64-bit shader integers where offered | `RINGVAULT_GPU_INT64=0` (off) | `gpu_int64 = false` | yes |
 //! | vault data directory | `RINGVAULT_VAULT_DATA` | `[vault] data = "…"` | none (required by `serve`) |
 //! | vault listen address | `RINGVAULT_VAULT_LISTEN` | `[vault] listen = "…"` | `127.0.0.1:8700` |
 //! | TLS certificate / key (PEM) | `RINGVAULT_VAULT_TLS_CERT`, `_KEY` | `[vault] tls_cert`, `tls_key` | none (plain HTTP) |
@@ -95,18 +96,30 @@ pub struct Settings {
     pub gpu_adapter: Option<String>,
     /// Let `gpu` take a software adapter (lavapipe) when no hardware adapter exists.
     pub gpu_allow_software: bool,
+    /// Let the GPU shaders use native 64-bit products where the adapter offers them (off:
+    /// the 16-bit-half products everywhere; the results are the same).
+    pub gpu_int64: bool,
     /// The vault service.
     pub vault: VaultSettings,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { backend: BackendChoice::Auto, gpu_adapter: None, gpu_allow_software: false, vault: VaultSettings::default() }
+        Self { backend: BackendChoice::Auto, gpu_adapter: None, gpu_allow_software: false, gpu_int64: true, vault: VaultSettings::default() }
     }
 }
 
 fn parse_env<T: FromStr>(name: &str, v: &str) -> Result<T, AppError> {
     v.trim().parse().map_err(|_| AppError::Config(format!("{name}={v:?}: not a valid value")))
+}
+
+/// An on/off environment value: `1`/`true` or `0`/`false`.
+fn parse_switch(name: &str, v: &str) -> Result<bool, AppError> {
+    match v {
+        "1" | "true" => Ok(true),
+        "0" | "false" => Ok(false),
+        _ => Err(AppError::Config(format!("{name}={v:?}: expected 1 or 0"))),
+    }
 }
 
 impl Settings {
@@ -136,11 +149,10 @@ impl Settings {
             s.gpu_adapter = Some(v);
         }
         if let Some(v) = env("RINGVAULT_GPU_SOFTWARE") {
-            s.gpu_allow_software = match v.as_str() {
-                "1" | "true" => true,
-                "0" | "false" => false,
-                _ => return Err(AppError::Config(format!("RINGVAULT_GPU_SOFTWARE={v:?}: expected 1 or 0"))),
-            };
+            s.gpu_allow_software = parse_switch("RINGVAULT_GPU_SOFTWARE", &v)?;
+        }
+        if let Some(v) = env("RINGVAULT_GPU_INT64") {
+            s.gpu_int64 = parse_switch("RINGVAULT_GPU_INT64", &v)?;
         }
         let vault = &mut s.vault;
         if let Some(v) = env("RINGVAULT_VAULT_DATA") {
@@ -202,10 +214,10 @@ mod tests {
     #[test]
     fn config_file_sets_every_key() {
         let s = Settings::from_config(
-            "# settings\nbackend = \"gpu\"\ngpu_adapter = \"H100\" # the big one\ngpu_allow_software = true\n[vault]\ndata = \"/srv/vault\"\nlisten = \"0.0.0.0:9000\"\nquery_concurrency = 4\n",
+            "# settings\nbackend = \"gpu\"\ngpu_adapter = \"H100\" # the big one\ngpu_allow_software = true\ngpu_int64 = false\n[vault]\ndata = \"/srv/vault\"\nlisten = \"0.0.0.0:9000\"\nquery_concurrency = 4\n",
         )
         .unwrap();
-        assert_eq!((s.backend, s.gpu_adapter.as_deref(), s.gpu_allow_software), (BackendChoice::Gpu, Some("H100"), true));
+        assert_eq!((s.backend, s.gpu_adapter.as_deref(), s.gpu_allow_software, s.gpu_int64), (BackendChoice::Gpu, Some("H100"), true, false));
         assert_eq!(s.vault.data.as_deref(), Some(std::path::Path::new("/srv/vault")));
         assert_eq!((s.vault.listen.as_str(), s.vault.query_concurrency), ("0.0.0.0:9000", 4));
         assert_eq!(Settings::from_config("\n# nothing\n").unwrap(), Settings::default());
@@ -234,14 +246,17 @@ mod tests {
             "RINGVAULT_BACKEND" => Some("gpu".to_string()),
             "RINGVAULT_GPU_ADAPTER" => Some("B".to_string()),
             "RINGVAULT_GPU_SOFTWARE" => Some("1".to_string()),
+            "RINGVAULT_GPU_INT64" => Some("0".to_string()),
             "RINGVAULT_VAULT_LISTEN" => Some("127.0.0.1:2".to_string()),
             _ => None,
         };
         let s = Settings::layered(None, Some(file), env).unwrap();
-        assert_eq!((s.backend, s.gpu_adapter.as_deref(), s.gpu_allow_software), (BackendChoice::Gpu, Some("B"), true));
+        assert_eq!((s.backend, s.gpu_adapter.as_deref(), s.gpu_allow_software, s.gpu_int64), (BackendChoice::Gpu, Some("B"), true, false));
+        assert!(Settings::layered(None, Some(file), no_env).unwrap().gpu_int64);
         assert_eq!(s.vault.listen, "127.0.0.1:2");
         assert_eq!(Settings::layered(Some(BackendChoice::Auto), Some(file), env).unwrap().backend, BackendChoice::Auto);
         assert!(Settings::layered(None, None, |k| (k == "RINGVAULT_GPU_SOFTWARE").then(|| "maybe".to_string())).is_err());
+        assert!(Settings::layered(None, None, |k| (k == "RINGVAULT_GPU_INT64").then(|| "no".to_string())).unwrap_err().to_string().contains("RINGVAULT_GPU_INT64"));
         assert!(Settings::layered(None, None, |k| (k == "RINGVAULT_BACKEND").then(|| "fpga".to_string())).is_err());
         assert!(Settings::layered(None, None, |k| (k == "RINGVAULT_VAULT_QUERY_CONCURRENCY").then(|| "lots".to_string())).is_err());
     }

@@ -5,6 +5,7 @@
 //! | backend | `--backend auto\|cpu\|gpu` | `RINGVAULT_BACKEND` | `backend = "gpu"` | `auto` |
 //! | adapter name filter | — | `RINGVAULT_GPU_ADAPTER` | `gpu_adapter = "H100"` | any |
 //! | accept software adapters | — | `RINGVAULT_GPU_SOFTWARE=1` | `gpu_allow_software = true` | no |
+//! | 64-bit shader integers where offered | — | `RINGVAULT_GPU_INT64=0` (off) | `gpu_int64 = false` | yes |
 //!
 //! `auto` takes a hardware GPU adapter when the build has the GPU backend (feature `gpu`, on
 //! by default) and the machine offers one, otherwise the CPU backend at its best SIMD level,
@@ -82,7 +83,7 @@ impl fmt::Display for Engine {
         match self {
             Self::Cpu(b) => write!(f, "{}", b.name()),
             #[cfg(feature = "gpu")]
-            Self::Gpu(b) => write!(f, "{} on {}", b.name(), b.adapter_name()),
+            Self::Gpu(b) => write!(f, "{} on {} ({})", b.name(), b.adapter_name(), if b.uses_int64() { "64-bit products" } else { "16-bit-half products" }),
         }
     }
 }
@@ -91,7 +92,7 @@ impl fmt::Display for Engine {
 #[cfg(feature = "gpu")]
 fn open_gpu(settings: &Settings, allow_software: bool) -> Result<Engine, String> {
     use ringvault_backend_gpu::{GpuBackend, GpuOptions};
-    let options = GpuOptions { allow_software, adapter_name: settings.gpu_adapter.clone(), ..GpuOptions::default() };
+    let options = GpuOptions { allow_software, adapter_name: settings.gpu_adapter.clone(), int64: settings.gpu_int64, ..GpuOptions::default() };
     GpuBackend::with_options(options).map(|b| Engine::Gpu(Arc::new(b))).map_err(|e| match e {
         ringvault_core::Error::Backend { reason, .. } => reason,
         other => other.to_string(),

@@ -89,11 +89,15 @@ pub struct GpuOptions {
     /// 4096 residues, 16 KiB). Stages with larger blocks run in register passes. Tests lower it
     /// to exercise every register radix at small degrees; results do not depend on it.
     pub ntt_tile_log: u32,
+    /// Use 64-bit shader integers (`wgpu::Features::SHADER_INT64`) for the 32×32 → 64-bit
+    /// products when the adapter offers them (default); `false` keeps the 16-bit-half
+    /// products everywhere. Results are bit-identical either way.
+    pub int64: bool,
 }
 
 impl Default for GpuOptions {
     fn default() -> Self {
-        Self { allow_software: false, adapter_name: None, max_chunk_bytes: MAX_BINDING_BYTES, pool_bytes: 1 << 30, max_batch_bytes: 4 << 30, ntt_tile_log: 12 }
+        Self { allow_software: false, adapter_name: None, max_chunk_bytes: MAX_BINDING_BYTES, pool_bytes: 1 << 30, max_batch_bytes: 4 << 30, ntt_tile_log: 12, int64: true }
     }
 }
 
@@ -144,6 +148,10 @@ pub(crate) struct Context {
     lost: Arc<Mutex<Option<String>>>,
     /// The first error no scope caught.
     uncaptured: Arc<Mutex<Option<String>>>,
+    /// Whether the device was opened with 64-bit shader integers (the modules then use them).
+    pub(crate) int64: bool,
+    /// Whether the adapter offers them.
+    pub(crate) offers_int64: bool,
 }
 
 impl std::fmt::Debug for Context {
@@ -182,9 +190,11 @@ impl Context {
             return Err(gpu_error(format!("no usable GPU adapter among [{}]{hint}", seen.join(", "))));
         };
         let info = adapter.get_info();
+        let offers_int64 = adapter.features().contains(wgpu::Features::SHADER_INT64);
+        let int64 = options.int64 && offers_int64;
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("ringvault"),
-            required_features: wgpu::Features::empty(),
+            required_features: if int64 { wgpu::Features::SHADER_INT64 } else { wgpu::Features::empty() },
             required_limits: limits,
             memory_hints: wgpu::MemoryHints::Performance,
             ..Default::default()
@@ -204,7 +214,7 @@ impl Context {
                 slot.get_or_insert_with(|| format!("{reason:?}: {message}"));
             }
         });
-        Ok(Self { device, queue, info, lost, uncaptured })
+        Ok(Self { device, queue, info, lost, uncaptured, int64, offers_int64 })
     }
 
     /// `Err` once the device is lost or an error escaped every scope.

@@ -132,6 +132,17 @@ impl GpuBackend {
         &self.inner.summary
     }
 
+    /// Whether the shaders use native 64-bit products: the adapter offers
+    /// `wgpu::Features::SHADER_INT64` and [`GpuOptions::int64`] allowed it.
+    pub fn uses_int64(&self) -> bool {
+        self.inner.ctx.int64
+    }
+
+    /// Whether the adapter offers 64-bit shader integers (whether or not they are used).
+    pub fn adapter_offers_int64(&self) -> bool {
+        self.inner.ctx.offers_int64
+    }
+
     /// True on a software adapter (device type `Cpu`, e.g. lavapipe).
     pub fn is_software(&self) -> bool {
         self.inner.summary.software

@@ -58,7 +58,7 @@ impl Pipelines {
             let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor { label: Some("ringvault"), bind_group_layouts: &[Some(&layout)], immediate_size: 0 });
             let modules: Vec<wgpu::ShaderModule> = FILES
                 .iter()
-                .map(|(name, src)| device.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some(name), source: wgpu::ShaderSource::Wgsl(module_source(src).into()) }))
+                .map(|(name, src)| device.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some(name), source: wgpu::ShaderSource::Wgsl(module_source(src, ctx.int64).into()) }))
                 .collect();
             let pipelines = Kernel::all()
                 .into_iter()

@@ -1,13 +1,18 @@
 //! The WGSL sources, compiled into the crate from the workspace's `shaders/` directory with
 //! `include_str!` (never read from disk at run time).
 //!
-//! WGSL has no `#include`: every module is [`COMMON`] (bindings, header, modular arithmetic)
-//! followed by one kernel file ([`module_source`]). Each file's opening comment states what its
+//! WGSL has no `#include`: every module is [`COMMON`] (bindings, header, modular arithmetic),
+//! one of the two `mul_wide` files ([`MUL_WIDE_U32`], or [`MUL_WIDE_U64`] on a device opened
+//! with 64-bit shader integers), then one kernel file ([`module_source`]). Each file's opening comment states what its
 //! kernels assume (moduli below `2^30`, fully reduced inputs, lazy ranges).
 
 /// The prelude: the shared bind-group layout, the per-dispatch header and the u32 modular
 /// arithmetic (16-bit-half products, Shoup and Barrett reductions).
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
+/// `mul_wide` from 16-bit halves: any adapter.
+pub const MUL_WIDE_U32: &str = include_str!("../../shaders/mul_wide_u32.wgsl");
+/// `mul_wide` as one native 64-bit product: devices with `wgpu::Features::SHADER_INT64`.
+pub const MUL_WIDE_U64: &str = include_str!("../../shaders/mul_wide_u64.wgsl");
 /// Forward and inverse NTT: workgroup-tile passes and register-radix passes.
 pub const NTT: &str = include_str!("../../shaders/ntt.wgsl");
 /// Add, subtract, negate, pointwise multiply, multiply-accumulate, per-limb constants.
@@ -20,13 +25,11 @@ pub const AUTOMORPHISM: &str = include_str!("../../shaders/automorphism.wgsl");
 /// Every kernel file with its name.
 pub const FILES: [(&str, &str); 4] = [("ntt", NTT), ("elementwise", ELEMENTWISE), ("basis", BASIS), ("automorphism", AUTOMORPHISM)];
 
-/// The complete WGSL module of one kernel file: the prelude, then the file.
-pub fn module_source(file: &str) -> String {
-    let mut s = String::with_capacity(COMMON.len() + file.len() + 1);
-    s.push_str(COMMON);
-    s.push('\n');
-    s.push_str(file);
-    s
+/// The complete WGSL module of one kernel file: the prelude, `mul_wide` (native 64-bit
+/// products when `int64`), then the file.
+pub fn module_source(file: &str, int64: bool) -> String {
+    let mul_wide = if int64 { MUL_WIDE_U64 } else { MUL_WIDE_U32 };
+    [COMMON, mul_wide, file].join("\n")
 }
 
 /// A compute kernel: one entry point of one file (with its pipeline constants).

@@ -20,6 +20,12 @@ pub(crate) fn split_options() -> GpuOptions {
     GpuOptions { max_chunk_bytes: 200 << 10, ntt_tile_log: 8, ..default_options() }
 }
 
+/// Options that keep the 16-bit-half products even where the adapter has 64-bit integers:
+/// the fallback path, tested on the same adapter.
+pub(crate) fn narrow_options() -> GpuOptions {
+    GpuOptions { int64: false, ..default_options() }
+}
+
 /// A backend with `options`, or `None` (with a note) when there is no adapter and CI does not
 /// require one.
 pub(crate) fn open(options: GpuOptions) -> Option<GpuBackend> {
@@ -39,7 +45,7 @@ fn announce(b: &GpuBackend) {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
         let a = b.adapter();
-        let _ = writeln!(std::io::stderr().lock(), "GPU adapter: {} ({}, {}, driver {})", a.name, a.backend, a.device_type, a.driver);
+        let _ = writeln!(std::io::stderr().lock(), "GPU adapter: {} ({}, {}, driver {}; 64-bit shader integers: {})", a.name, a.backend, a.device_type, a.driver, if b.uses_int64() { "used" } else if b.adapter_offers_int64() { "offered, not used" } else { "not offered" });
     });
 }
 
@@ -63,6 +69,12 @@ pub(crate) fn shared_split() -> Option<GpuBackend> {
     b
 }
 
+/// A shared backend with [`narrow_options`].
+pub(crate) fn shared_narrow() -> Option<GpuBackend> {
+    static SHARED: OnceLock<Option<GpuBackend>> = OnceLock::new();
+    SHARED.get_or_init(|| open(narrow_options())).clone()
+}
+
 /// The shared backend, or return from the test.
 #[allow(unused_macros, reason = "each test binary uses a part")]
 macro_rules! gpu {
@@ -79,6 +91,17 @@ macro_rules! gpu {
 macro_rules! gpu_split {
     () => {
         match crate::common::shared_split() {
+            Some(b) => b,
+            None => return,
+        }
+    };
+}
+
+/// The shared backend without 64-bit products, or return from the test.
+#[allow(unused_macros, reason = "each test binary uses a part")]
+macro_rules! gpu_narrow {
+    () => {
+        match crate::common::shared_narrow() {
             Some(b) => b,
             None => return,
         }

@@ -9,6 +9,18 @@
 //   `mul_wide`, built from 16-bit halves, or one u64 product where the device has
 //   SHADER_INT64.
 //
+// Loops: the modules are built without wgpu's loop-bounding counters (`GpuOptions::
+// checked_shaders`), which is sound only because every loop ends whatever the header and the
+// data hold. Every loop in these files is one of:
+// - `for` over a counter from a start to a bound fixed before the loop (constants TILE, WG,
+//   BUTTERFLIES, RADIX_LOG, 1 << RADIX_LOG, or a header word such as the limb counts of
+//   basis.wgsl), incremented by a nonzero constant and never written in the body: it ends
+//   after at most 2^32 steps for any bound;
+// - the NTT's stage `loop`s (ntt.wgsl): forward counts `log_t` down from a header word by one
+//   and breaks at 0; inverse counts up from 0 by one and breaks once `log_t >= p0`. Neither
+//   counter is written elsewhere, so each ends after at most 2^32 stages.
+// No loop condition reads buffer data. Bounds checks and division guards stay on.
+//
 // Bindings (group 0), the same for every pipeline:
 //   0  hdr       uniform   16 words of per-dispatch parameters (the first 64 bytes of `info`)
 //   1  info      storage   the same buffer: header, then 8-word per-limb records from word 16

@@ -93,11 +93,16 @@ pub struct GpuOptions {
     /// products when the adapter offers them (default); `false` keeps the 16-bit-half
     /// products everywhere. Results are bit-identical either way.
     pub int64: bool,
+    /// Build the shader modules with every runtime check wgpu can add (`true`), or without
+    /// the loop-bounding counters (`false`, the default): every loop of the shaders ends by
+    /// construction (the argument is in `shaders/common.wgsl`). Bounds checks and integer
+    /// division guards stay on either way. The test suite keeps a checked configuration.
+    pub checked_shaders: bool,
 }
 
 impl Default for GpuOptions {
     fn default() -> Self {
-        Self { allow_software: false, adapter_name: None, max_chunk_bytes: MAX_BINDING_BYTES, pool_bytes: 1 << 30, max_batch_bytes: 4 << 30, ntt_tile_log: 12, int64: true }
+        Self { allow_software: false, adapter_name: None, max_chunk_bytes: MAX_BINDING_BYTES, pool_bytes: 1 << 30, max_batch_bytes: 4 << 30, ntt_tile_log: 12, int64: true, checked_shaders: false }
     }
 }
 
@@ -152,6 +157,8 @@ pub(crate) struct Context {
     pub(crate) int64: bool,
     /// Whether the adapter offers them.
     pub(crate) offers_int64: bool,
+    /// [`GpuOptions::checked_shaders`].
+    pub(crate) checked_shaders: bool,
 }
 
 impl std::fmt::Debug for Context {
@@ -214,7 +221,7 @@ impl Context {
                 slot.get_or_insert_with(|| format!("{reason:?}: {message}"));
             }
         });
-        Ok(Self { device, queue, info, lost, uncaptured, int64, offers_int64 })
+        Ok(Self { device, queue, info, lost, uncaptured, int64, offers_int64, checked_shaders: options.checked_shaders })
     }
 
     /// `Err` once the device is lost or an error escaped every scope.

@@ -58,7 +58,21 @@ impl Pipelines {
             let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor { label: Some("ringvault"), bind_group_layouts: &[Some(&layout)], immediate_size: 0 });
             let modules: Vec<wgpu::ShaderModule> = FILES
                 .iter()
-                .map(|(name, src)| device.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some(name), source: wgpu::ShaderSource::Wgsl(module_source(src, ctx.int64).into()) }))
+                .map(|(name, src)| {
+                    let descriptor = wgpu::ShaderModuleDescriptor { label: Some(name), source: wgpu::ShaderSource::Wgsl(module_source(src, ctx.int64).into()) };
+                    if ctx.checked_shaders {
+                        device.create_shader_module(descriptor)
+                    } else {
+                        // Only the loop-bounding counters are left out; bounds checks and
+                        // division guards stay.
+                        let checks = wgpu::ShaderRuntimeChecks { force_loop_bounding: false, ..wgpu::ShaderRuntimeChecks::checked() };
+                        // SAFETY: `force_loop_bounding: false` requires that no loop of the
+                        // module runs forever. Every loop in `shaders/` ends for every header
+                        // value and every input, by the argument in `shaders/common.wgsl`
+                        // ("Loops"); the other checks are on.
+                        unsafe { device.create_shader_module_trusted(descriptor, checks) }
+                    }
+                })
                 .collect();
             let pipelines = Kernel::all()
                 .into_iter()

@@ -20,10 +20,11 @@ pub(crate) fn split_options() -> GpuOptions {
     GpuOptions { max_chunk_bytes: 200 << 10, ntt_tile_log: 8, ..default_options() }
 }
 
-/// Options that keep the 16-bit-half products even where the adapter has 64-bit integers:
-/// the fallback path, tested on the same adapter.
+/// Options that keep the 16-bit-half products even where the adapter has 64-bit integers
+/// (the fallback path, tested on the same adapter), with every runtime check wgpu adds (the
+/// checked configuration).
 pub(crate) fn narrow_options() -> GpuOptions {
-    GpuOptions { int64: false, ..default_options() }
+    GpuOptions { int64: false, checked_shaders: true, ..default_options() }
 }
 
 /// A backend with `options`, or `None` (with a note) when there is no adapter and CI does not

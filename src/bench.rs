@@ -337,11 +337,11 @@ fn run_bulk<B: Backend + 'static>(config: &BenchConfig, backend: Arc<B>, emit: &
         };
         let bare = || one.install(|| (0..BARE_RUN).try_for_each(|_| plan.encrypt(&encryptor, &[&pt], &mut rng).map(drop)));
         // Sampled alternately: the efficiency of each pair compares the same machine.
-        let mut pairs = time_pairs(config.sample_ms, config.samples.max(EFFICIENCY_PAIRS), bulk, bare, &|| be.synchronize())?;
+        let pairs = time_pairs(config.sample_ms, config.samples.max(EFFICIENCY_PAIRS), bulk, bare, &|| be.synchronize())?;
         let threads = rayon::current_num_threads() as f64;
         let mut ratios: Vec<f64> = pairs.iter().map(|&(bulk, bare)| bare / BARE_RUN as f64 * batch as f64 / (threads * bulk)).collect();
         let efficiency = median(&mut ratios);
-        let (mut bulk, mut bare): (Vec<f64>, Vec<f64>) = pairs.drain(..).unzip();
+        let (mut bulk, mut bare): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
         if config.wants("encrypt_bulk") {
             emit(Record { efficiency: Some(efficiency), ..record("encrypt_bulk", batch, median(&mut bulk)) });
         }

@@ -3,11 +3,12 @@
 //!
 //! WGSL has no `#include`: every module is [`COMMON`] (bindings, header, modular arithmetic),
 //! one of the two `mul_wide` files ([`MUL_WIDE_U32`], or [`MUL_WIDE_U64`] on a device opened
-//! with 64-bit shader integers), then one kernel file ([`module_source`]). Each file's opening comment states what its
-//! kernels assume (moduli below `2^30`, fully reduced inputs, lazy ranges).
+//! with 64-bit shader integers), then one kernel file ([`module_source`]). Each file's opening
+//! comment states what its kernels assume (moduli below `2^30`, fully reduced inputs, lazy
+//! ranges).
 
 /// The prelude: the shared bind-group layout, the per-dispatch header and the u32 modular
-/// arithmetic (16-bit-half products, Shoup and Barrett reductions).
+/// arithmetic (Shoup and Barrett reductions over `mul_wide`).
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 /// `mul_wide` from 16-bit halves: any adapter.
 pub const MUL_WIDE_U32: &str = include_str!("../../shaders/mul_wide_u32.wgsl");

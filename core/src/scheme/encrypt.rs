@@ -10,7 +10,6 @@ use super::keys::{PublicKey, SecretKey, expand_uniform, select_limbs};
 use zeroize::Zeroize;
 
 use super::sampling::{CBD_ETA, centered_binomial, noise_rng, small_to_residue, ternary};
-use crate::zq::reduce_once;
 use super::{Scheme, zeroize_host};
 use crate::backend::Backend;
 use crate::ring::{BatchShape, Coeff, Ntt, PolyBatch};
@@ -103,8 +102,8 @@ impl<B: Backend> Scheme<B> {
                 // t < q, so the message coefficient is already a residue.
                 if u64::from(t) * u64::from(CBD_ETA) < u64::from(m.value()) {
                     // |t·e| ≤ 21·t < q: t·e is a small signed value, no product mod q.
-                    let (q, t) = (m.value(), t as i32);
-                    data.extend(pt.coeffs.iter().zip(errors).map(|(&c, &x)| reduce_once(small_to_residue(t * i32::from(x), m) + c, q)));
+                    let t = t as i32;
+                    data.extend(pt.coeffs.iter().zip(errors).map(|(&c, &x)| m.add(small_to_residue(t * i32::from(x), m), c)));
                 } else {
                     let t_mod = m.reduce(t);
                     let t_shoup = m.shoup(t_mod);

@@ -287,7 +287,7 @@ impl<B: Backend> StatsContext<B> {
     /// the columns' records.
     pub fn encrypt_rows_range<R: RngCore + CryptoRng>(&self, public: &[&PublicKey], columns: &[PlainColumn], range: std::ops::Range<usize>, plan: &RowPlan, rng: &mut R) -> Result<EncryptedRows<B>, Error> {
         self.check_keys(public, |k| k.params())?;
-        let encryptors = self.schemes.iter().zip(public).take(plan.moduli.min(public.len())).map(|(s, pk)| s.encryptor(pk)).collect::<Result<Vec<_>, _>>()?;
+        let encryptors = self.schemes.iter().zip(public).take(plan.moduli).map(|(s, pk)| s.encryptor(pk)).collect::<Result<Vec<_>, _>>()?;
         self.encrypt_rows_with(&encryptors, columns, range, plan, rng)
     }
 
@@ -423,6 +423,7 @@ pub(crate) fn merge_columns(acc: &mut [ColumnInfo], next: &[ColumnInfo], offset:
         a.missing.extend(b.missing.iter().map(|m| m + offset));
     }
 }
+
 /// Where a record's values lie in a plaintext: column `c` of record `r` at `r·stride + c`,
 /// its square at `+ width` when `squares`.
 #[derive(Clone, Copy)]

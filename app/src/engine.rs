@@ -69,6 +69,24 @@ impl Engine {
     pub fn is_gpu(&self) -> bool {
         !matches!(self, Self::Cpu(_))
     }
+
+    /// Runs `work` on the selected backend: what a front end generic over the backend
+    /// calls instead of matching on the variants (which depend on this crate's features).
+    pub fn run<W: OnBackend>(&self, work: W) -> W::Output {
+        match self {
+            Self::Cpu(b) => work.run(b.clone()),
+            #[cfg(feature = "gpu")]
+            Self::Gpu(b) => work.run(b.clone()),
+        }
+    }
+}
+
+/// Work generic over the backend, for [`Engine::run`].
+pub trait OnBackend {
+    /// What the work returns.
+    type Output;
+    /// Does the work on `backend`.
+    fn run<B: Backend + 'static>(self, backend: Arc<B>) -> Self::Output;
 }
 
 impl Selection {

@@ -10,6 +10,7 @@
 //!   their decryption by the owner;
 //! - [`dataset`]: a vault dataset's schema, its key check and the validation of uploads;
 //! - [`query`]: the server's queries over stored uploads (row-packed: no key needed);
+//! - [`contexts`]: statistics contexts by preset, built once per server;
 //! - [`rows`]: the vault's row-packed uploads and answers as files;
 //! - [`local`]: the file-based flow on bytes (what `encrypt` and `eval` do);
 //! - [`csv`]: CSV records into fixed-point columns;
@@ -21,6 +22,7 @@
 
 pub mod config;
 pub mod container;
+pub mod contexts;
 pub mod csv;
 pub mod dataset;
 pub mod engine;

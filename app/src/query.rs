@@ -1,17 +1,16 @@
 //! The server's queries over a dataset's stored uploads: row-packed records, evaluated
 //! with no key at all (see `ringvault_core::stats::rows`).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use ringvault_core::Backend;
-use ringvault_core::scheme::Preset;
-use ringvault_core::stats::{EncryptedRowScores, EncryptedTotals, LogisticModel, Stat, StatsContext, StatsParameters};
+use ringvault_core::stats::{EncryptedRowScores, EncryptedTotals, LogisticModel, Stat, StatsContext};
 
+use crate::contexts::Contexts;
 use crate::dataset::{ColumnSpec, Computation, KeyInfo, Schema};
-use crate::engine::Engine;
+use crate::engine::{Engine, OnBackend};
 use crate::AppError;
 
 /// A query's body: a statistic of a column, or a logistic model's scores; optionally only
@@ -162,8 +161,7 @@ pub enum Spec<'a> {
 
 /// The query runner of one backend.
 struct Runner<B: Backend> {
-    backend: Arc<B>,
-    contexts: Mutex<HashMap<String, Arc<StatsContext<B>>>>,
+    contexts: Contexts<B>,
 }
 
 /// A query's running result: totals or scores of the uploads evaluated so far.
@@ -175,17 +173,10 @@ enum Partial<B: Backend> {
 impl<B: Backend> Runner<B> {
     /// The statistics context of the keys' preset (built once per preset).
     fn context(&self, keys: &KeyInfo) -> Result<Arc<StatsContext<B>>, AppError> {
-        let mut map = self.contexts.lock().map_err(|_| AppError::Config("a query context panicked".into()))?;
-        if let Some(ctx) = map.get(&keys.preset) {
-            return Ok(ctx.clone());
-        }
-        let preset = Preset::from_name(&keys.preset).ok_or_else(|| AppError::Format(format!("unknown preset {:?}", keys.preset)))?;
-        let ctx = Arc::new(StatsContext::new(self.backend.clone(), StatsParameters::for_preset(preset)?)?);
-        if ctx.params().moduli() != keys.moduli {
-            return Err(AppError::Format(format!("the dataset's keys use plaintext moduli {:?}, this version's {} {:?}", keys.moduli, keys.preset, ctx.params().moduli())));
-        }
-        map.insert(keys.preset.clone(), ctx.clone());
-        Ok(ctx)
+        self.contexts.get(&keys.preset, &keys.moduli).map_err(|e| match e {
+            AppError::Format(m) => AppError::Format(format!("the dataset's keys: {m}")),
+            e => e,
+        })
     }
 }
 
@@ -282,20 +273,23 @@ impl<B: Backend> QueryRunner for Runner<B> {
     }
 
     fn backend_name(&self) -> String {
-        self.backend.name().to_string()
+        self.contexts.backend().name().to_string()
     }
 }
 
 /// A query runner on `backend`.
 pub fn runner_on<B: Backend + 'static>(backend: Arc<B>) -> Box<dyn QueryRunner> {
-    Box::new(Runner { backend, contexts: Mutex::new(HashMap::new()) })
+    Box::new(Runner { contexts: Contexts::new(backend) })
 }
 
 /// A query runner on the engine's backend.
 pub fn runner(engine: &Engine) -> Box<dyn QueryRunner> {
-    match engine {
-        Engine::Cpu(b) => runner_on(b.clone()),
-        #[cfg(feature = "gpu")]
-        Engine::Gpu(b) => runner_on(b.clone()),
+    struct OnEngine;
+    impl OnBackend for OnEngine {
+        type Output = Box<dyn QueryRunner>;
+        fn run<B: Backend + 'static>(self, backend: Arc<B>) -> Self::Output {
+            runner_on(backend)
+        }
     }
+    engine.run(OnEngine)
 }

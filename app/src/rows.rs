@@ -133,16 +133,70 @@ pub fn row_scores_file<B: Backend>(ctx: &StatsContext<B>, s: &EncryptedRowScores
     container::encode_par(&header("row-scores", ctx.params(), objects.len(), to_value(&m)?), &objects, |(scheme, c)| c.wire_len(scheme), |(scheme, c), out| Ok(c.write_to(scheme, out)?))
 }
 
-/// Decrypts a parsed `totals` file: one statistic, or several when asked as a batch.
-pub(crate) fn decrypt_totals<B: Backend, O: AsRef<[u8]>>(ctx: &StatsContext<B>, dec: &StatsDecryptor<'_, B>, h: &Header, objects: &[O]) -> Result<(Vec<StatValue>, bool), AppError> {
+/// Totals from a parsed `totals` file: the ciphertexts through their wire loaders, their
+/// shape against the plan; with the statistics the file answers.
+fn totals_from_parts<B: Backend, O: AsRef<[u8]>>(ctx: &StatsContext<B>, h: &Header, objects: &[O]) -> Result<(EncryptedTotals<B>, Vec<StatColumn>, bool), AppError> {
     let m: TotalsMeta = meta(h)?;
     let totals = ctx.used_chunks_from_objects(m.plan.moduli, 1, objects)?.into_iter().flatten().collect();
-    let t = EncryptedTotals { plan: m.plan, columns: m.columns, totals };
-    let requests = m.requests.iter().map(|r| Ok((r.stat.parse::<Stat>()?, r.column.as_str()))).collect::<Result<Vec<_>, AppError>>()?;
-    if requests.is_empty() || (!m.batched && requests.len() != 1) {
+    Ok((EncryptedTotals { plan: m.plan, columns: m.columns, totals }, m.requests, m.batched))
+}
+
+/// Reads a `totals` file (a partial sum kept or sent between workers, or an answer): the
+/// totals, the statistics asked of them and whether they were asked as a batch.
+///
+/// # Errors
+/// [`AppError::Format`] for another kind of file or other parameters than `ctx`'s; wire
+/// errors.
+pub fn totals_from_file<B: Backend>(ctx: &StatsContext<B>, bytes: &[u8]) -> Result<(EncryptedTotals<B>, Vec<StatColumn>, bool), AppError> {
+    let (h, objects) = container::parse(bytes, &["totals"]).map_err(AppError::Format)?;
+    check_params(ctx, &h)?;
+    totals_from_parts(ctx, &h, &objects)
+}
+
+/// Splits a `rows` file into one `rows` file per ciphertext chunk, in order, each with its
+/// number of records: the ciphertexts' bytes are kept as they are (not decoded here: every
+/// reader validates them), the columns' counts and skipped records are those of the chunk.
+/// What a table of one chunk per row (a Parquet export) stores.
+///
+/// # Errors
+/// [`AppError::Format`] for a file that is not a well-formed `rows` file.
+pub fn chunk_files(bytes: &[u8]) -> Result<Vec<(usize, Vec<u8>)>, AppError> {
+    let (h, objects) = container::parse(bytes, &["rows"]).map_err(AppError::Format)?;
+    let m: RowsMeta = meta(&h)?;
+    let chunks = m.chunk_records.len();
+    if chunks == 0 || m.plan.moduli.checked_mul(chunks) != Some(objects.len()) {
+        return Err(AppError::Format(format!("{} objects for {} chunks under {} moduli", objects.len(), chunks, m.plan.moduli)));
+    }
+    let mut first = 0usize;
+    let mut out = Vec::with_capacity(chunks);
+    for (k, &records) in m.chunk_records.iter().enumerate() {
+        let end = first.checked_add(records).ok_or_else(|| AppError::Format("chunk record counts overflow".into()))?;
+        let columns = m
+            .columns
+            .iter()
+            .map(|c| {
+                let missing: Vec<usize> = c.missing.iter().filter(|&&r| (first..end).contains(&r)).map(|r| r - first).collect();
+                ColumnInfo { count: records.saturating_sub(missing.len()), missing, ..c.clone() }
+            })
+            .collect();
+        let part = RowsMeta { plan: m.plan, columns, chunk_records: vec![records], public_key: m.public_key.clone() };
+        // Modulus-major: chunk k's ciphertext under modulus i is object i·chunks + k.
+        let picked: Vec<&[u8]> = (0..m.plan.moduli).map(|i| objects[i * chunks + k]).collect();
+        let header = Header { objects: picked.len(), meta: to_value(&part)?, ..h.clone() };
+        out.push((records, container::encode(&header, &picked)?));
+        first = end;
+    }
+    Ok(out)
+}
+
+/// Decrypts a parsed `totals` file: one statistic, or several when asked as a batch.
+pub(crate) fn decrypt_totals<B: Backend, O: AsRef<[u8]>>(ctx: &StatsContext<B>, dec: &StatsDecryptor<'_, B>, h: &Header, objects: &[O]) -> Result<(Vec<StatValue>, bool), AppError> {
+    let (t, asked, batched) = totals_from_parts(ctx, h, objects)?;
+    let requests = asked.iter().map(|r| Ok((r.stat.parse::<Stat>()?, r.column.as_str()))).collect::<Result<Vec<_>, AppError>>()?;
+    if requests.is_empty() || (!batched && requests.len() != 1) {
         return Err(AppError::Format(format!("a totals file answering {} statistics", requests.len())));
     }
-    Ok((dec.totals(&t, &requests)?, m.batched))
+    Ok((dec.totals(&t, &requests)?, batched))
 }
 
 /// Decrypts a parsed `row-scores` file, in record order. The results are split into one run

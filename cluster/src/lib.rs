@@ -45,12 +45,14 @@ use ringvault_core::Backend;
 use ringvault_core::stats::{EncryptedRows, StatsContext};
 
 pub mod cells;
+pub mod distributed;
 pub mod export;
 mod scores;
 mod totals;
 
-/// A cell that is not a well-formed `rows` file of this engine's parameters.
-#[derive(Debug, thiserror::Error)]
+/// A cell that is not a well-formed `rows` file of this engine's parameters. Its `Debug` is
+/// its message: Ballista reports a remote task's error by `Debug`.
+#[derive(thiserror::Error)]
 pub enum CellError {
     /// One cell is malformed.
     #[error("ciphertext cell {index} of a batch of {batch}: {source}")]
@@ -65,6 +67,12 @@ pub enum CellError {
     /// Each cell is well formed, but they do not fit one another (other plans or columns).
     #[error("ciphertext cells that do not fit one another: {0}")]
     Mismatched(AppError),
+}
+
+impl std::fmt::Debug for CellError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// An application error as a query error (kept, so a caller can downcast it).

@@ -4,151 +4,38 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::sync::{Arc, OnceLock};
+mod common;
+
+use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use proptest::prelude::*;
 
-use ringvault_app::dataset::{DEFAULT_MAX_RECORDS, KeyInfo, Schema, check_eval_keys, encrypt_uploads};
-use ringvault_app::engine::Engine;
-use ringvault_app::keys::{self, GeneratedKeys};
-use ringvault_app::query::{QueryRequest, StatColumn, runner_on};
-use ringvault_app::results::{self, Decrypted};
-use ringvault_app::workloads::{self, Synthetic};
-use ringvault_backend_cpu::CpuBackend;
+use common::*;
+use ringvault_app::dataset::{DEFAULT_MAX_RECORDS, encrypt_uploads};
+use ringvault_app::keys;
+use ringvault_app::query::{QueryRequest, StatColumn};
+use ringvault_app::results::Decrypted;
+use ringvault_app::workloads;
 use ringvault_cluster::cells::readings_schema;
-use ringvault_cluster::export::{ReadingsWriter, Upload, batches};
+use ringvault_cluster::export::{Upload, batches};
 use ringvault_core::scheme::Preset;
-
-/// Records of the cohort, and where its uploads start (ragged: chunks of 227 records at
-/// n = 4096 with squares, so 250 and 449 records are two chunks each and 1 record one).
-const RECORDS: usize = 700;
-const UPLOADS: [std::ops::Range<usize>; 3] = [0..250, 250..251, 251..700];
-const DEVICES: [Option<&str>; 3] = [Some("monitor-a"), None, Some("monitor-b")];
-
-struct Fixture {
-    backend: Arc<CpuBackend>,
-    data: Vec<Synthetic>,
-    schema: Schema,
-    keys: GeneratedKeys,
-    info: KeyInfo,
-    files: Vec<Vec<u8>>,
-}
-
-fn fixture() -> &'static Fixture {
-    static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| {
-        let backend = Arc::new(CpuBackend::new());
-        let data = workloads::cohort(RECORDS, 11);
-        let schema = workloads::schema_of(&data);
-        assert_eq!(schema.preset_for(DEFAULT_MAX_RECORDS).unwrap(), Preset::N4096);
-        let keys = keys::generate(backend.clone(), Preset::N4096, DEFAULT_MAX_RECORDS).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("eval.keys");
-        std::fs::write(&path, &keys.eval).unwrap();
-        let info = check_eval_keys(&schema, &path).unwrap().info;
-        let files = UPLOADS
-            .iter()
-            .map(|r| {
-                let mut bodies = encrypt_uploads(backend.clone(), &schema, &keys.public, &workloads::fixed_point_of(&data, r.clone()), RECORDS).unwrap();
-                assert_eq!(bodies.len(), 1);
-                bodies.remove(0)
-            })
-            .collect();
-        Fixture { backend, data, schema, keys, info, files }
-    })
-}
-
-fn engine() -> Engine {
-    Engine::Cpu(fixture().backend.clone())
-}
-
-fn uploads(f: &Fixture) -> Vec<Upload<'_>> {
-    f.files.iter().enumerate().map(|(i, file)| Upload { seq: i as u64 + 1, device: DEVICES[i], from: 1_000 * i as i64, to: 1_000 * i as i64 + 999, file }).collect()
-}
 
 /// An embedded session over the uploads written as one Parquet file per upload.
 fn parquet_session(dir: &std::path::Path) -> SessionContext {
-    let f = fixture();
-    for (i, u) in uploads(f).iter().enumerate() {
-        let mut w = ReadingsWriter::create(&dir.join(format!("part-{i}.parquet"))).unwrap();
-        w.push(u).unwrap();
-        let written = w.finish().unwrap();
-        assert_eq!((written.uploads, written.records), (1, UPLOADS[i].len() as u64));
-        assert_eq!(written.cells, UPLOADS[i].len().div_ceil(227) as u64);
-    }
-    let ctx = ringvault_cluster::session(&engine(), f.files[0].len() / 2, 4);
+    write_parquet(dir);
+    let ctx = ringvault_cluster::session(&engine(), cell_bytes(), 4);
     block(ctx.register_parquet("readings", dir.to_str().unwrap(), ParquetReadOptions::default()));
     ctx
 }
 
 /// A session over in-memory batches split into `partitions`.
 fn memory_session(partitions: Vec<Vec<RecordBatch>>) -> SessionContext {
-    let ctx = ringvault_cluster::session(&engine(), fixture().files[0].len() / 2, partitions.len());
+    let ctx = ringvault_cluster::session(&engine(), cell_bytes(), partitions.len());
     ctx.register_table("readings", Arc::new(MemTable::try_new(readings_schema(), partitions).unwrap())).unwrap();
     ctx
-}
-
-fn block<T>(f: impl std::future::Future<Output = datafusion::error::Result<T>>) -> T {
-    runtime().block_on(f).unwrap()
-}
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static R: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    R.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap())
-}
-
-/// The query's batches, or its error's text.
-fn sql(ctx: &SessionContext, q: &str) -> Result<Vec<RecordBatch>, String> {
-    runtime().block_on(async { ctx.sql(q).await?.collect().await }).map_err(|e| e.to_string())
-}
-
-/// The binary cells of column `c` of the query's result, in order.
-fn binaries(batches: &[RecordBatch], c: usize) -> Vec<Option<Vec<u8>>> {
-    let mut out = Vec::new();
-    for b in batches {
-        let col = b.column(c);
-        let a = col.as_binary::<i32>();
-        out.extend((0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i).to_vec())));
-    }
-    out
-}
-
-fn one_binary(batches: &[RecordBatch]) -> Vec<u8> {
-    let cells = binaries(batches, 0);
-    assert_eq!(cells.len(), 1);
-    cells[0].clone().expect("a result")
-}
-
-fn decrypt(bytes: &[u8]) -> Decrypted {
-    results::decrypt(fixture().backend.clone(), &fixture().keys.secret, bytes).unwrap()
-}
-
-fn values(column: &str, range: std::ops::Range<usize>) -> Vec<f64> {
-    fixture().data.iter().find(|c| c.name == column).unwrap().values[range].to_vec()
-}
-
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
-}
-
-fn variance(v: &[f64]) -> f64 {
-    let m = mean(v);
-    v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64
-}
-
-fn close(got: f64, want: f64) {
-    assert!((got - want).abs() <= 1e-9 * want.abs().max(1.0), "{got} vs {want}");
-}
-
-/// The vault's in-process answer to `request` over every upload.
-fn vault_answer(request: &QueryRequest) -> Vec<u8> {
-    let f = fixture();
-    let runner = runner_on(f.backend.clone());
-    let mut source = |visit: &mut dyn FnMut(Vec<u8>) -> Result<(), ringvault_app::AppError>| f.files.iter().try_for_each(|u| visit(u.clone()));
-    runner.run(&f.schema, &f.info, request, f.files.len(), &mut source, &|_| {}).unwrap()
 }
 
 #[test]

@@ -121,7 +121,7 @@ fn main() {
     let exe_dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
     let cluster_bin = exe_dir.join("ringvault-cluster");
     println!("backend {}, {cores} cores, uploads of {PER_UPLOAD} records, median of {runs}", engine);
-    println!("| records | cells | plaintext DataFusion | encrypted, embedded | encrypted, cluster (2 executors) | vault path | embedded / plaintext | records/s/core (embedded) | shuffle bytes |");
+    println!("| records | cells (bytes each) | plaintext DataFusion | encrypted, embedded | encrypted, cluster (2 executors) | vault path | embedded / plaintext | records/s/core (embedded) | shuffle bytes |");
     println!("|---|---|---|---|---|---|---|---|---|");
     for &n in &counts {
         let root = scratch.path().join(format!("n{n}"));
@@ -214,7 +214,7 @@ fn main() {
         };
         let ms = |t: f64| format!("{:.1} ms", t * 1e3);
         println!(
-            "| {n} | {cells} | {} | {} | {} | {} | {:.1}× | {:.2e} | {} |",
+            "| {n} | {cells} ({cell_bytes}) | {} | {} | {} | {} | {:.1}× | {:.2e} | {} |",
             ms(t_plain),
             ms(t_embedded),
             t_cluster.map_or("—".into(), ms),

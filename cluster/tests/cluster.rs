@@ -136,6 +136,16 @@ fn a_query_runs_on_both_executors_and_survives_losing_one() {
     let request = ringvault_app::query::QueryRequest { stat: Some("mean".into()), column: Some("glucose".into()), ..Default::default() };
     assert_eq!(one_binary(&got), vault_answer(&request));
 
+    // The command line on the same cluster.
+    let out = dir.path().join("mean.rv");
+    let o = Command::new(env!("CARGO_BIN_EXE_ringvault-cluster"))
+        .args(["sql", "--engine", &c.url.replace("df://", "ballista://"), "--table", &format!("readings={}", data.display()), "--out", out.to_str().unwrap(), "SELECT rv_stat(rows, 'mean', 'glucose') FROM readings"])
+        .env("RINGVAULT_BACKEND", "cpu")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read(&out).unwrap(), one_binary(&got));
+
     // A corrupted cell: an error naming it, and every process still up.
     let bad = dir.path().join("bad");
     std::fs::create_dir_all(&bad).unwrap();

@@ -373,7 +373,7 @@ pub fn read_table(text: &str, decimals: &BTreeMap<String, u32>, skip_missing: bo
 /// the number of cells skipped.
 ///
 /// # Errors
-/// [`AppError::Schema`] naming the column and the (1-based) row: a missing value without
+/// [`crate::AppError::Schema`] naming the column and the (1-based) row: a missing value without
 /// `skip_missing`, an infinite one, one beyond the fixed-point range, or too many decimals.
 pub fn column_from_numbers(name: &str, values: &[f64], decimals: Option<u32>, skip_missing: bool) -> Result<(PlainColumn, usize), crate::AppError> {
     use std::fmt::Write as _;

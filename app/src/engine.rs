@@ -1,4 +1,4 @@
-//! Backend selection from the [`Settings`](crate::config::Settings).
+//! Backend selection from the [`Settings`].
 //!
 //! | setting | flag | environment | `ringvault.toml` | default |
 //! |---|---|---|---|---|

@@ -1,5 +1,5 @@
 //! The owner's key files: `secret.key` (the owner only), `public.key` (what encrypting needs),
-//! `eval.keys` (what the server computes with). Each is a [`container`](crate::container) of
+//! `eval.keys` (what the server computes with). Each is a [`container`] of
 //! one wire object per plaintext modulus whose header names the statistics parameters.
 
 use std::path::Path;

@@ -1,8 +1,8 @@
 //! Writing uploads as a Parquet readings table (see [`crate::cells`]): one row per chunk,
 //! the cells stored as they are. Ciphertexts are incompressible and never filtered on, so
 //! their column has no compression, no dictionary and no statistics; row groups are cut at
-//! [`ROW_GROUP_BYTES`](crate::cells::ROW_GROUP_BYTES) and batches at
-//! [`BATCH_BYTES`](crate::cells::BATCH_BYTES).
+//! [`ROW_GROUP_BYTES`] and batches at
+//! [`BATCH_BYTES`].
 
 use std::fs::File;
 use std::path::Path;

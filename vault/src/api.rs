@@ -39,7 +39,7 @@ use crate::error::ApiError;
 use crate::jobs::{Answer, Job, Jobs, QUICK, SPILL_AFTER};
 use crate::keyfiles::KeyFiles;
 use crate::store::{hex, AppendOp, DatasetRecord, DeviceRecord, Op, Outcome, Role, Store, TokenRecord};
-use crate::types::{CreateDataset, CreateDevice, CreatedDataset, DatasetDetail, DatasetInfo, Deleted, DeletedJob, DeviceInfo, DeviceToken, ErrorBody, Health, JobState, JobStatus, Revoked, UploadReceipt};
+use crate::types::{CreateDataset, CreateDevice, CreatedDataset, DatasetDetail, DatasetInfo, Deleted, DeletedJob, DeviceInfo, DeviceToken, ErrorBody, Health, JobState, JobStatus, Revoked, UploadInfo, UploadReceipt};
 
 /// Largest JSON request body.
 pub(crate) const JSON_LIMIT: u64 = 1 << 20;
@@ -419,6 +419,51 @@ pub(crate) struct UploadParams {
     to: Option<i64>,
 }
 
+/// Most uploads one listing returns.
+const MAX_LISTED: usize = 10_000;
+
+/// A listing's window.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListParams {
+    /// Only uploads after this sequence number (what a previous listing ended with).
+    after: Option<u64>,
+    /// At most this many (default and most: 10,000).
+    limit: Option<usize>,
+}
+
+/// The dataset's stored uploads in order (their public metadata): what an export reads.
+#[utoipa::path(get, path = "/v1/datasets/{id}/uploads", tag = "uploads", security(("bearer" = [])), params(("id" = String, Path, description = "The dataset's id"), ListParams),
+    responses((status = 200, body = Vec<UploadInfo>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn list_uploads(State(st): St, caller: Caller, Path(id): Path<String>, query: Result<Query<ListParams>, QueryRejection>) -> Result<Json<Vec<UploadInfo>>, ApiError> {
+    caller.owner_of(&id)?;
+    let Query(p) = query.map_err(|e| ApiError::bad_request(format!("query string: {}", e.body_text())))?;
+    load_dataset(&st, &id)?;
+    let limit = p.limit.unwrap_or(MAX_LISTED).clamp(1, MAX_LISTED);
+    let after = p.after;
+    let list = st.store.uploads(&id)?;
+    let listed = list.into_iter().filter(|u| after.is_none_or(|a| u.seq > a)).take(limit);
+    Ok(Json(listed.map(|u| UploadInfo { upload: u.seq, device: u.device, rows: u.rows, from: u.from, to: u.to, bytes: u.stored_bytes, received: u.received }).collect()))
+}
+
+/// One stored upload's `rows` file, as validated when it arrived.
+#[utoipa::path(get, path = "/v1/datasets/{id}/uploads/{upload}", tag = "uploads", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The dataset's id"), ("upload" = u64, Path, description = "The upload's sequence number")),
+    responses((status = 200, description = "The rows file", content_type = "application/octet-stream", body = Vec<u8>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_upload(State(st): St, caller: Caller, Path((id, seq)): Path<(String, u64)>) -> Result<Response, ApiError> {
+    caller.owner_of(&id)?;
+    load_dataset(&st, &id)?;
+    let st2 = st.clone();
+    let id2 = id.clone();
+    let blobs = blocking(move || st2.store.part_blobs(&id2, &[seq], 0)).await?.map_err(|e| match e {
+        crate::store::StoreError::NotFound(_) => ApiError::not_found(format!("no upload {seq} in dataset {id}")),
+        e => e.into(),
+    })?;
+    let blob = blobs.into_iter().next().ok_or_else(|| ApiError::not_found(format!("no upload {seq} in dataset {id}")))?;
+    Ok(octets(Bytes::from(blob)))
+}
+
 /// Appends an upload: a `rows` file of one or more encrypted records.
 #[utoipa::path(post, path = "/v1/datasets/{id}/uploads", tag = "uploads", security(("bearer" = [])), params(("id" = String, Path, description = "The dataset's id"), UploadParams,
         ("Idempotency-Key" = String, Header, description = "1 to 128 characters of A-Z a-z 0-9 . _ : -; a retry sends the same key")),
@@ -758,7 +803,8 @@ pub(crate) fn router(st: Arc<AppState>) -> Result<Router, ApiError> {
         .route("/v1/datasets/{id}/schema", get(schema))
         .route("/v1/datasets/{id}/devices", post(create_device).get(list_devices))
         .route("/v1/datasets/{id}/devices/{device}", delete(revoke_device))
-        .route("/v1/datasets/{id}/uploads", post(upload))
+        .route("/v1/datasets/{id}/uploads", post(upload).get(list_uploads))
+        .route("/v1/datasets/{id}/uploads/{upload}", get(get_upload))
         .route("/v1/datasets/{id}/queries", post(query))
         .route("/v1/jobs/{job}", get(get_job).delete(delete_job))
         .route("/v1/jobs/{job}/result", get(job_result))

@@ -28,7 +28,7 @@ use ureq::http::Response;
 use ureq::tls::{PemItem, RootCerts, TlsConfig};
 use ureq::{Agent, Body};
 
-pub use crate::types::{CreatedDataset, DatasetDetail, DatasetInfo, DeviceInfo, DeviceToken, JobState, JobStatus, UploadReceipt};
+pub use crate::types::{CreatedDataset, DatasetDetail, DatasetInfo, DeviceInfo, DeviceToken, JobState, JobStatus, UploadInfo, UploadReceipt};
 
 /// Attempts of [`Client::push`] (the first and the retries).
 pub const PUSH_TRIES: u32 = 8;
@@ -374,6 +374,24 @@ impl Client {
     /// The server's refusal or the transport.
     pub fn list_devices(&self, dataset: &str) -> Result<Vec<DeviceInfo>, ClientError> {
         read_json(expect_ok(self.get(&format!("/v1/datasets/{dataset}/devices")))?)
+    }
+
+    /// Stored uploads after `after` (all from the first when `None`), at most 10,000, in
+    /// order (owner token): list again after the last one for more.
+    ///
+    /// # Errors
+    /// The server's refusal or the transport.
+    pub fn uploads(&self, dataset: &str, after: Option<u64>) -> Result<Vec<UploadInfo>, ClientError> {
+        let query = after.map_or(String::new(), |a| format!("?after={a}"));
+        read_json(self.get_retrying(&format!("/v1/datasets/{dataset}/uploads{query}"))?)
+    }
+
+    /// One stored upload's `rows` file (owner token).
+    ///
+    /// # Errors
+    /// The server's refusal (404 no such upload) or the transport.
+    pub fn upload_file(&self, dataset: &str, upload: u64) -> Result<Vec<u8>, ClientError> {
+        read_bytes(self.get_retrying(&format!("/v1/datasets/{dataset}/uploads/{upload}"))?)
     }
 
     /// Uploads an encrypted `rows` file (device or owner token) under `idempotency_key`, for

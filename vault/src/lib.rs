@@ -33,6 +33,8 @@
 //! | `GET /v1/datasets/{id}/devices` | owner | `[{"id","name","revoked","uploads","records","created"}]` |
 //! | `DELETE /v1/datasets/{id}/devices/{device}` | owner | `{"id","revoked":true}` |
 //! | `POST /v1/datasets/{id}/uploads?from=T&to=T` | device, owner | a `rows` file + `Idempotency-Key` → 201 receipt; a retry 200 `duplicate: true` |
+//! | `GET /v1/datasets/{id}/uploads?after=SEQ&limit=N` | owner | `[{"upload","device","rows","from","to","bytes","received"}]` in order (at most 10,000) |
+//! | `GET /v1/datasets/{id}/uploads/{upload}` | owner | the stored `rows` file (what an export to Parquet reads) |
 //! | `POST /v1/datasets/{id}/queries` | owner | `QueryRequest` → 200 result file, or 202 `{"job","state","progress"}` + `Location` |
 //! | `GET /v1/jobs/{job}[?wait_ms=…]` | owner | `{"job","state","progress","error"?}`; `wait_ms` (≤ 10,000) long-polls until the job is done |
 //! | `GET /v1/jobs/{job}/result` | owner | the result file; 409 while running; the job's error |

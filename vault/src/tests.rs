@@ -195,6 +195,24 @@ fn end_to_end_with_stand_ins() {
     let detail = owner.dataset(&ds.id).unwrap();
     assert_eq!(detail.schema, schema());
 
+    // The stored uploads, listed in order and fetched as stored (what an export reads).
+    let listed = owner.uploads(&ds.id, None).unwrap();
+    let brief: Vec<_> = listed.iter().map(|u| (u.upload, u.device.clone(), u.rows, u.from, u.to)).collect();
+    assert_eq!(brief, vec![(0, Some(dev.id.clone()), 2, 100, 200), (1, None, 3, 300, 300)]);
+    assert_eq!(owner.upload_file(&ds.id, 0).unwrap(), b"b:alpha");
+    assert_eq!(listed[0].bytes, 7);
+    assert_eq!(owner.uploads(&ds.id, Some(0)).unwrap().iter().map(|u| u.upload).collect::<Vec<_>>(), vec![1]);
+    assert!(owner.uploads(&ds.id, Some(1)).unwrap().is_empty());
+    let (status, body) = call(&url, "GET", &format!("/v1/datasets/{}/uploads?limit=1", ds.id), Some(&ds.owner_token), None, None, &[]);
+    assert_eq!((status, serde_json::from_slice::<Vec<crate::types::UploadInfo>>(&body).unwrap().len()), (200, 1));
+    for bad in ["?after=-1", "?limit=many", "?since=0"] {
+        let (status, body) = call(&url, "GET", &format!("/v1/datasets/{}/uploads{bad}", ds.id), Some(&ds.owner_token), None, None, &[]);
+        assert_eq!(status, 400, "{bad}: {}", error_of(&body));
+    }
+    let e = owner.upload_file(&ds.id, 7).unwrap_err();
+    assert!(e.status() == Some(404) && e.to_string().contains("no upload 7"), "{e}");
+    assert_eq!(device.uploads(&ds.id, None).unwrap_err().status(), Some(403));
+
     // Queries: all uploads, a device, a time window; a refusal; a job.
     let q = |stat: &str, column: &str, from: Option<i64>, to: Option<i64>, device: Option<&str>| QueryRequest { stats: None, stat: Some(stat.into()), column: Some(column.into()), logreg: None, from, to, device: device.map(Into::into) };
     let mut seen = Vec::new();
@@ -293,6 +311,9 @@ fn authorization_matrix() {
         ("GET", format!("/v1/datasets/{id}/devices"), None, None, [401, 401, 403, 403, 401, 403, 200]),
         ("DELETE", format!("/v1/datasets/{id}/devices/{}", spare.id), None, None, [401, 401, 403, 403, 401, 403, 200]),
         ("POST", format!("/v1/datasets/{id}/uploads"), bin, Some(b"ROWS 1\nm".to_vec()), [401, 401, 403, 201, 401, 403, 201]),
+        ("GET", format!("/v1/datasets/{id}/uploads"), None, None, [401, 401, 403, 403, 401, 403, 200]),
+        ("GET", format!("/v1/datasets/{id}/uploads/0"), None, None, [401, 401, 403, 403, 401, 403, 200]),
+        ("GET", format!("/v1/datasets/{id}/uploads/99"), None, None, [401, 401, 403, 403, 401, 403, 404]),
         ("POST", format!("/v1/datasets/{id}/queries"), json, Some(br#"{"stat": "sum", "column": "age"}"#.to_vec()), [401, 401, 403, 403, 401, 403, 200]),
         ("GET", format!("/v1/jobs/{}", job.job), None, None, [401, 401, 403, 403, 401, 403, 200]),
         ("GET", format!("/v1/jobs/{}/result", job.job), None, None, [401, 401, 403, 403, 401, 403, 200]),

@@ -157,6 +157,26 @@ pub struct UploadReceipt {
     pub duplicate: bool,
 }
 
+/// A stored upload as listed (`GET /v1/datasets/{id}/uploads`, owner): its public metadata;
+/// `GET …/uploads/{upload}` returns its `rows` file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UploadInfo {
+    /// The upload's sequence number in its dataset.
+    pub upload: u64,
+    /// The uploading device's id; none for the owner.
+    pub device: Option<String>,
+    /// Records in the upload.
+    pub rows: u64,
+    /// Start of the readings' time range (Unix seconds).
+    pub from: i64,
+    /// End of the range.
+    pub to: i64,
+    /// Bytes of its stored `rows` file.
+    pub bytes: u64,
+    /// When it was received, Unix seconds.
+    pub received: u64,
+}
+
 /// A query job's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

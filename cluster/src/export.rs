@@ -192,3 +192,26 @@ pub fn batches(uploads: &[Upload<'_>]) -> Result<Vec<RecordBatch>> {
     }
     Ok(out)
 }
+
+/// Writes a running vault's stored uploads of `dataset` after `after` (all when `None`) into
+/// a new readings file at `path`, paging through its listing (owner token). Returns what was
+/// written and the last upload written: the `after` of the next, incremental, export.
+///
+/// # Errors
+/// The vault's refusals and transport errors ([`DataFusionError::External`]); as
+/// [`ReadingsWriter::push`].
+pub fn export_vault(client: &ringvault_vault::client::Client, dataset: &str, after: Option<u64>, path: &Path) -> Result<(Written, Option<u64>)> {
+    let vault = |e: ringvault_vault::client::ClientError| DataFusionError::External(Box::new(e));
+    let mut writer = ReadingsWriter::create(path)?;
+    let mut last = after;
+    loop {
+        let page = client.uploads(dataset, last).map_err(vault)?;
+        let Some(end) = page.last().map(|u| u.upload) else { break };
+        for u in &page {
+            let file = client.upload_file(dataset, u.upload).map_err(vault)?;
+            writer.push(&Upload { seq: u.upload, device: u.device.as_deref(), from: u.from, to: u.to, file: &file })?;
+        }
+        last = Some(end);
+    }
+    Ok((writer.finish()?, last))
+}

@@ -4,6 +4,7 @@
 //! ```text
 //! ringvault-cluster scheduler --bind 127.0.0.1:50050
 //! ringvault-cluster executor --scheduler 127.0.0.1:50050 --flight-port 50051 --grpc-port 50052 --work-dir /tmp/ex1
+//! ringvault-cluster export --vault http://127.0.0.1:8700 --token-file keys/owner.token --dataset ID --out DIR/part-0.parquet
 //! ringvault-cluster sql --engine ballista://127.0.0.1:50050 --table readings=DIR --out mean.rv \
 //!     "SELECT rv_stat(rows, 'mean', 'glucose') FROM readings"
 //! ```
@@ -65,6 +66,27 @@ enum Command {
         /// Its name in logs and in the scheduler (default: executor-FLIGHT_PORT).
         #[arg(long)]
         id: Option<String>,
+    },
+    /// Writes a vault dataset's stored uploads into a Parquet readings file (owner token).
+    Export {
+        /// The vault's URL.
+        #[arg(long)]
+        vault: String,
+        /// The owner's token file.
+        #[arg(long)]
+        token_file: PathBuf,
+        /// The dataset's id.
+        #[arg(long)]
+        dataset: String,
+        /// Only uploads after this sequence number (the last line of a previous export).
+        #[arg(long)]
+        after: Option<u64>,
+        /// A PEM file of the CA that signed the vault's certificate (HTTPS).
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        /// The Parquet file to write.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Runs one query and prints its result; binary cells (encrypted results) go to files.
     Sql {
@@ -155,6 +177,18 @@ fn run(cli: Cli) -> Result<(), String> {
             let concurrency = concurrency.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
             let options = ExecutorOptions { id: id.unwrap_or_else(|| format!("executor-{flight_port}")), host, flight_port, grpc_port, scheduler, concurrency, work_dir };
             rt.block_on(run_executor(options, engine)).map_err(|e| e.to_string())
+        }
+        Command::Export { vault, token_file, dataset, after, ca_file, out } => {
+            let token = ringvault_vault::client::Client::token_from_file(&token_file).map_err(|e| e.to_string())?;
+            let mut client = ringvault_vault::client::Client::new(&vault, &token).map_err(|e| e.to_string())?;
+            if let Some(ca) = ca_file {
+                client = client.with_ca_file(&ca).map_err(|e| e.to_string())?;
+            }
+            let (written, last) = ringvault_cluster::export::export_vault(&client, &dataset, after, &out).map_err(|e| e.to_string())?;
+            println!("{} uploads, {} records in {} cells, {} row groups: {}", written.uploads, written.records, written.cells, written.row_groups, out.display());
+            // The last line: where the next export starts (--after).
+            println!("{}", last.map_or_else(|| "none".to_string(), |l| l.to_string()));
+            Ok(())
         }
         Command::Sql { engine: url, tables, out, query } => {
             let batches = rt.block_on(sql(&engine, &url, &tables, &query))?;

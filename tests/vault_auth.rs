@@ -193,6 +193,11 @@ fn every_endpoint_times_every_caller_gets_the_expected_status_and_no_token_is_lo
         row("POST /v1/datasets/{ghost}/uploads", [401, 401, 401, 403, 403, 401, 403, 403], |w| {
             c.as_who(c.http.post(&format!("/v1/datasets/{ghost}/uploads")), w).header("Idempotency-Key", &c.fresh_key()).body("application/octet-stream", c.body.clone())
         }),
+        // Reading stored uploads back (an export) is the owner's alone.
+        row("GET /v1/datasets/{id}/uploads", [401, 401, 401, 403, 403, 401, 403, 200], |w| c.as_who(c.http.get(&format!("/v1/datasets/{id}/uploads")), w)),
+        row("GET /v1/datasets/{ghost}/uploads", [401, 401, 401, 403, 403, 401, 403, 403], |w| c.as_who(c.http.get(&format!("/v1/datasets/{ghost}/uploads")), w)),
+        row("GET /v1/datasets/{id}/uploads/{upload}", [401, 401, 401, 403, 403, 401, 403, 200], |w| c.as_who(c.http.get(&format!("/v1/datasets/{id}/uploads/0")), w)),
+        row("GET /v1/datasets/{id}/uploads/{upload} (unknown)", [401, 401, 401, 403, 403, 401, 403, 404], |w| c.as_who(c.http.get(&format!("/v1/datasets/{id}/uploads/999999")), w)),
         Row {
             owner_alt: Some(202),
             ..row("POST /v1/datasets/{id}/queries", [401, 401, 401, 403, 403, 401, 403, 200], |w| {

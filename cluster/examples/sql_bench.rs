@@ -1,8 +1,9 @@
 //! The encrypted mean and variance of one column over N synthetic records, on embedded
 //! DataFusion and on a Ballista cluster on loopback (one scheduler, two executors of the
 //! `ringvault-cluster` binary), beside the same query in plaintext DataFusion (`AVG`,
-//! `VAR_POP` over a Float64 column) and the vault's own evaluation path (its query runner
-//! in process), all in the same run.
+//! `VAR_POP` over a Float64 column) and the vault's own path (its query runner in process,
+//! and the service itself on loopback with its store on disk, queried over HTTP), all in the
+//! same run.
 //!
 //! ```text
 //! cargo build --profile cluster-bench -p ringvault-cluster --bins --examples
@@ -121,8 +122,8 @@ fn main() {
     let exe_dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
     let cluster_bin = exe_dir.join("ringvault-cluster");
     println!("backend {}, {cores} cores, uploads of {PER_UPLOAD} records, median of {runs}", engine);
-    println!("| records | cells (bytes each) | plaintext DataFusion | encrypted, embedded | encrypted, cluster (2 executors) | vault path | embedded / plaintext | records/s/core (embedded) | shuffle bytes |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| records | cells (bytes each) | plaintext DataFusion | encrypted, embedded | encrypted, cluster (2 executors) | vault runner | vault over HTTP | embedded / plaintext | records/s/core (embedded) | shuffle bytes |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for &n in &counts {
         let root = scratch.path().join(format!("n{n}"));
         let (enc_dir, plain_dir) = (root.join("readings"), root.join("plain"));
@@ -185,6 +186,27 @@ fn main() {
         }
         let t_vault = median(vault_times[1..].to_vec());
 
+        // The vault itself: `ringvault serve`'s service in process on loopback, its store on
+        // this disk, the uploads pushed by the owner, the query through HTTP.
+        let served: Arc<dyn ringvault_app::query::QueryRunner> = Arc::from(runner_on(backend.clone()));
+        let settings = ringvault_app::config::VaultSettings { listen: "127.0.0.1:0".into(), ..ringvault_app::config::VaultSettings::default() };
+        let vault = ringvault_vault::spawn(ringvault_vault::ServeOptions { data: root.join("store"), settings, runner: served }).unwrap();
+        let operator = ringvault_vault::client::Client::new(&vault.url(), vault.operator_token()).unwrap();
+        let created = operator.create_dataset("bench", &schema).unwrap();
+        let owner = ringvault_vault::client::Client::new(&vault.url(), &created.owner_token).unwrap();
+        owner.upload_keys(&created.id, &keys_path).unwrap();
+        for (i, file) in files.iter().enumerate() {
+            owner.push(&created.id, file, &format!("u{i}"), Some(0), Some(0)).unwrap();
+        }
+        let mut http_times = Vec::new();
+        for _ in 0..=runs {
+            let t = Instant::now();
+            check(&owner.query(&created.id, &request, &mut |_| {}).unwrap());
+            http_times.push(t.elapsed().as_secs_f64());
+        }
+        let t_http = median(http_times[1..].to_vec());
+        vault.shutdown().unwrap();
+
         // A loopback cluster: one scheduler, two executors of one task each.
         let (t_cluster, shuffle) = if cluster_bin.exists() && arg("--skip-cluster").is_none() {
             let sched: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
@@ -214,11 +236,12 @@ fn main() {
         };
         let ms = |t: f64| format!("{:.1} ms", t * 1e3);
         println!(
-            "| {n} | {cells} ({cell_bytes}) | {} | {} | {} | {} | {:.1}× | {:.2e} | {} |",
+            "| {n} | {cells} ({cell_bytes}) | {} | {} | {} | {} | {} | {:.1}× | {:.2e} | {} |",
             ms(t_plain),
             ms(t_embedded),
             t_cluster.map_or("—".into(), ms),
             ms(t_vault),
+            ms(t_http),
             t_embedded / t_plain,
             n as f64 / t_embedded / cores as f64,
             shuffle.map_or("—".into(), |b| format!("{b} B"))

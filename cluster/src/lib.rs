@@ -1,8 +1,9 @@
 //! # ringvault-cluster: the vault's encrypted aggregates on Apache DataFusion
 //!
 //! A dataset's uploads as a table of ciphertext cells ([`cells`], written as Parquet by
-//! [`export`]), and SQL functions over them that need no key at all (row-packed records:
-//! see `ringvault_core::stats::rows`):
+//! [`export`], which also reads a running vault's stored uploads: `export::export_vault`),
+//! and SQL functions over them that need no key at all (row-packed records: see
+//! `ringvault_core::stats::rows`); [`distributed`] runs them on a Ballista cluster:
 //!
 //! | function | kind | result |
 //! |---|---|---|

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use ringvault_core::Backend;
-use ringvault_core::scheme::Preset;
-use ringvault_core::stats::{StatsContext, StatsParameters};
+use ringvault_core::stats::StatsContext;
 
 use crate::AppError;
+use crate::keys::params_named;
 
 /// The statistics contexts of one backend, by preset name.
 pub struct Contexts<B: Backend> {
@@ -35,24 +35,19 @@ impl<B: Backend> Contexts<B> {
     }
 
     /// The context of `preset`, whose plaintext moduli must be `moduli` (what keys and files
-    /// name: a file from another version's preset is refused, not misread).
+    /// name: a file from another version's preset is refused, not misread). A context built
+    /// before costs one lookup and one comparison.
     ///
     /// # Errors
-    /// [`AppError::Format`] for an unknown preset or other moduli; context errors.
+    /// [`AppError::Format`] for an unknown preset or other moduli ([`params_named`]); context
+    /// errors.
     pub fn get(&self, preset: &str, moduli: &[u32]) -> Result<Arc<StatsContext<B>>, AppError> {
         let mut map = self.map.lock().map_err(|_| AppError::Config("a statistics context panicked".into()))?;
-        let ctx = match map.get(preset) {
-            Some(ctx) => ctx.clone(),
-            None => {
-                let p = Preset::from_name(preset).ok_or_else(|| AppError::Format(format!("unknown preset {preset:?}")))?;
-                let ctx = Arc::new(StatsContext::new(self.backend.clone(), StatsParameters::for_preset(p)?)?);
-                map.insert(preset.to_string(), ctx.clone());
-                ctx
-            }
-        };
-        if ctx.params().moduli() != moduli {
-            return Err(AppError::Format(format!("plaintext moduli {moduli:?} under {preset}; this version's {preset} has {:?}", ctx.params().moduli())));
+        if let Some(ctx) = map.get(preset).filter(|c| c.params().moduli() == moduli) {
+            return Ok(ctx.clone());
         }
+        let ctx = Arc::new(StatsContext::new(self.backend.clone(), params_named(preset, moduli)?)?);
+        map.insert(preset.to_string(), ctx.clone());
         Ok(ctx)
     }
 }

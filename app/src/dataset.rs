@@ -1,10 +1,9 @@
 //! A vault dataset: its column schema with declared ranges, the computations it supports, the
 //! check of its evaluation keys, and the validation of uploads against both.
 
-use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -14,7 +13,7 @@ use ringvault_core::encoding::FixedPoint;
 use ringvault_core::stats::{EncryptedRows, PlainColumn, RowPlan, RowSpec, StatsContext, StatsParameters};
 
 use crate::container::{self, Header};
-use crate::keys::params_of;
+use crate::contexts::Contexts;
 use crate::AppError;
 
 /// Most columns in one schema.
@@ -300,15 +299,8 @@ fn require_digest(h: &Header, what: &str) -> Result<(), AppError> {
 /// # Errors
 /// [`AppError::Format`] for a header of unknown parameters.
 pub fn validation_context(h: &Header) -> Result<Arc<StatsContext<CpuBackend>>, AppError> {
-    static CONTEXTS: OnceLock<Mutex<HashMap<String, Arc<StatsContext<CpuBackend>>>>> = OnceLock::new();
-    let params = params_of(h)?;
-    let mut map = CONTEXTS.get_or_init(Default::default).lock().map_err(|_| AppError::Config("a validation context panicked".into()))?;
-    if let Some(ctx) = map.get(&h.preset) {
-        return Ok(ctx.clone());
-    }
-    let ctx = Arc::new(StatsContext::new(Arc::new(CpuBackend::new()), params)?);
-    map.insert(h.preset.clone(), ctx.clone());
-    Ok(ctx)
+    static CONTEXTS: OnceLock<Contexts<CpuBackend>> = OnceLock::new();
+    CONTEXTS.get_or_init(|| Contexts::new(Arc::new(CpuBackend::new()))).get(&h.preset, &h.moduli)
 }
 
 /// Validates an `eval.keys` file for a dataset with `schema`: the file's digest, every object

@@ -31,10 +31,18 @@ pub(crate) fn header(kind: &str, params: &StatsParameters, objects: usize, meta:
 /// # Errors
 /// [`AppError::Format`] for an unknown preset or other plaintext moduli.
 pub fn params_of(h: &Header) -> Result<StatsParameters, AppError> {
-    let preset = Preset::from_name(&h.preset).ok_or_else(|| AppError::Format(format!("unknown preset {:?}", h.preset)))?;
-    let params = StatsParameters::for_preset(preset)?;
-    if params.moduli() != h.moduli {
-        return Err(AppError::Format(format!("plaintext moduli {:?} differ from this build's {:?} for {}", h.moduli, params.moduli(), h.preset)));
+    params_named(&h.preset, &h.moduli)
+}
+
+/// The statistics parameters of the preset named `preset`, checked to have `moduli`.
+///
+/// # Errors
+/// [`AppError::Format`] for an unknown preset or other plaintext moduli.
+pub fn params_named(preset: &str, moduli: &[u32]) -> Result<StatsParameters, AppError> {
+    let p = Preset::from_name(preset).ok_or_else(|| AppError::Format(format!("unknown preset {preset:?}")))?;
+    let params = StatsParameters::for_preset(p)?;
+    if params.moduli() != moduli {
+        return Err(AppError::Format(format!("plaintext moduli {moduli:?} differ from this build's {:?} for {preset}", params.moduli())));
     }
     Ok(params)
 }

@@ -28,7 +28,7 @@ use datafusion::prelude::SessionConfig;
 use ringvault_app::engine::{Engine, OnBackend};
 use ringvault_core::Backend;
 
-use crate::{Functions, cells, register};
+use crate::{config, functions, register};
 
 /// Seconds without a heartbeat (executors send one a second) after which the scheduler
 /// declares an executor lost and runs its tasks again on the others.
@@ -51,13 +51,9 @@ fn registry(engine: &Engine) -> BallistaFunctionRegistry {
     impl OnBackend for Add {
         type Output = BallistaFunctionRegistry;
         fn run<B: Backend + 'static>(mut self, backend: Arc<B>) -> BallistaFunctionRegistry {
-            let f = Functions::new(backend);
-            for a in f.aggregates {
-                self.0.aggregate_functions.insert(a.name().to_string(), Arc::new(a));
-            }
-            for s in f.scalars {
-                self.0.scalar_functions.insert(s.name().to_string(), Arc::new(s));
-            }
+            let (aggregates, scalars) = functions(backend);
+            self.0.aggregate_functions.extend(aggregates.into_iter().map(|a| (a.name().to_string(), Arc::new(a))));
+            self.0.scalar_functions.extend(scalars.into_iter().map(|s| (s.name().to_string(), Arc::new(s))));
             self.0
         }
     }
@@ -166,8 +162,7 @@ pub async fn run_executor(options: ExecutorOptions, engine: Engine) -> Result<()
 /// # Errors
 /// A malformed URL.
 pub async fn remote(url: &str, engine: &Engine, cell_bytes: usize) -> Result<SessionContext> {
-    let config = SessionConfig::new().with_batch_size(cells::batch_rows(cell_bytes));
-    let state = SessionStateBuilder::new().with_config(config).with_default_features().build();
+    let state = SessionStateBuilder::new().with_config(config(cell_bytes)).with_default_features().build();
     let ctx = SessionContext::remote_with_state(url, state).await?;
     // The context Ballista returns has a rebuilt state without user functions.
     register(&ctx, engine);

@@ -101,22 +101,11 @@ pub(crate) fn rows_of<B: Backend>(ctx: &StatsContext<B>, cells: &[&[u8]]) -> Res
     })
 }
 
-/// The functions of one backend.
-struct Functions<B: Backend> {
-    aggregates: Vec<AggregateUDF>,
-    scalars: Vec<ScalarUDF>,
-    _backend: std::marker::PhantomData<B>,
-}
-
-impl<B: Backend + 'static> Functions<B> {
-    fn new(backend: Arc<B>) -> Self {
-        let contexts = Arc::new(Contexts::new(backend));
-        Self {
-            aggregates: vec![AggregateUDF::from(totals::TotalsAggregate::new(totals::Form::One, contexts.clone())), AggregateUDF::from(totals::TotalsAggregate::new(totals::Form::Batch, contexts.clone()))],
-            scalars: vec![ScalarUDF::from(scores::Scores::new(contexts.clone())), ScalarUDF::from(scores::Check::new(contexts))],
-            _backend: std::marker::PhantomData,
-        }
-    }
+/// The `rv_*` functions on `backend`, sharing its statistics contexts: aggregates, scalars.
+pub(crate) fn functions<B: Backend + 'static>(backend: Arc<B>) -> (Vec<AggregateUDF>, Vec<ScalarUDF>) {
+    let contexts = Arc::new(Contexts::new(backend));
+    let aggregates = [totals::Form::One, totals::Form::Batch].map(|f| AggregateUDF::from(totals::TotalsAggregate::new(f, contexts.clone())));
+    (aggregates.into(), vec![ScalarUDF::from(scores::Scores::new(contexts.clone())), ScalarUDF::from(scores::Check::new(contexts))])
 }
 
 /// The names of the functions [`register`] adds.
@@ -128,13 +117,9 @@ pub fn register(ctx: &SessionContext, engine: &Engine) {
     impl OnBackend for Register<'_> {
         type Output = ();
         fn run<B: Backend + 'static>(self, backend: Arc<B>) {
-            let f = Functions::new(backend);
-            for a in f.aggregates {
-                self.0.register_udaf(a);
-            }
-            for s in f.scalars {
-                self.0.register_udf(s);
-            }
+            let (aggregates, scalars) = functions(backend);
+            aggregates.into_iter().for_each(|a| self.0.register_udaf(a));
+            scalars.into_iter().for_each(|s| self.0.register_udf(s));
         }
     }
     engine.run(Register(ctx));
@@ -144,8 +129,13 @@ pub fn register(ctx: &SessionContext, engine: &Engine) {
 /// [`cells::batch_rows`] rows, `partitions` ways of parallelism (at least one), and the
 /// functions registered on `engine`.
 pub fn session(engine: &Engine, cell_bytes: usize, partitions: usize) -> SessionContext {
-    let config = SessionConfig::new().with_batch_size(cells::batch_rows(cell_bytes)).with_target_partitions(partitions.max(1));
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = SessionContext::new_with_config(config(cell_bytes).with_target_partitions(partitions.max(1)));
     register(&ctx, engine);
     ctx
+}
+
+/// The session settings for cells of about `cell_bytes` bytes (record batches of
+/// [`cells::batch_rows`] rows).
+pub(crate) fn config(cell_bytes: usize) -> SessionConfig {
+    SessionConfig::new().with_batch_size(cells::batch_rows(cell_bytes))
 }

@@ -441,10 +441,9 @@ pub(crate) async fn list_uploads(State(st): St, caller: Caller, Path(id): Path<S
     let Query(p) = query.map_err(|e| ApiError::bad_request(format!("query string: {}", e.body_text())))?;
     load_dataset(&st, &id)?;
     let limit = p.limit.unwrap_or(MAX_LISTED).clamp(1, MAX_LISTED);
-    let after = p.after;
-    let list = st.store.uploads(&id)?;
-    let listed = list.into_iter().filter(|u| after.is_none_or(|a| u.seq > a)).take(limit);
-    Ok(Json(listed.map(|u| UploadInfo { upload: u.seq, device: u.device, rows: u.rows, from: u.from, to: u.to, bytes: u.stored_bytes, received: u.received }).collect()))
+    let Some(first) = p.after.map_or(Some(0), |a| a.checked_add(1)) else { return Ok(Json(Vec::new())) };
+    let listed = st.store.uploads_from(&id, first, limit)?;
+    Ok(Json(listed.into_iter().map(|u| UploadInfo { upload: u.seq, device: u.device, rows: u.rows, from: u.from, to: u.to, bytes: u.stored_bytes, received: u.received }).collect()))
 }
 
 /// One stored upload's `rows` file, as validated when it arrived.

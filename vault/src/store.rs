@@ -724,10 +724,16 @@ impl Store {
 
     /// A dataset's uploads, in upload order.
     pub(crate) fn uploads(&self, dataset: &str) -> Result<Vec<UploadRecord>, StoreError> {
+        self.uploads_from(dataset, 0, usize::MAX)
+    }
+
+    /// At most `limit` of the dataset's uploads from sequence number `first` on, in order: a
+    /// page read from where the last one ended, not the whole list each time.
+    pub(crate) fn uploads_from(&self, dataset: &str, first: u64, limit: usize) -> Result<Vec<UploadRecord>, StoreError> {
         self.read(|txn| {
             let table = txn.open_table(UPLOADS)?;
             let mut out = Vec::new();
-            for row in table.range((dataset, 0u64)..=(dataset, u64::MAX))? {
+            for row in table.range((dataset, first)..=(dataset, u64::MAX))?.take(limit) {
                 let (_, v) = row?;
                 out.push(dec(v.value())?);
             }
